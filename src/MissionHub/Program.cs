@@ -1,0 +1,32 @@
+using Microsoft.Extensions.Options;
+using MissionHub.Events;
+using MissionHub.Storage;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddMissionHubStorage();
+builder.AddMissionHubEvents();
+builder.Services.AddProblemDetails();
+builder.Services.ConfigureHttpJsonOptions(json =>
+    json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
+
+var app = builder.Build();
+
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseMissionHubCorrelation();
+app.MapEventsApi();
+
+try
+{
+    await app.RunAsync();
+    return 0;
+}
+catch (OptionsValidationException invalid)
+{
+    // One clear line naming the setting and what it may be.
+    Console.Error.WriteLine($"MissionHub: invalid configuration: {string.Join("; ", invalid.Failures)}");
+    return 2;
+}
+
+public partial class Program;

@@ -1,0 +1,52 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+
+namespace MissionHub.Storage.Sqlite;
+
+/// <summary>The embedded database file: opens connections with the pragmas every MissionHub connection uses.</summary>
+public sealed class SqliteDatabase
+{
+    private readonly string _connectionString;
+    private readonly string _synchronous;
+
+    public SqliteDatabase(IOptions<StorageOptions> options)
+    {
+        var sqlite = options.Value.Sqlite;
+        FilePath = System.IO.Path.GetFullPath(sqlite.Path);
+        var folder = System.IO.Path.GetDirectoryName(FilePath);
+        if (!string.IsNullOrEmpty(folder))
+        {
+            Directory.CreateDirectory(folder);
+        }
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = FilePath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+        _synchronous = sqlite.Synchronous.ToUpperInvariant();
+    }
+
+    public string FilePath { get; }
+
+    /// <summary>Opens a pooled connection: WAL journal, the configured synchronous level, a 5 s busy timeout.</summary>
+    public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            using var pragma = connection.CreateCommand();
+            pragma.CommandText = $"PRAGMA journal_mode=WAL; PRAGMA synchronous={_synchronous}; PRAGMA busy_timeout=5000;";
+            await pragma.ExecuteNonQueryAsync(cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+}

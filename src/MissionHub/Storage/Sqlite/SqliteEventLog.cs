@@ -1,0 +1,299 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using MissionHub.Events;
+
+namespace MissionHub.Storage.Sqlite;
+
+/// <summary>
+/// The event log in the embedded SQLite file. One writer connection commits each group of appends in one
+/// transaction; with <c>synchronous=FULL</c> an append has reached the disk when it returns.
+/// </summary>
+public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOptions> options, ILogger<SqliteEventLog> logger)
+    : GroupCommitEventLog(options.Value.MaxBatchSize, maxBatchesInFlight: 1, options.Value.RecentEventsInMemory, logger)
+{
+    private const string Schema = """
+        CREATE TABLE IF NOT EXISTS event_log_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS events (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            source TEXT NOT NULL,
+            target TEXT,
+            ts REAL NOT NULL,
+            payload TEXT NOT NULL,
+            correlation_id TEXT,
+            version TEXT NOT NULL);
+        CREATE INDEX IF NOT EXISTS ix_events_ts ON events(ts);
+        """;
+
+    private SqliteConnection? _writer;
+    private SqliteCommand? _insert;
+    private SqliteCommand? _setLastSeq;
+    private string _epoch = "";
+    private long _nextSeq;
+
+    public override string Provider => StorageOptions.SqliteProvider;
+
+    protected override async Task<(string Epoch, long LastSeq, long FirstSeq)> OpenAsync(CancellationToken cancellationToken)
+    {
+        _writer = await database.OpenAsync(cancellationToken);
+        using (var create = _writer.CreateCommand())
+        {
+            create.CommandText = Schema;
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        _epoch = await GetMetaAsync(_writer, "epoch", cancellationToken) ?? "";
+        if (_epoch.Length == 0)
+        {
+            // A new file (or one whose log was lost): a new epoch, so old resume points are refused.
+            _epoch = NewEpochId();
+            await SetMetaAsync(_writer, "epoch", _epoch, cancellationToken);
+        }
+
+        using var position = _writer.CreateCommand();
+        position.CommandText = """
+            SELECT COALESCE(MAX(seq), 0), MIN(seq) FROM events;
+            """;
+        long maxSeq;
+        long? minSeq;
+        using (var reader = await position.ExecuteReaderAsync(cancellationToken))
+        {
+            await reader.ReadAsync(cancellationToken);
+            maxSeq = reader.GetInt64(0);
+            minSeq = reader.IsDBNull(1) ? null : reader.GetInt64(1);
+        }
+        var storedLast = long.Parse(await GetMetaAsync(_writer, "last_seq", cancellationToken) ?? "0", CultureInfo.InvariantCulture);
+        var lastSeq = Math.Max(maxSeq, storedLast);
+        _nextSeq = lastSeq + 1;
+
+        _insert = _writer.CreateCommand();
+        _insert.CommandText = """
+            INSERT INTO events (seq, id, type, source, target, ts, payload, correlation_id, version)
+            VALUES ($seq, $id, $type, $source, $target, $ts, $payload, $correlation_id, $version)
+            """;
+        foreach (var name in new[] { "$seq", "$id", "$type", "$source", "$target", "$ts", "$payload", "$correlation_id", "$version" })
+        {
+            _insert.Parameters.Add(new SqliteParameter { ParameterName = name });
+        }
+        _setLastSeq = _writer.CreateCommand();
+        _setLastSeq.CommandText = "INSERT INTO event_log_meta (key, value) VALUES ('last_seq', $v) ON CONFLICT(key) DO UPDATE SET value = excluded.value";
+        _setLastSeq.Parameters.Add(new SqliteParameter { ParameterName = "$v" });
+        return (_epoch, lastSeq, minSeq ?? lastSeq + 1);
+    }
+
+    protected override async Task<(string Epoch, CharterEvent[] Events)> CommitBatchAsync(
+        IReadOnlyList<CharterEvent> drafts, CancellationToken cancellationToken)
+    {
+        var writer = _writer!;
+        var insert = _insert!;
+        var committed = new CharterEvent[drafts.Count];
+        var seq = _nextSeq;
+        using (var transaction = (SqliteTransaction)await writer.BeginTransactionAsync(cancellationToken))
+        {
+            insert.Transaction = transaction;
+            _setLastSeq!.Transaction = transaction;
+            var p = insert.Parameters;
+            for (var i = 0; i < drafts.Count; i++)
+            {
+                var evt = drafts[i] with { Seq = seq + i };
+                p[0].Value = evt.Seq;
+                p[1].Value = evt.Id;
+                p[2].Value = evt.Type;
+                p[3].Value = evt.Source;
+                p[4].Value = (object?)evt.Target ?? DBNull.Value;
+                p[5].Value = evt.Timestamp;
+                p[6].Value = evt.Payload.GetRawText();
+                p[7].Value = (object?)evt.Meta.CorrelationId ?? DBNull.Value;
+                p[8].Value = evt.Meta.Version;
+                await insert.ExecuteNonQueryAsync(cancellationToken);
+                committed[i] = evt;
+            }
+            _setLastSeq.Parameters[0].Value = (seq + drafts.Count - 1).ToString(CultureInfo.InvariantCulture);
+            await _setLastSeq.ExecuteNonQueryAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+        _nextSeq = seq + drafts.Count;
+        return (_epoch, committed);
+    }
+
+    protected override async Task<EventPage> ReadCoreAsync(EventQuery query, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        // One read transaction: the position and the rows come from the same snapshot.
+        using var transaction = connection.BeginTransaction(deferred: true);
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            SELECT
+              (SELECT value FROM event_log_meta WHERE key = 'epoch'),
+              (SELECT COALESCE(MAX(seq), 0) FROM events),
+              (SELECT CAST(value AS INTEGER) FROM event_log_meta WHERE key = 'last_seq'),
+              (SELECT MIN(seq) FROM events),
+              (SELECT CAST(value AS REAL) FROM event_log_meta WHERE key = 'trimmed_through_ts')
+            """;
+        string epoch;
+        long lastSeq, firstSeq;
+        double trimmedThrough;
+        using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            await reader.ReadAsync(cancellationToken);
+            epoch = reader.GetString(0);
+            lastSeq = Math.Max(reader.GetInt64(1), reader.IsDBNull(2) ? 0 : reader.GetInt64(2));
+            firstSeq = reader.IsDBNull(3) ? lastSeq + 1 : reader.GetInt64(3);
+            trimmedThrough = reader.IsDBNull(4) ? double.NegativeInfinity : reader.GetDouble(4);
+        }
+
+        if (query.WhyNotRecoverable(epoch, firstSeq, lastSeq, trimmedThrough) is { } why)
+        {
+            return new EventPage(epoch, false, [], lastSeq, firstSeq, lastSeq, why);
+        }
+
+        var afterSeq = query.EffectiveAfterSeq(firstSeq);
+        var sql = new StringBuilder("SELECT seq, id, type, source, target, ts, payload, correlation_id, version FROM events WHERE seq > $after");
+        command.Parameters.Clear();
+        command.Parameters.AddWithValue("$after", afterSeq);
+        var filter = query.EffectiveFilter;
+        if (!filter.MatchesAllTypes)
+        {
+            sql.Append(" AND (");
+            for (var i = 0; i < filter.Patterns.Count; i++)
+            {
+                // Patterns are validated to letters, digits, '_', '.', '-' and a trailing '*': GLOB-safe.
+                sql.Append(i == 0 ? "" : " OR ").Append("type GLOB $t").Append(i);
+                command.Parameters.AddWithValue("$t" + i.ToString(CultureInfo.InvariantCulture), filter.Patterns[i]);
+            }
+            sql.Append(')');
+        }
+        if (filter.Target is not null)
+        {
+            sql.Append(" AND target = $target");
+            command.Parameters.AddWithValue("$target", filter.Target);
+        }
+        if (query.Since is { } since)
+        {
+            sql.Append(" AND seq >= COALESCE((SELECT MIN(seq) FROM events WHERE ts >= $since), $last + 1) AND ts >= $since");
+            command.Parameters.AddWithValue("$since", since);
+            command.Parameters.AddWithValue("$last", lastSeq);
+        }
+        sql.Append(" ORDER BY seq LIMIT $limit");
+        command.Parameters.AddWithValue("$limit", query.Limit);
+        command.CommandText = sql.ToString();
+
+        var events = new List<CharterEvent>(Math.Min(query.Limit, 256));
+        using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                events.Add(new CharterEvent
+                {
+                    Seq = reader.GetInt64(0),
+                    Id = reader.GetString(1),
+                    Type = reader.GetString(2),
+                    Source = reader.GetString(3),
+                    Target = reader.IsDBNull(4) ? null : reader.GetString(4),
+                    Timestamp = reader.GetDouble(5),
+                    Payload = ParsePayload(reader.GetString(6)),
+                    Meta = new EventMeta(reader.IsDBNull(7) ? null : reader.GetString(7), reader.GetString(8)),
+                });
+            }
+        }
+        var next = events.Count == query.Limit ? events[^1].Seq : lastSeq;
+        return new EventPage(epoch, true, events, next, firstSeq, lastSeq);
+    }
+
+    public override async Task<long> TrimAsync(long? maxEvents, TimeSpan? maxAge, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        long keepFrom = 0;
+        if (maxEvents is { } max)
+        {
+            keepFrom = LastSeq - max + 1;
+        }
+        if (maxAge is { } age)
+        {
+            using var byAge = connection.CreateCommand();
+            byAge.CommandText = "SELECT COALESCE((SELECT MIN(seq) FROM events WHERE ts >= $cutoff), (SELECT COALESCE(MAX(seq), 0) + 1 FROM events))";
+            byAge.Parameters.AddWithValue("$cutoff", DateTimeOffset.UtcNow.Subtract(age).ToUnixTimeMilliseconds() / 1000.0);
+            keepFrom = Math.Max(keepFrom, (long)(await byAge.ExecuteScalarAsync(cancellationToken))!);
+        }
+        if (keepFrom <= FirstSeq)
+        {
+            return 0;
+        }
+
+        long removed = 0;
+        while (true)
+        {
+            // Small chunks: the writer never waits long for the lock.
+            using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+            using var chunk = connection.CreateCommand();
+            chunk.Transaction = transaction;
+            chunk.CommandText = "SELECT MAX(seq), MAX(ts) FROM (SELECT seq, ts FROM events WHERE seq < $keep ORDER BY seq LIMIT 5000)";
+            chunk.Parameters.AddWithValue("$keep", keepFrom);
+            long chunkEnd;
+            double chunkTs;
+            using (var reader = await chunk.ExecuteReaderAsync(cancellationToken))
+            {
+                await reader.ReadAsync(cancellationToken);
+                if (reader.IsDBNull(0))
+                {
+                    break;
+                }
+                chunkEnd = reader.GetInt64(0);
+                chunkTs = reader.GetDouble(1);
+            }
+            chunk.CommandText = """
+                INSERT INTO event_log_meta (key, value) VALUES ('trimmed_through_ts', $ts)
+                  ON CONFLICT(key) DO UPDATE SET value = MAX(CAST(value AS REAL), CAST(excluded.value AS REAL));
+                """;
+            chunk.Parameters.Clear();
+            chunk.Parameters.AddWithValue("$ts", chunkTs);
+            await chunk.ExecuteNonQueryAsync(cancellationToken);
+            chunk.CommandText = "DELETE FROM events WHERE seq <= $end";
+            chunk.Parameters.Clear();
+            chunk.Parameters.AddWithValue("$end", chunkEnd);
+            removed += await chunk.ExecuteNonQueryAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+        FirstSeq = keepFrom;
+        return removed;
+    }
+
+    protected override async ValueTask DisposeCoreAsync()
+    {
+        _insert?.Dispose();
+        _setLastSeq?.Dispose();
+        if (_writer is not null)
+        {
+            await _writer.DisposeAsync();
+        }
+    }
+
+
+    private static JsonElement ParsePayload(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.Clone();
+    }
+
+    private static async Task<string?> GetMetaAsync(SqliteConnection connection, string key, CancellationToken cancellationToken)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT value FROM event_log_meta WHERE key = $key";
+        command.Parameters.AddWithValue("$key", key);
+        return (string?)await command.ExecuteScalarAsync(cancellationToken);
+    }
+
+    private static async Task SetMetaAsync(SqliteConnection connection, string key, string value, CancellationToken cancellationToken)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "INSERT INTO event_log_meta (key, value) VALUES ($key, $value) ON CONFLICT(key) DO UPDATE SET value = excluded.value";
+        command.Parameters.AddWithValue("$key", key);
+        command.Parameters.AddWithValue("$value", value);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

@@ -1,0 +1,50 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using MissionHub.Events;
+using MissionHub.Storage.Redis;
+using MissionHub.Storage.Sqlite;
+
+namespace MissionHub.Storage;
+
+public static class StorageExtensions
+{
+    /// <summary>
+    /// The configured backend (<c>MissionHub:Storage:Provider</c>): the SQLite file or Redis, and the event log on it.
+    /// Call before the features so the store is open before anything uses it.
+    /// </summary>
+    public static IHostApplicationBuilder AddMissionHubStorage(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>());
+        services.TryAddSingleton<SqliteDatabase>();
+        services.TryAddSingleton<RedisConnection>();
+        services.TryAddSingleton<RedisKeys>();
+        services.TryAddSingleton<SqliteEventLog>();
+        services.TryAddSingleton<RedisEventLog>();
+        services.TryAddSingleton<IEventLog>(sp =>
+            sp.GetRequiredService<IOptions<StorageOptions>>().Value.UsesRedis
+                ? sp.GetRequiredService<RedisEventLog>()
+                : sp.GetRequiredService<SqliteEventLog>());
+        services.AddHostedService<StorageStartup>();
+        return builder;
+    }
+}
+
+/// <summary>Opens the event log before any other hosted service runs, and says where it is.</summary>
+internal sealed partial class StorageStartup(IEventLog log, IOptions<StorageOptions> options, ILogger<StorageStartup> logger)
+    : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await log.InitializeAsync(cancellationToken);
+        var settings = options.Value;
+        var where = settings.UsesRedis ? settings.Redis.Configuration : Path.GetFullPath(settings.Sqlite.Path);
+        LogOpened(logger, log.Provider, where, log.Epoch, log.LastSeq);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Storage: {Provider} at {Location}; event log epoch {Epoch}, last seq {LastSeq}")]
+    private static partial void LogOpened(ILogger logger, string provider, string location, string epoch, long lastSeq);
+}
