@@ -1,0 +1,3 @@
+global using Microsoft.Extensions.DependencyInjection;
+global using Microsoft.Extensions.Logging;
+global using MissionHub.Tests.TestSupport;
