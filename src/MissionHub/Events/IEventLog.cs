@@ -56,6 +56,10 @@ public sealed record EventQuery(
         {
             return $"epoch '{Epoch}' is not the log's current epoch '{epoch}': take a fresh snapshot";
         }
+        if (Since is { } since && since <= trimmedThroughTimestamp)
+        {
+            return $"events since {since} are no longer all retained (history is trimmed through {trimmedThroughTimestamp})";
+        }
         if (FromOldestRetained)
         {
             return null;
@@ -67,10 +71,6 @@ public sealed record EventQuery(
         if (AfterSeq < firstSeq - 1)
         {
             return $"events after seq {AfterSeq} are no longer retained (oldest retained seq is {firstSeq})";
-        }
-        if (Since is { } since && since <= trimmedThroughTimestamp)
-        {
-            return $"events since {since} are no longer all retained (history is trimmed through {trimmedThroughTimestamp})";
         }
         return null;
     }

@@ -54,7 +54,7 @@ internal sealed class RecentEvents(int capacity)
         lock (_lock)
         {
             var last = _first + _count - 1;
-            if (_count == 0 || query.AfterSeq < _first - 1 || query.AfterSeq > last || last != lastSeq)
+            if (_count == 0 || query.AfterSeq < _first - 1 || query.AfterSeq < firstSeq - 1 || query.AfterSeq > last || last != lastSeq)
             {
                 return null;
             }
