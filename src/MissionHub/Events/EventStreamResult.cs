@@ -20,6 +20,9 @@ internal sealed class EventStreamResult(EventBus bus, EventFilter filter, EventS
     {
         var response = httpContext.Response;
         var cancellationToken = httpContext.RequestAborted;
+        // Fix the start before the client sees a byte: anything published after the headers arrive is delivered.
+        var log = bus.Log;
+        var start = resumeFrom ?? new EventStreamPosition(log.Epoch, log.LastSeq);
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
@@ -27,8 +30,6 @@ internal sealed class EventStreamResult(EventBus bus, EventFilter filter, EventS
         writer.Write("retry: 1000\n\n"u8);
         await writer.FlushAsync(cancellationToken);
 
-        var log = bus.Log;
-        var start = resumeFrom ?? new EventStreamPosition(log.Epoch, log.LastSeq);
         try
         {
             while (!cancellationToken.IsCancellationRequested)

@@ -18,7 +18,7 @@ public static class EventsApi
         return app;
     }
 
-    internal static async Task<Results<Ok<EventPage>, Ok<List<CloudEvent>>, ProblemHttpResult>> GetEventsAsync(
+    internal static async Task<Results<Ok<EventPage>, JsonHttpResult<List<CloudEvent>>, ProblemHttpResult>> GetEventsAsync(
         HttpContext context, IEventLog log, CancellationToken cancellationToken)
     {
         var query = context.Request.Query;
@@ -43,8 +43,8 @@ public static class EventsApi
         context.Response.Headers["MissionHub-Epoch"] = page.Epoch;
         context.Response.Headers["MissionHub-Recovered"] = page.Recovered ? "true" : "false";
         context.Response.Headers["MissionHub-Next-After-Seq"] = page.NextAfterSeq.ToString(CultureInfo.InvariantCulture);
-        context.Response.ContentType = CloudEvent.BatchMediaType;
-        return TypedResults.Ok(page.Events.Select(CloudEvent.From).ToList());
+        return TypedResults.Json(
+            page.Events.Select(CloudEvent.From).ToList(), EventsJsonContext.Default.ListCloudEvent, CloudEvent.BatchMediaType);
     }
 
     internal static IResult StreamEvents(

@@ -14,6 +14,9 @@ public sealed class MissionHubFactory : WebApplicationFactory<Program>
 
     private MissionHubFactory(Dictionary<string, string?> settings) => _settings = settings;
 
+    /// <summary>Everything the server logs (Information and up).</summary>
+    public LogCapture Logs { get; } = new();
+
     public static MissionHubFactory WithSqlite(string databasePath, IDictionary<string, string?>? extra = null) =>
         new(Merge(new()
         {
@@ -40,7 +43,13 @@ public sealed class MissionHubFactory : WebApplicationFactory<Program>
     {
         builder.UseEnvironment("Testing");
         builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(_settings));
-        builder.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
+        builder.ConfigureLogging(logging =>
+        {
+            logging.SetMinimumLevel(LogLevel.Information);
+            logging.AddFilter("Microsoft", LogLevel.Warning);
+            logging.ClearProviders();
+            logging.AddProvider(Logs);
+        });
     }
 
     private static Dictionary<string, string?> Merge(Dictionary<string, string?> settings, IDictionary<string, string?>? extra)
