@@ -1,0 +1,41 @@
+namespace MissionHub.Tests;
+
+/// <summary>The real server process: how it starts and how it refuses bad configuration.</summary>
+public sealed class StartupTests
+{
+    [Theory]
+    [InlineData("MissionHub__Storage__Provider", "postgres", "MissionHub:Storage:Provider is 'postgres'; valid values: sqlite, redis")]
+    [InlineData("MissionHub__Storage__Sqlite__Synchronous", "sometimes", "MissionHub:Storage:Sqlite:Synchronous is 'sometimes'; valid values: full, normal")]
+    [InlineData("MissionHub__Events__MaxEvents", "0", "MissionHub:Events:MaxEvents is 0")]
+    public async Task WrongSetting_FailsAtStartup_WithOneLineNamingIt(string setting, string value, string expected)
+    {
+        using var folder = new TempFolder();
+        await using var server = ServerProcess.Start(new Dictionary<string, string>
+        {
+            [setting] = value,
+            ["MissionHub__Storage__Sqlite__Path"] = folder.File("hub.db"),
+        });
+
+        var exitCode = await server.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(2, exitCode);
+        var lines = server.Errors.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var line = Assert.Single(lines);
+        Assert.Contains(expected, line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DefaultStart_ServesHealth_OnTheEmbeddedStore()
+    {
+        using var folder = new TempFolder();
+        await using var server = ServerProcess.Start(new Dictionary<string, string>(), workingDirectory: folder.Path);
+
+        await server.WaitUntilReadyAsync();
+        using var client = server.CreateClient();
+        var health = await client.GetJsonAsync("/api/health");
+
+        Assert.Equal("ok", health.GetProperty("status").GetString());
+        Assert.Equal("sqlite", health.GetProperty("storage").GetString());
+        Assert.True(File.Exists(Path.Combine(folder.Path, "data", "missionhub.db")), "the default database file is under ./data");
+    }
+}
