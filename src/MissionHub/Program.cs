@@ -1,11 +1,13 @@
 using Microsoft.Extensions.Options;
 using MissionHub.Events;
+using MissionHub.Hub;
 using MissionHub.Storage;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddMissionHubStorage();
 builder.AddMissionHubEvents();
+builder.AddMissionHubJobs();
 builder.Services.AddProblemDetails();
 builder.Services.ConfigureHttpJsonOptions(json =>
     json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
@@ -14,8 +16,10 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
 app.UseMissionHubCorrelation();
 app.MapEventsApi();
+app.MapJobsApi();
 
 try
 {

@@ -1,0 +1,71 @@
+using Microsoft.Extensions.Options;
+
+namespace MissionHub.Hub;
+
+/// <summary>Section <c>MissionHub:Hub</c>: workers, retries and limits of the job hub.</summary>
+public sealed class HubOptions
+{
+    public const string Section = "MissionHub:Hub";
+
+    /// <summary>A worker silent for this long is offline (<c>connection_broken</c>) and its jobs go back to pending.</summary>
+    public TimeSpan WorkerHeartbeatTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>After a restart, how long jobs stay with their worker waiting for it to reconnect.</summary>
+    public TimeSpan RestartGracePeriod { get; set; } = TimeSpan.FromSeconds(30);
+
+    public int DefaultMaxAttempts { get; set; } = 3;
+
+    /// <summary>First retry delay; doubles per failed attempt up to <see cref="RetryMaxDelay"/>.</summary>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Largest WebSocket frame accepted from a worker; bigger ones close the socket with 1009.</summary>
+    public int MaxFrameBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Largest job payload accepted by <c>POST /api/jobs</c>.</summary>
+    public int MaxPayloadBytes { get; set; } = 256 * 1024;
+
+    /// <summary><c>system_stats</c> is published at most once per this interval.</summary>
+    public TimeSpan SystemStatsInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Frames queued for one worker before it counts as not reading and is dropped.</summary>
+    public int WorkerSendQueueCapacity { get; set; } = 4096;
+}
+
+internal sealed class HubOptionsValidator : IValidateOptions<HubOptions>
+{
+    public ValidateOptionsResult Validate(string? name, HubOptions options)
+    {
+        var failures = new List<string>();
+        if (options.WorkerHeartbeatTimeout <= TimeSpan.Zero)
+        {
+            failures.Add($"{HubOptions.Section}:WorkerHeartbeatTimeout is {options.WorkerHeartbeatTimeout}; it must be positive, e.g. 00:00:30");
+        }
+        if (options.RestartGracePeriod < TimeSpan.Zero)
+        {
+            failures.Add($"{HubOptions.Section}:RestartGracePeriod is {options.RestartGracePeriod}; it must not be negative");
+        }
+        if (options.DefaultMaxAttempts is < 1 or > 100)
+        {
+            failures.Add($"{HubOptions.Section}:DefaultMaxAttempts is {options.DefaultMaxAttempts}; valid values: 1 to 100");
+        }
+        if (options.RetryBaseDelay < TimeSpan.Zero || options.RetryMaxDelay < options.RetryBaseDelay)
+        {
+            failures.Add($"{HubOptions.Section}:RetryBaseDelay/RetryMaxDelay must be 0 or more, with the maximum at least the base");
+        }
+        if (options.MaxFrameBytes is < 1024 or > 64 * 1024 * 1024)
+        {
+            failures.Add($"{HubOptions.Section}:MaxFrameBytes is {options.MaxFrameBytes}; valid values: 1024 to 67108864");
+        }
+        if (options.MaxPayloadBytes < 2)
+        {
+            failures.Add($"{HubOptions.Section}:MaxPayloadBytes is {options.MaxPayloadBytes}; it must be at least 2");
+        }
+        if (options.SystemStatsInterval <= TimeSpan.Zero)
+        {
+            failures.Add($"{HubOptions.Section}:SystemStatsInterval is {options.SystemStatsInterval}; it must be positive");
+        }
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

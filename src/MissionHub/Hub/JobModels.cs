@@ -1,0 +1,156 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace MissionHub.Hub;
+
+/// <summary>Job status values (lowercase on the wire, DESIGN.md §3).</summary>
+public static class JobStatus
+{
+    public const string Pending = "pending";
+    public const string Assigned = "assigned";
+    public const string Running = "running";
+    public const string Completed = "completed";
+    public const string Failed = "failed";
+    public const string Cancelled = "cancelled";
+
+    public static readonly string[] All = [Pending, Assigned, Running, Completed, Failed, Cancelled];
+
+    public static bool IsFinal(string status) => status is Completed or Failed or Cancelled;
+
+    public static bool IsActive(string status) => status is Assigned or Running;
+}
+
+/// <summary>Worker status values of spec 003.</summary>
+public static class WorkerStatus
+{
+    public const string Idle = "idle";
+    public const string Busy = "busy";
+    public const string Offline = "offline";
+}
+
+/// <summary>A job as stored: one immutable snapshot per change.</summary>
+public sealed record Job
+{
+    public required string Id { get; init; }
+
+    public required string JobType { get; init; }
+
+    public int Priority { get; init; }
+
+    public JsonElement Payload { get; init; }
+
+    public string? WorkflowId { get; init; }
+
+    public int MaxAttempts { get; init; }
+
+    public double? TimeoutS { get; init; }
+
+    public required string Status { get; init; }
+
+    /// <summary>Attempts started so far (an assignment starts one).</summary>
+    public int Attempts { get; init; }
+
+    public string? WorkerId { get; init; }
+
+    public double Progress { get; init; }
+
+    public JsonElement? Result { get; init; }
+
+    public string? Error { get; init; }
+
+    public double CreatedAt { get; init; }
+
+    public double UpdatedAt { get; init; }
+
+    public double? AssignedAt { get; init; }
+
+    public double? StartedAt { get; init; }
+
+    public double? CompletedAt { get; init; }
+
+    /// <summary>A retried job is not handed out before this time (Unix seconds).</summary>
+    public double? AvailableAt { get; init; }
+
+    /// <summary>Submission order: FIFO within a priority, and the listing cursor.</summary>
+    public long Order { get; init; }
+}
+
+/// <summary>Counts of jobs by status.</summary>
+public sealed record JobCounts(long Pending, long Assigned, long Running, long Completed, long Failed, long Cancelled)
+{
+    public long Total => Pending + Assigned + Running + Completed + Failed + Cancelled;
+
+    public long Active => Assigned + Running;
+}
+
+public sealed record JobListQuery(string? Status, string? JobType, string? WorkerId, int Limit, long? BeforeOrder);
+
+public sealed record JobListing(IReadOnlyList<Job> Jobs, long? NextBeforeOrder);
+
+// ---- REST wire types ----
+
+public sealed record JobPage(IReadOnlyList<Job> Jobs, string? NextCursor);
+
+// ---- worker protocol, hub → worker ----
+
+public sealed record RegisteredMessage(string Type, string WorkerId);
+
+public sealed record AssignedJob(string Id, string JobType, int Priority, JsonElement Payload, int Attempt, double? TimeoutS);
+
+public sealed record JobAssignedMessage(string Type, AssignedJob Job);
+
+public sealed record JobCancelledMessage(string Type, string JobId, string Reason);
+
+public sealed record ErrorMessage(string Type, string Code, string Message);
+
+// ---- event payloads (spec 003 §1; type and timestamp live in the envelope) ----
+
+public sealed record WorkerCapabilities(IReadOnlyList<string> JobTypes, int MaxConcurrentJobs);
+
+public sealed record WorkerData(string Id, string Status, WorkerCapabilities Capabilities, string ConnectedAt);
+
+public sealed record WorkerConnectedPayload(string WorkerId, WorkerData WorkerData);
+
+public sealed record WorkerDisconnectedPayload(string WorkerId, string Reason);
+
+public sealed record WorkerStatusChangedPayload(string WorkerId, string OldStatus, string NewStatus, string? CurrentJobId);
+
+public sealed record JobData(string Id, string JobType, string Status, int Priority, string? WorkflowId, double CreatedAt);
+
+public sealed record JobSubmittedPayload(string JobId, JobData JobData);
+
+public sealed record JobAssignedPayload(string JobId, string WorkerId, string OldStatus, string NewStatus, double AssignedAt, int Attempt);
+
+public sealed record JobStatusChangedPayload(string JobId, string OldStatus, string NewStatus, string? WorkerId, string? Error = null, double? RetryAt = null);
+
+public sealed record JobProgressPayload(string JobId, string WorkerId, double Progress);
+
+public sealed record JobCompletedPayload(string JobId, string WorkerId, JsonElement? Result, double CompletedAt);
+
+public sealed record JobFailedPayload(string JobId, string? WorkerId, string Error, double FailedAt);
+
+public sealed record SystemStats(
+    long TotalWorkers, long ActiveWorkers, long TotalJobs, long PendingJobs, long ActiveJobs, long CompletedJobs, long FailedJobs);
+
+public sealed record SystemStatsPayload(SystemStats Stats);
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
+[JsonSerializable(typeof(Job))]
+[JsonSerializable(typeof(JobPage))]
+[JsonSerializable(typeof(RegisteredMessage))]
+[JsonSerializable(typeof(JobAssignedMessage))]
+[JsonSerializable(typeof(JobCancelledMessage))]
+[JsonSerializable(typeof(ErrorMessage))]
+[JsonSerializable(typeof(WorkerConnectedPayload))]
+[JsonSerializable(typeof(WorkerDisconnectedPayload))]
+[JsonSerializable(typeof(WorkerStatusChangedPayload))]
+[JsonSerializable(typeof(JobSubmittedPayload))]
+[JsonSerializable(typeof(JobAssignedPayload))]
+[JsonSerializable(typeof(JobStatusChangedPayload))]
+[JsonSerializable(typeof(JobProgressPayload))]
+[JsonSerializable(typeof(JobCompletedPayload))]
+[JsonSerializable(typeof(JobFailedPayload))]
+[JsonSerializable(typeof(SystemStatsPayload))]
+public sealed partial class HubJsonContext : JsonSerializerContext;

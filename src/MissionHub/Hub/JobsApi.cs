@@ -1,0 +1,174 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using MissionHub.Infrastructure;
+
+namespace MissionHub.Hub;
+
+/// <summary><c>/api/jobs</c> and the worker socket <c>/ws/worker</c>.</summary>
+public static class JobsApi
+{
+    public const int MaxLimit = 500;
+
+    public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/jobs").WithTags("Jobs");
+        group.MapPost("/", SubmitAsync);
+        group.MapGet("/", ListAsync);
+        group.MapGet("/{id}", GetAsync);
+        group.MapPost("/{id}/cancel", CancelAsync);
+        app.Map("/ws/worker", AcceptWorkerAsync);
+        return app;
+    }
+
+    public static bool IsValidJobType(string jobType) =>
+        jobType.Length is > 0 and <= 100 && jobType.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':');
+
+    internal static async Task<Results<Created<Job>, ProblemHttpResult>> SubmitAsync(
+        HttpRequest request, JobBroker broker, IOptions<HubOptions> options, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var (body, problem) = await JsonBody.ReadObjectAsync(request, settings.MaxPayloadBytes + 16 * 1024, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+        if (!TryParseNewJob(body, settings, out var newJob, out problem))
+        {
+            return problem;
+        }
+        var job = await broker.SubmitAsync(newJob, cancellationToken);
+        return TypedResults.Created($"/api/jobs/{job.Id}", job);
+    }
+
+    internal static bool TryParseNewJob(JsonElement body, HubOptions settings, out NewJob newJob, out ProblemHttpResult problem)
+    {
+        newJob = null!;
+        problem = null!;
+        if (!body.TryGetProperty("job_type", out var typeElement) || typeElement.ValueKind != JsonValueKind.String
+            || string.IsNullOrWhiteSpace(typeElement.GetString()))
+        {
+            problem = Problems.Invalid("job_type", "job_type is required: the name of the kind of work, e.g. \"render\"");
+            return false;
+        }
+        var jobType = typeElement.GetString()!;
+        if (!IsValidJobType(jobType))
+        {
+            problem = Problems.Invalid("job_type", "job_type must be 1 to 100 letters, digits, '-', '_', '.' or ':'");
+            return false;
+        }
+        var priority = 0;
+        if (body.TryGetProperty("priority", out var priorityElement) && priorityElement.ValueKind != JsonValueKind.Null
+            && (priorityElement.ValueKind != JsonValueKind.Number || !priorityElement.TryGetInt32(out priority) || priority is < -1000 or > 1000))
+        {
+            problem = Problems.Invalid("priority", "priority must be a whole number from -1000 to 1000 (higher runs first)");
+            return false;
+        }
+        var payload = JsonSerializer.SerializeToElement(new Dictionary<string, object>());
+        if (body.TryGetProperty("payload", out var payloadElement) && payloadElement.ValueKind != JsonValueKind.Null)
+        {
+            if (payloadElement.ValueKind != JsonValueKind.Object)
+            {
+                problem = Problems.Invalid("payload", $"payload must be a JSON object, not {JsonBody.Describe(payloadElement.ValueKind)}");
+                return false;
+            }
+            if (payloadElement.GetRawText().Length > settings.MaxPayloadBytes)
+            {
+                problem = Problems.Invalid("payload", $"payload is larger than {settings.MaxPayloadBytes} bytes");
+                return false;
+            }
+            payload = payloadElement.Clone();
+        }
+        string? workflowId = null;
+        if (body.TryGetProperty("workflow_id", out var workflowElement) && workflowElement.ValueKind != JsonValueKind.Null)
+        {
+            if (workflowElement.ValueKind != JsonValueKind.String || workflowElement.GetString() is not { Length: > 0 and <= 128 } workflow)
+            {
+                problem = Problems.Invalid("workflow_id", "workflow_id must be a mission id of 1 to 128 characters");
+                return false;
+            }
+            workflowId = workflow;
+        }
+        var maxAttempts = settings.DefaultMaxAttempts;
+        if (body.TryGetProperty("max_attempts", out var attemptsElement) && attemptsElement.ValueKind != JsonValueKind.Null
+            && (attemptsElement.ValueKind != JsonValueKind.Number || !attemptsElement.TryGetInt32(out maxAttempts) || maxAttempts is < 1 or > 100))
+        {
+            problem = Problems.Invalid("max_attempts", "max_attempts must be a whole number from 1 to 100");
+            return false;
+        }
+        double? timeout = null;
+        if (body.TryGetProperty("timeout_s", out var timeoutElement) && timeoutElement.ValueKind != JsonValueKind.Null)
+        {
+            if (timeoutElement.ValueKind != JsonValueKind.Number || !timeoutElement.TryGetDouble(out var seconds) || seconds is <= 0 or > 7 * 86400)
+            {
+                problem = Problems.Invalid("timeout_s", "timeout_s must be a number of seconds above 0 and at most 604800");
+                return false;
+            }
+            timeout = seconds;
+        }
+        newJob = new NewJob(jobType, priority, payload, workflowId, maxAttempts, timeout);
+        return true;
+    }
+
+    internal static async Task<Results<Ok<JobPage>, ProblemHttpResult>> ListAsync(
+        HttpRequest request, IJobStore store, CancellationToken cancellationToken)
+    {
+        var query = request.Query;
+        var status = query["status"].ToString();
+        if (status.Length > 0 && !JobStatus.All.Contains(status))
+        {
+            return Problems.Invalid("status", $"status '{status}' is not a job status; valid values: {string.Join(", ", JobStatus.All)}");
+        }
+        var limit = 50;
+        if (query["limit"].ToString() is { Length: > 0 } limitText
+            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxLimit))
+        {
+            return Problems.Invalid("limit", $"limit must be between 1 and {MaxLimit}");
+        }
+        long? before = null;
+        if (query["cursor"].ToString() is { Length: > 0 } cursorText)
+        {
+            if (!long.TryParse(cursorText, NumberStyles.None, CultureInfo.InvariantCulture, out var cursor))
+            {
+                return Problems.Invalid("cursor", "cursor must be a next_cursor value from a previous page");
+            }
+            before = cursor;
+        }
+        var listing = await store.ListAsync(new JobListQuery(
+            status.Length > 0 ? status : null, NullIfEmpty(query["job_type"]), NullIfEmpty(query["worker"]), limit, before), cancellationToken);
+        return TypedResults.Ok(new JobPage(listing.Jobs, listing.NextBeforeOrder?.ToString(CultureInfo.InvariantCulture)));
+    }
+
+    internal static async Task<Results<Ok<Job>, ProblemHttpResult>> GetAsync(string id, JobBroker broker, CancellationToken cancellationToken) =>
+        await broker.GetAsync(id, cancellationToken) is { } job
+            ? TypedResults.Ok(job)
+            : Problems.NotFound($"no job with id '{id}'");
+
+    internal static async Task<Results<Ok<Job>, ProblemHttpResult>> CancelAsync(string id, JobBroker broker, CancellationToken cancellationToken)
+    {
+        var (outcome, job) = await broker.CancelAsync(id, cancellationToken);
+        return outcome switch
+        {
+            CancelOutcome.Cancelled => TypedResults.Ok(job!),
+            CancelOutcome.NotFound => Problems.NotFound($"no job with id '{id}'"),
+            _ => Problems.Conflict($"job '{id}' is already {job!.Status} and cannot be cancelled",
+                new Dictionary<string, object?> { ["current_status"] = job.Status }),
+        };
+    }
+
+    internal static async Task AcceptWorkerAsync(HttpContext context, JobBroker broker, IOptions<HubOptions> options, TimeProvider time, ILoggerFactory loggers)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            await Problems.Invalid("Upgrade", "/ws/worker speaks WebSocket: connect with a WebSocket client").ExecuteAsync(context);
+            return;
+        }
+        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        using var connection = new WorkerConnection(socket, broker, options.Value, time, loggers.CreateLogger("MissionHub.Hub.WorkerConnection"));
+        await connection.RunAsync(context.RequestAborted);
+    }
+
+    private static string? NullIfEmpty(Microsoft.Extensions.Primitives.StringValues value) =>
+        value.Count == 0 || string.IsNullOrEmpty(value[0]) ? null : value[0];
+}

@@ -1,0 +1,343 @@
+using System.Buffers;
+using System.Globalization;
+using System.Net.WebSockets;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using System.Threading.Channels;
+using MissionHub.Infrastructure;
+
+namespace MissionHub.Hub;
+
+/// <summary>
+/// One worker's WebSocket (<c>/ws/worker</c>, DESIGN.md §4): reads frames one at a time, refuses bad ones
+/// with an <c>error</c> frame and keeps going, and sends through a bounded queue drained by one writer
+/// so the broker never waits on a socket.
+/// </summary>
+internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
+{
+    private static readonly string[] KnownTypes = ["worker_register", "heartbeat", "job_progress", "job_completed", "job_failed"];
+
+    private readonly WebSocket _socket;
+    private readonly JobBroker _broker;
+    private readonly HubOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Channel<ReadOnlyMemory<byte>> _outbound;
+    private readonly CancellationTokenSource _closed = new();
+    private readonly string _connectionId = Guid.NewGuid().ToString("N")[..12];
+    private WorkerSession? _session;
+    private string? _closeReason;
+
+    public WorkerConnection(WebSocket socket, JobBroker broker, HubOptions options, TimeProvider time, ILogger logger)
+    {
+        _socket = socket;
+        _broker = broker;
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _outbound = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(options.WorkerSendQueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    public bool TrySend(ReadOnlyMemory<byte> frame)
+    {
+        if (_outbound.Writer.TryWrite(frame))
+        {
+            return true;
+        }
+        Close("send_queue_full");
+        return false;
+    }
+
+    public void Close(string reason)
+    {
+        _closeReason ??= reason;
+        try
+        {
+            _closed.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The connection already ended.
+        }
+    }
+
+    public async Task RunAsync(CancellationToken requestAborted)
+    {
+        var sending = SendLoopAsync();
+        var reason = await ReceiveLoopAsync(requestAborted);
+        if (_session is not null)
+        {
+            _broker.Disconnect(_session, reason);
+        }
+        _outbound.Writer.TryComplete();
+        await sending;
+        await CloseSocketAsync(reason);
+    }
+
+    private async Task<string> ReceiveLoopAsync(CancellationToken requestAborted)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        using var receive = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, _closed.Token);
+        receive.CancelAfter(_options.WorkerHeartbeatTimeout);
+        try
+        {
+            while (true)
+            {
+                var count = 0;
+                ValueWebSocketReceiveResult result;
+                do
+                {
+                    if (count == buffer.Length)
+                    {
+                        if (buffer.Length > _options.MaxFrameBytes)
+                        {
+                            await RefuseTooLargeAsync();
+                            return "error";
+                        }
+                        var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _options.MaxFrameBytes + 1));
+                        buffer.AsSpan(0, count).CopyTo(larger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = larger;
+                    }
+                    result = await _socket.ReceiveAsync(buffer.AsMemory(count), receive.Token);
+                    count += result.Count;
+                }
+                while (!result.EndOfMessage);
+
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return "client_disconnect";
+                }
+                if (count > _options.MaxFrameBytes)
+                {
+                    await RefuseTooLargeAsync();
+                    return "error";
+                }
+                receive.CancelAfter(_options.WorkerHeartbeatTimeout);
+                _session?.Touch(_time.GetUtcNow());
+                if (result.MessageType != WebSocketMessageType.Text)
+                {
+                    SendError("unsupported_frame", "frames must be JSON text, not binary");
+                    continue;
+                }
+                await HandleFrameAsync(buffer.AsMemory(0, count));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return _closeReason ?? (requestAborted.IsCancellationRequested ? "server_shutdown" : "heartbeat_timeout");
+        }
+        catch (WebSocketException)
+        {
+            return _closeReason ?? "connection_lost";
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async Task HandleFrameAsync(ReadOnlyMemory<byte> frame)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(frame);
+        }
+        catch (JsonException ex)
+        {
+            SendError("malformed_json", $"the frame is not valid JSON: {ex.Message}");
+            return;
+        }
+        using (document)
+        {
+            var message = document.RootElement;
+            if (message.ValueKind != JsonValueKind.Object || !message.TryGetProperty("type", out var typeElement) || typeElement.ValueKind != JsonValueKind.String)
+            {
+                SendError("invalid_message", "a frame must be a JSON object with a string 'type'");
+                return;
+            }
+            var type = typeElement.GetString()!;
+            CorrelationContext.Current = message.TryGetProperty("correlation_id", out var correlation) && correlation.ValueKind == JsonValueKind.String
+                ? CorrelationContext.Normalize(correlation.GetString())
+                : _connectionId;
+
+            if (type == "worker_register")
+            {
+                Register(message);
+                return;
+            }
+            if (!KnownTypes.Contains(type))
+            {
+                SendError("unknown_type", $"unknown message type '{Truncate(type)}'; valid types: {string.Join(", ", KnownTypes)}");
+                return;
+            }
+            if (_session is null)
+            {
+                SendError("not_registered", $"send worker_register before '{type}'");
+                return;
+            }
+            switch (type)
+            {
+                case "heartbeat":
+                    return;
+                case "job_progress":
+                    if (RequireJobId(message) is not { } progressJob)
+                    {
+                        return;
+                    }
+                    if (!message.TryGetProperty("progress", out var progressElement) || progressElement.ValueKind != JsonValueKind.Number
+                        || !progressElement.TryGetDouble(out var progress) || progress is < 0 or > 1 || double.IsNaN(progress))
+                    {
+                        SendError("invalid_field", "progress must be a number from 0 to 1");
+                        return;
+                    }
+                    await ApplyAsync(_broker.Progress(_session, progressJob, progress), progressJob);
+                    return;
+                case "job_completed":
+                    if (RequireJobId(message) is not { } completedJob)
+                    {
+                        return;
+                    }
+                    JsonElement? result = message.TryGetProperty("result", out var resultElement) ? resultElement.Clone() : null;
+                    await ApplyAsync(_broker.Complete(_session, completedJob, result), completedJob);
+                    return;
+                case "job_failed":
+                    if (RequireJobId(message) is not { } failedJob)
+                    {
+                        return;
+                    }
+                    var error = message.TryGetProperty("error", out var errorElement) && errorElement.ValueKind == JsonValueKind.String
+                        ? Truncate(errorElement.GetString()!, 2000)
+                        : "the worker reported a failure without a message";
+                    await ApplyAsync(_broker.Fail(_session, failedJob, error), failedJob);
+                    return;
+            }
+        }
+    }
+
+    private void Register(JsonElement message)
+    {
+        if (_session is not null)
+        {
+            SendError("already_registered", $"this connection is already registered as '{_session.WorkerId}'");
+            return;
+        }
+        if (!message.TryGetProperty("worker_id", out var idElement) || idElement.ValueKind != JsonValueKind.String
+            || !IsValidWorkerId(idElement.GetString()!))
+        {
+            SendError("invalid_field", "worker_id must be 1 to 128 letters, digits, '-', '_', '.' or ':'");
+            return;
+        }
+        if (!message.TryGetProperty("capabilities", out var capabilities) || capabilities.ValueKind != JsonValueKind.Object)
+        {
+            SendError("invalid_field", "capabilities must be an object with job_types and max_concurrent_jobs");
+            return;
+        }
+        if (!capabilities.TryGetProperty("job_types", out var typesElement) || typesElement.ValueKind != JsonValueKind.Array
+            || typesElement.GetArrayLength() is 0 or > 100
+            || typesElement.EnumerateArray().Any(t => t.ValueKind != JsonValueKind.String || !JobsApi.IsValidJobType(t.GetString()!)))
+        {
+            SendError("invalid_field", "capabilities.job_types must be a list of 1 to 100 job type names");
+            return;
+        }
+        var slots = 1;
+        if (capabilities.TryGetProperty("max_concurrent_jobs", out var slotsElement)
+            && (slotsElement.ValueKind != JsonValueKind.Number || !slotsElement.TryGetInt32(out slots) || slots is < 1 or > 1000))
+        {
+            SendError("invalid_field", "capabilities.max_concurrent_jobs must be a whole number from 1 to 1000");
+            return;
+        }
+        var workerId = idElement.GetString()!;
+        var jobTypes = typesElement.EnumerateArray().Select(t => t.GetString()!).Distinct(StringComparer.Ordinal).ToArray();
+        _session = new WorkerSession(workerId, jobTypes, slots, this, _time.GetUtcNow());
+        TrySend(Serialize(new RegisteredMessage("registered", workerId), HubJsonContext.Default.RegisteredMessage));
+        _broker.Register(_session);
+    }
+
+    private string? RequireJobId(JsonElement message)
+    {
+        if (message.TryGetProperty("job_id", out var id) && id.ValueKind == JsonValueKind.String && id.GetString() is { Length: > 0 and <= 128 } jobId)
+        {
+            return jobId;
+        }
+        SendError("invalid_field", "job_id must be the id of a job this worker holds");
+        return null;
+    }
+
+    private async Task ApplyAsync(Task? effects, string jobId)
+    {
+        if (effects is null)
+        {
+            SendError("job_not_held", $"job '{Truncate(jobId)}' is not held by this worker: it was completed, cancelled, timed out or handed to another worker");
+            return;
+        }
+        await effects;
+    }
+
+    private void SendError(string code, string message)
+    {
+        LogRefused(_logger, _session?.WorkerId ?? _connectionId, code, message);
+        TrySend(Serialize(new ErrorMessage("error", code, message), HubJsonContext.Default.ErrorMessage));
+    }
+
+    private async Task RefuseTooLargeAsync()
+    {
+        LogRefused(_logger, _session?.WorkerId ?? _connectionId, "frame_too_large", "frame over the limit");
+        _closeReason = "error";
+        await CloseSocketAsync("error", WebSocketCloseStatus.MessageTooBig,
+            string.Create(CultureInfo.InvariantCulture, $"frames are limited to {_options.MaxFrameBytes} bytes"));
+    }
+
+    private async Task SendLoopAsync()
+    {
+        try
+        {
+            await foreach (var frame in _outbound.Reader.ReadAllAsync())
+            {
+                if (_socket.State != WebSocketState.Open)
+                {
+                    continue;
+                }
+                await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, _closed.Token);
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            Close("connection_lost");
+        }
+    }
+
+    private async Task CloseSocketAsync(string reason, WebSocketCloseStatus status = WebSocketCloseStatus.NormalClosure, string? description = null)
+    {
+        if (_socket.State is not (WebSocketState.Open or WebSocketState.CloseReceived))
+        {
+            return;
+        }
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await _socket.CloseOutputAsync(status, description ?? reason, timeout.Token);
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        {
+            // The peer is already gone.
+        }
+    }
+
+    public void Dispose() => _closed.Dispose();
+
+    private static byte[] Serialize<T>(T message, JsonTypeInfo<T> info) => JsonSerializer.SerializeToUtf8Bytes(message, info);
+
+    private static bool IsValidWorkerId(string id) =>
+        id.Length is > 0 and <= 128 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':');
+
+    private static string Truncate(string text, int max = 100) => text.Length <= max ? text : text[..max] + "…";
+
+    [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Refused a frame from worker {WorkerId}: {Code} ({Detail})")]
+    private static partial void LogRefused(ILogger logger, string workerId, string code, string detail);
+}
