@@ -19,7 +19,10 @@ internal sealed class EventStreamResult(EventBus bus, EventFilter filter, EventS
     public async Task ExecuteAsync(HttpContext httpContext)
     {
         var response = httpContext.Response;
-        var cancellationToken = httpContext.RequestAborted;
+        // End with the request, or as soon as the server begins to shut down (clients reconnect with Last-Event-ID).
+        var stopping = httpContext.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+        using var streaming = CancellationTokenSource.CreateLinkedTokenSource(httpContext.RequestAborted, stopping);
+        var cancellationToken = streaming.Token;
         // Fix the start before the client sees a byte: anything published after the headers arrive is delivered.
         var log = bus.Log;
         var start = resumeFrom ?? new EventStreamPosition(log.Epoch, log.LastSeq);

@@ -27,6 +27,7 @@ public sealed partial class JobBroker(
     IJobStore store,
     IEventPublisher events,
     IOptions<HubOptions> options,
+    IHostApplicationLifetime lifetime,
     TimeProvider time,
     ILogger<JobBroker> logger) : IHostedService, IDisposable
 {
@@ -96,6 +97,8 @@ public sealed partial class JobBroker(
                 _orphanTimer = time.CreateTimer(_ => RequeueOrphans(), null, _options.RestartGracePeriod, Timeout.InfiniteTimeSpan);
             }
         }
+        // Close worker sockets as soon as shutdown begins, so the server does not wait on them.
+        lifetime.ApplicationStopping.Register(() => StopAsync(CancellationToken.None));
         LogStarted(logger, unfinished.Count, _orphansByWorker.Values.Sum(l => l.Count));
         SignalStats();
     }

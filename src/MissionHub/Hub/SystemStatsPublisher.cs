@@ -9,7 +9,8 @@ internal sealed class SystemStatsPublisher(JobBroker broker, IEventPublisher eve
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        SystemStats? published = null;
+        // The state at start is what snapshots show; only changes are news.
+        var published = broker.GetStats();
         try
         {
             while (!stoppingToken.IsCancellationRequested)

@@ -17,7 +17,7 @@ public sealed class EventBusTests : IAsyncLifetime
         {
             ["MissionHub:Events:SubscriberQueueCapacity"] = "16",
         });
-        _ = _factory.Server; // start the host
+        _factory.StartServer();
         return Task.CompletedTask;
     }
 

@@ -1,18 +1,37 @@
+using System.Net;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
 
 namespace MissionHub.Tests.TestSupport;
 
 /// <summary>
-/// The real server in the ASP.NET Core test host, on a real SQLite file or a real redis-server.
+/// The real server on Kestrel at a free 127.0.0.1 port (real sockets, so a killed client is a real dropped
+/// connection), on a real SQLite file or a real redis-server.
 /// Extra settings (<c>MissionHub:…</c> keys) override the defaults.
 /// </summary>
 public sealed class MissionHubFactory : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
 
-    private MissionHubFactory(Dictionary<string, string?> settings) => _settings = settings;
+    private MissionHubFactory(Dictionary<string, string?> settings)
+    {
+        _settings = settings;
+        UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+    }
+
+    /// <summary>Where the server listens (starts it if needed).</summary>
+    public Uri BaseAddress
+    {
+        get
+        {
+            StartServer();
+            var address = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            return new Uri(address);
+        }
+    }
 
     /// <summary>Everything the server logs (Information and up).</summary>
     public LogCapture Logs { get; } = new();

@@ -1,0 +1,238 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace MissionHub.Tests.Hub;
+
+/// <summary>The broker through the real surface: REST submissions and real worker WebSockets, on each backend.</summary>
+public abstract class JobHubTests : IAsyncLifetime
+{
+    protected TempFolder Folder { get; } = new();
+
+    protected MissionHubFactory Factory { get; set; } = null!;
+
+    protected HttpClient Client { get; set; } = null!;
+
+    /// <summary>A new server on the same store as the previous one (the same file, or Redis and key prefix).</summary>
+    protected abstract MissionHubFactory CreateFactory(IDictionary<string, string?> settings);
+
+    protected static Dictionary<string, string?> Settings => new()
+    {
+        ["MissionHub:Hub:RetryBaseDelay"] = "00:00:00.050",
+        ["MissionHub:Hub:RetryMaxDelay"] = "00:00:00.200",
+        ["MissionHub:Hub:RestartGracePeriod"] = "00:00:01",
+    };
+
+    public Task InitializeAsync()
+    {
+        Factory = CreateFactory(Settings);
+        Client = Factory.CreateClient();
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        Client.Dispose();
+        await Factory.DisposeAsync();
+        Folder.Dispose();
+    }
+
+    protected async Task<string> SubmitAsync(string jobType, int priority = 0, object? payload = null, int? maxAttempts = null, double? timeout = null)
+    {
+        using var response = await Client.PostAsJsonAsync("/api/jobs", new Dictionary<string, object?>
+        {
+            ["job_type"] = jobType,
+            ["priority"] = priority,
+            ["payload"] = payload ?? new { },
+            ["max_attempts"] = maxAttempts,
+            ["timeout_s"] = timeout,
+        });
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Created, body);
+        var job = JsonDocument.Parse(body).RootElement;
+        Assert.Equal("pending", job.GetProperty("status").GetString());
+        Assert.Equal($"/api/jobs/{job.GetProperty("id").GetString()}", response.Headers.Location?.ToString());
+        return job.GetProperty("id").GetString()!;
+    }
+
+    protected Task<JsonElement> GetJobAsync(string id) => Client.GetJsonAsync($"/api/jobs/{id}");
+
+    protected async Task WaitForStatusAsync(string id, string status, TimeSpan? timeout = null)
+    {
+        try
+        {
+            await Eventually.TrueAsync(async () => (await GetJobAsync(id)).GetProperty("status").GetString() == status,
+                timeout ?? TimeSpan.FromSeconds(10), $"job {id} to be {status}");
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"{ex.Message}; job now: {await GetJobAsync(id)}; server log:\n{string.Join("\n", Factory.Logs.Entries.Select(e => $"{e.Level} {e.Category}: {e.Message} {e.Exception}"))}", ex);
+        }
+    }
+
+    [Fact]
+    public async Task Jobs_AreHandedOut_HighestPriorityFirst_FifoWithinAPriority()
+    {
+        var low1 = await SubmitAsync("render", 0);
+        var mid1 = await SubmitAsync("render", 5);
+        var low2 = await SubmitAsync("render", 0);
+        var high = await SubmitAsync("render", 10);
+        var mid2 = await SubmitAsync("render", 5);
+
+        await using var worker = await RawWorker.RegisterAsync(Factory, "w-priority", ["render"], slots: 1);
+        var order = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            var job = await worker.ReceiveJobAsync();
+            order.Add(job.GetProperty("id").GetString()!);
+            await worker.CompleteAsync(order[^1]);
+        }
+
+        Assert.Equal([high, mid1, mid2, low1, low2], order);
+    }
+
+    [Fact]
+    public async Task Jobs_GoOnlyToCapableWorkers_WithinTheirSlots()
+    {
+        await using var renderer = await RawWorker.RegisterAsync(Factory, "w-render", ["render"], slots: 2);
+        await using var encoder = await RawWorker.RegisterAsync(Factory, "w-encode", ["encode", "thumbnail"], slots: 1);
+        var renders = new[] { await SubmitAsync("render"), await SubmitAsync("render"), await SubmitAsync("render") };
+        var encodes = new[] { await SubmitAsync("encode"), await SubmitAsync("encode") };
+
+        var firstRender = await renderer.ReceiveJobAsync();
+        var secondRender = await renderer.ReceiveJobAsync();
+        var firstEncode = await encoder.ReceiveJobAsync();
+        Assert.Equal("render", firstRender.GetProperty("job_type").GetString());
+        Assert.Equal("render", secondRender.GetProperty("job_type").GetString());
+        Assert.Equal(encodes[0], firstEncode.GetProperty("id").GetString());
+        await renderer.AssertNothingReceivedAsync(TimeSpan.FromMilliseconds(300)); // both slots taken
+        await encoder.AssertNothingReceivedAsync(TimeSpan.FromMilliseconds(100));
+        Assert.Equal("pending", (await GetJobAsync(renders[2])).GetProperty("status").GetString());
+
+        await renderer.CompleteAsync(firstRender.GetProperty("id").GetString()!, new { frames = 24 });
+        var thirdRender = await renderer.ReceiveJobAsync();
+        Assert.Equal(renders[2], thirdRender.GetProperty("id").GetString());
+        await encoder.CompleteAsync(encodes[0]);
+        Assert.Equal(encodes[1], (await encoder.ReceiveJobAsync()).GetProperty("id").GetString());
+
+        var completed = await GetJobAsync(firstRender.GetProperty("id").GetString()!);
+        await WaitForStatusAsync(firstRender.GetProperty("id").GetString()!, "completed");
+        Assert.Equal(24, (await GetJobAsync(firstRender.GetProperty("id").GetString()!)).GetProperty("result").GetProperty("frames").GetInt32());
+        Assert.Equal("w-render", completed.GetProperty("worker_id").GetString());
+    }
+
+    [Fact]
+    public async Task WorkerKilledMidJob_JobIsRequeued_CompletedOnceByAnother_AndALateCompletionIsRefused()
+    {
+        var jobId = await SubmitAsync("render", maxAttempts: 3);
+        var doomed = await RawWorker.RegisterAsync(Factory, "w-doomed", ["render"]);
+        Assert.Equal(jobId, (await doomed.ReceiveJobAsync()).GetProperty("id").GetString());
+        await doomed.ProgressAsync(jobId, 0.5);
+        await WaitForStatusAsync(jobId, "running");
+
+        doomed.Kill();
+        await WaitForStatusAsync(jobId, "pending");
+        await using var rescuer = await RawWorker.RegisterAsync(Factory, "w-rescuer", ["render"]);
+        var retried = await rescuer.ReceiveJobAsync();
+        Assert.Equal(jobId, retried.GetProperty("id").GetString());
+        Assert.Equal(2, retried.GetProperty("attempt").GetInt32());
+        await rescuer.CompleteAsync(jobId, new { by = "rescuer" });
+        await WaitForStatusAsync(jobId, "completed");
+
+        // The dead worker comes back and reports the job it no longer holds.
+        await using var ghost = await RawWorker.RegisterAsync(Factory, "w-doomed", ["render"]);
+        await ghost.CompleteAsync(jobId, new { by = "ghost" });
+        var refusal = await ghost.ReceiveTypeAsync("error");
+        Assert.Equal("job_not_held", refusal.GetProperty("code").GetString());
+
+        var job = await GetJobAsync(jobId);
+        Assert.Equal("rescuer", job.GetProperty("result").GetProperty("by").GetString());
+        Assert.Equal("w-rescuer", job.GetProperty("worker_id").GetString());
+        var completions = (await Client.ReadEventsAsync("job_completed")).Where(e => e.PayloadString("job_id") == jobId).ToList();
+        Assert.Single(completions);
+        var lost = await Client.WaitForEventsAsync("worker_disconnected", e => e.PayloadString("worker_id") == "w-doomed", 1);
+        Assert.NotEqual("client_disconnect", lost[0].PayloadString("reason")); // a crash is not a goodbye
+    }
+
+    [Fact]
+    public async Task JobEvents_AreInCausalOrder_WithHubSourceAndJobTarget()
+    {
+        await using var worker = await RawWorker.RegisterAsync(Factory, "w-events", ["render"]);
+        var jobId = await SubmitAsync("render", priority: 3);
+        await worker.ReceiveJobAsync();
+        await worker.ProgressAsync(jobId, 0.25);
+        await worker.ProgressAsync(jobId, 0.75);
+        await worker.CompleteAsync(jobId, new { ok = true });
+        await WaitForStatusAsync(jobId, "completed");
+
+        var events = await Client.WaitForEventsAsync("job_*", e => e.PayloadString("job_id") == jobId, 6);
+        Assert.Equal(
+            ["job_submitted", "job_assigned", "job_status_changed", "job_progress", "job_progress", "job_completed"],
+            events.Select(e => e.GetProperty("type").GetString()));
+        Assert.All(events, e =>
+        {
+            Assert.Equal("hub", e.GetProperty("source").GetString());
+            Assert.Equal($"job_{jobId}", e.GetProperty("target").GetString());
+        });
+        var submitted = events[0].GetProperty("payload").GetProperty("job_data");
+        Assert.Equal(3, submitted.GetProperty("priority").GetInt32());
+        Assert.Equal("pending", submitted.GetProperty("status").GetString());
+        Assert.Equal("w-events", events[1].PayloadString("worker_id"));
+        Assert.Equal("running", events[2].PayloadString("new_status"));
+        Assert.Equal(0.75, events[4].GetProperty("payload").GetProperty("progress").GetDouble());
+        Assert.True(events[5].GetProperty("payload").GetProperty("result").GetProperty("ok").GetBoolean());
+        var connected = await Client.WaitForEventsAsync("worker_connected", e => e.PayloadString("worker_id") == "w-events", 1);
+        Assert.Equal(["render"], connected[0].GetProperty("payload").GetProperty("worker_data").GetProperty("capabilities")
+            .GetProperty("job_types").EnumerateArray().Select(t => t.GetString()));
+        await Client.WaitForEventsAsync("system_stats", _ => true, 1);
+    }
+
+    [Fact]
+    public async Task Restart_KeepsPendingJobs_AndRequeuesJobsOfWorkersThatDidNotComeBack()
+    {
+        var pending = await SubmitAsync("encode");
+        var held = await SubmitAsync("render");
+        var kept = await SubmitAsync("render");
+        var leaver = await RawWorker.RegisterAsync(Factory, "w-leaver", ["render"]);
+        var returner = await RawWorker.RegisterAsync(Factory, "w-returner", ["render"]);
+        var heldIds = new[] { (await leaver.ReceiveJobAsync()).GetProperty("id").GetString(), (await returner.ReceiveJobAsync()).GetProperty("id").GetString() };
+        Assert.Equal(new[] { held, kept }.Order(), heldIds.Order());
+        var returnerJob = heldIds[1]!;
+        var leaverJob = heldIds[0]!;
+        await WaitForStatusAsync(returnerJob, "assigned");
+
+        Client.Dispose();
+        await Factory.DisposeAsync();
+        leaver.Kill();
+        returner.Kill();
+        Factory = CreateFactory(Settings);
+        Client = Factory.CreateClient();
+
+        Assert.Equal("pending", (await GetJobAsync(pending)).GetProperty("status").GetString());
+        Assert.Equal("assigned", (await GetJobAsync(leaverJob)).GetProperty("status").GetString());
+        // The returning worker takes its job back within the grace period and finishes it.
+        await using var back = await RawWorker.RegisterAsync(Factory, "w-returner", ["render"]);
+        await back.CompleteAsync(returnerJob, new { after = "restart" });
+        await WaitForStatusAsync(returnerJob, "completed");
+        // The other job goes back to pending once the grace period passes, and the idle worker that came back takes it.
+        var retried = await back.ReceiveJobAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(leaverJob, retried.GetProperty("id").GetString());
+        Assert.Equal(2, retried.GetProperty("attempt").GetInt32());
+        Assert.Contains("did not come back", (await GetJobAsync(leaverJob)).GetProperty("error").GetString(), StringComparison.Ordinal);
+        await using var newcomer = await RawWorker.RegisterAsync(Factory, "w-newcomer", ["encode"]);
+        Assert.Equal(pending, (await newcomer.ReceiveJobAsync()).GetProperty("id").GetString());
+    }
+}
+
+public sealed class SqliteJobHubTests : JobHubTests
+{
+    protected override MissionHubFactory CreateFactory(IDictionary<string, string?> settings) =>
+        MissionHubFactory.WithSqlite(Folder.File("hub.db"), settings);
+}
+
+public sealed class RedisJobHubTests(RedisServerFixture redis) : JobHubTests, IClassFixture<RedisServerFixture>
+{
+    private readonly string _prefix = $"hub{Guid.NewGuid():N}:";
+
+    protected override MissionHubFactory CreateFactory(IDictionary<string, string?> settings) =>
+        MissionHubFactory.WithRedis(redis.Server, _prefix, settings);
+}

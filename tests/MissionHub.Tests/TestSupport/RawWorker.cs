@@ -1,0 +1,170 @@
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace MissionHub.Tests.TestSupport;
+
+/// <summary>
+/// A worker speaking the raw <c>/ws/worker</c> protocol over a real WebSocket to the test host, for tests
+/// that need to send exact (or wrong) frames and see exactly what comes back.
+/// </summary>
+public sealed class RawWorker : IAsyncDisposable
+{
+    private readonly WebSocket _socket;
+    private readonly Channel<JsonElement> _frames = Channel.CreateUnbounded<JsonElement>();
+    private readonly Task _pump;
+
+    private RawWorker(WebSocket socket)
+    {
+        _socket = socket;
+        _pump = Task.Run(PumpAsync);
+    }
+
+    /// <summary>How the hub closed the socket, once it has.</summary>
+    public WebSocketCloseStatus? CloseStatus { get; private set; }
+
+    // One reader drains the socket into a queue, so tests can wait with timeouts without cancelling a
+    // receive (which would abort a ClientWebSocket).
+    private async Task PumpAsync()
+    {
+        var buffer = new byte[4 * 1024 * 1024];
+        try
+        {
+            while (true)
+            {
+                var count = 0;
+                WebSocketReceiveResult result;
+                do
+                {
+                    result = await _socket.ReceiveAsync(new ArraySegment<byte>(buffer, count, buffer.Length - count), CancellationToken.None);
+                    count += result.Count;
+                }
+                while (!result.EndOfMessage);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    CloseStatus = result.CloseStatus;
+                    break;
+                }
+                _frames.Writer.TryWrite(JsonDocument.Parse(buffer.AsMemory(0, count)).RootElement.Clone());
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or OperationCanceledException)
+        {
+        }
+        _frames.Writer.TryComplete();
+    }
+
+    public WebSocket Socket => _socket;
+
+    public static async Task<RawWorker> ConnectAsync<T>(WebApplicationFactory<T> factory) where T : class
+    {
+        var baseAddress = factory is MissionHubFactory hub ? hub.BaseAddress : factory.Server.BaseAddress;
+        var socket = new ClientWebSocket();
+        await socket.ConnectAsync(new Uri(baseAddress, "/ws/worker").ToWs(), CancellationToken.None);
+        return new RawWorker(socket);
+    }
+
+    /// <summary>Connects and registers; returns once <c>registered</c> arrives.</summary>
+    public static async Task<RawWorker> RegisterAsync<T>(WebApplicationFactory<T> factory, string workerId, string[] jobTypes, int slots = 1)
+        where T : class
+    {
+        var worker = await ConnectAsync(factory);
+        await worker.SendAsync(new { type = "worker_register", worker_id = workerId, capabilities = new { job_types = jobTypes, max_concurrent_jobs = slots } });
+        var registered = await worker.ReceiveAsync();
+        Assert.Equal("registered", registered.GetProperty("type").GetString());
+        Assert.Equal(workerId, registered.GetProperty("worker_id").GetString());
+        return worker;
+    }
+
+    public Task SendAsync(object message) => SendTextAsync(JsonSerializer.Serialize(message));
+
+    public async Task SendTextAsync(string text) =>
+        await _socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, CancellationToken.None);
+
+    /// <summary>The next frame as JSON; fails the test after <paramref name="timeout"/> (default 10 s).</summary>
+    public async Task<JsonElement> ReceiveAsync(TimeSpan? timeout = null)
+    {
+        using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
+        try
+        {
+            return await _frames.Reader.ReadAsync(cancel.Token);
+        }
+        catch (ChannelClosedException)
+        {
+            throw new InvalidOperationException($"the hub closed the socket ({CloseStatus?.ToString() ?? "no close frame"})");
+        }
+    }
+
+    /// <summary>Waits until the hub has closed the socket; returns its close status.</summary>
+    public async Task<WebSocketCloseStatus?> WaitForCloseAsync(TimeSpan? timeout = null)
+    {
+        await _pump.WaitAsync(timeout ?? TimeSpan.FromSeconds(10));
+        return CloseStatus;
+    }
+
+    /// <summary>The next frame of the given type, skipping others (e.g. cancellations when waiting for an assignment).</summary>
+    public async Task<JsonElement> ReceiveTypeAsync(string type, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        while (true)
+        {
+            var frame = await ReceiveAsync(deadline - DateTime.UtcNow);
+            if (frame.GetProperty("type").GetString() == type)
+            {
+                return frame;
+            }
+        }
+    }
+
+    /// <summary>Receives the next <c>job_assigned</c> and returns its job.</summary>
+    public async Task<JsonElement> ReceiveJobAsync(TimeSpan? timeout = null) =>
+        (await ReceiveTypeAsync("job_assigned", timeout)).GetProperty("job");
+
+    /// <summary>Asserts nothing arrives within <paramref name="quiet"/>.</summary>
+    public async Task AssertNothingReceivedAsync(TimeSpan quiet)
+    {
+        using var cancel = new CancellationTokenSource(quiet);
+        try
+        {
+            var frame = await _frames.Reader.ReadAsync(cancel.Token);
+            Assert.Fail($"expected no frame but got: {frame}");
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public Task CompleteAsync(string jobId, object? result = null) => SendAsync(new { type = "job_completed", job_id = jobId, result });
+
+    public Task FailAsync(string jobId, string error) => SendAsync(new { type = "job_failed", job_id = jobId, error });
+
+    public Task ProgressAsync(string jobId, double progress) => SendAsync(new { type = "job_progress", job_id = jobId, progress });
+
+    /// <summary>Drops the connection without a close handshake, as a crashed worker would.</summary>
+    public void Kill() => _socket.Abort();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_socket.State == WebSocketState.Open)
+        {
+            try
+            {
+                using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await _socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", cancel.Token);
+            }
+            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+            {
+            }
+        }
+        _socket.Dispose();
+        await _pump;
+    }
+}
+
+internal static class SocketExtensions
+{
+    public static Uri ToWs(this Uri uri) => new UriBuilder(uri) { Scheme = uri.Scheme == "https" ? "wss" : "ws" }.Uri;
+
+}
