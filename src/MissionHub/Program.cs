@@ -1,11 +1,13 @@
 using Microsoft.Extensions.Options;
 using MissionHub.Events;
+using MissionHub.Missions;
 using MissionHub.Storage;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddMissionHubStorage();
 builder.AddMissionHubEvents();
+builder.AddMissionHubMissions();
 builder.Services.AddProblemDetails();
 builder.Services.ConfigureHttpJsonOptions(json =>
     json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
@@ -16,6 +18,7 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseMissionHubCorrelation();
 app.MapEventsApi();
+app.MapMissionsApi();
 
 try
 {
