@@ -63,6 +63,11 @@ public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys
         return redis.call('RPUSH', KEYS[2], ARGV[1])
         """;
 
+    // KEYS: index. ARGV: max score ("+inf" or "(n"), count. A flat [id, score, id, score, ...] on either RESP version.
+    private const string ListScript = """
+        return redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], '-inf', 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
+        """;
+
     private RedisKey MissionKey(string id) => keys.Key($"mission:{id}");
 
     private RedisKey LogKey(string id) => keys.Key($"mission:{id}:log");
@@ -99,8 +104,7 @@ public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys
         var db = await connection.GetDatabaseAsync(cancellationToken);
         var index = status is { } s ? StatusIndexKey(s) : IndexKey;
         var max = before is { } b ? "(" + b.ToString(CultureInfo.InvariantCulture) : "+inf";
-        var range = (RedisResult[])(await db.ExecuteAsync(
-            "ZREVRANGEBYSCORE", index, max, "-inf", "WITHSCORES", "LIMIT", 0, limit + 1))!;
+        var range = (RedisResult[])(await db.ScriptEvaluateAsync(ListScript, [index], [max, limit + 1]))!;
         var count = Math.Min(range.Length / 2, limit);
         if (count == 0)
         {
