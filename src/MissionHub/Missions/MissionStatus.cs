@@ -68,7 +68,9 @@ public static class MissionStatuses
         _ => false,
     };
 
+    private static readonly MissionStatus[][] AllowedFromTable =
+        [.. All.Select(to => All.Where(from => CanChange(from, to)).ToArray())];
+
     /// <summary>The states a mission may be in for a change to <paramref name="to"/> to be allowed.</summary>
-    public static IReadOnlyList<MissionStatus> AllowedFrom(MissionStatus to) =>
-        All.Where(from => CanChange(from, to)).ToList();
+    public static IReadOnlyList<MissionStatus> AllowedFrom(MissionStatus to) => AllowedFromTable[(int)to];
 }

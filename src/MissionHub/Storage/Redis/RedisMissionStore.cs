@@ -13,6 +13,7 @@ namespace MissionHub.Storage.Redis;
 /// counter) and <c>missions:stats</c> (a hash: one count per status, <c>total</c>, <c>last_updated</c>).
 /// Every write is one Lua script, so the mission, its index entries, the counters and the log move together.
 /// Ids never contain ':' (see <see cref="MissionService"/>), so a mission key never collides with a log key.
+/// Every key a script touches is passed in KEYS; on a Redis Cluster they would also need one hash tag.
 /// </summary>
 public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys) : IMissionStore
 {
