@@ -1,12 +1,14 @@
 using Microsoft.Extensions.Options;
 using MissionHub.Events;
 using MissionHub.Hub;
+using MissionHub.Missions;
 using MissionHub.Storage;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddMissionHubStorage();
 builder.AddMissionHubEvents();
+builder.AddMissionHubMissions();
 builder.AddMissionHubJobs();
 builder.Services.AddProblemDetails();
 builder.Services.ConfigureHttpJsonOptions(json =>
@@ -19,6 +21,7 @@ app.UseStatusCodePages();
 app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
 app.UseMissionHubCorrelation();
 app.MapEventsApi();
+app.MapMissionsApi();
 app.MapJobsApi();
 
 try

@@ -1,0 +1,68 @@
+namespace MissionHub.Missions;
+
+/// <summary>
+/// Where missions, their logs and their counters live. Every write is one atomic step that also keeps
+/// the index and the stats exact: a SQLite transaction or one Redis Lua script. Implementations:
+/// <c>SqliteMissionStore</c> and <c>RedisMissionStore</c>.
+/// </summary>
+public interface IMissionStore
+{
+    /// <summary>Creates tables or checks keys; idempotent, called once at startup.</summary>
+    Task InitializeAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Writes the mission (status PENDING), its index entries, the stats and <paramref name="initialLog"/>
+    /// together. Returns false, writing nothing, if a mission with that id exists.
+    /// </summary>
+    Task<bool> CreateAsync(Mission mission, MissionLogEntry initialLog, CancellationToken cancellationToken);
+
+    Task<Mission?> GetAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Newest first. <paramref name="before"/> is a position from an earlier page (exclusive); null starts at the newest.
+    /// </summary>
+    Task<MissionListing> ListAsync(MissionStatus? status, long? before, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Atomically: if the mission is in a state from which <paramref name="to"/> is allowed, writes the new
+    /// status and <paramref name="at"/>, moves the counters and appends "Mission status changed" (from/to).
+    /// </summary>
+    Task<StatusChange> ChangeStatusAsync(string id, MissionStatus to, double at, CancellationToken cancellationToken);
+
+    /// <summary>Appends to the mission's log; false if there is no such mission.</summary>
+    Task<bool> AppendLogAsync(string id, MissionLogEntry entry, CancellationToken cancellationToken);
+
+    /// <summary>Entries from index <paramref name="from"/> on, oldest first; null if there is no such mission.</summary>
+    Task<MissionLogSlice?> ReadLogAsync(string id, long from, int limit, CancellationToken cancellationToken);
+
+    Task<MissionStats> GetStatsAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>A page of missions and, if there may be more, the position to continue before.</summary>
+public sealed record MissionListing(IReadOnlyList<Mission> Missions, long? NextBefore);
+
+/// <summary>A run of log entries and, if there may be more, the index to continue from.</summary>
+public sealed record MissionLogSlice(IReadOnlyList<MissionLogEntry> Entries, long? NextFrom);
+
+public enum StatusChangeOutcome
+{
+    /// <summary>The status changed from <see cref="StatusChange.Previous"/>.</summary>
+    Changed,
+
+    /// <summary>The mission already had that status; nothing was written.</summary>
+    Unchanged,
+
+    /// <summary>The mission's current status does not allow it; nothing was written.</summary>
+    Refused,
+
+    NotFound,
+}
+
+/// <summary>
+/// What a status change did. <see cref="Mission"/> is the mission as it now is (null when not found);
+/// <see cref="Previous"/> is the status it had when the change was decided.
+/// </summary>
+public sealed record StatusChange(StatusChangeOutcome Outcome, Mission? Mission, MissionStatus Previous)
+{
+    public static readonly StatusChange NotFound = new(StatusChangeOutcome.NotFound, null, default);
+}

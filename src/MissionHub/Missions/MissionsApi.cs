@@ -1,0 +1,135 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using MissionHub.Infrastructure;
+
+namespace MissionHub.Missions;
+
+/// <summary>The missions endpoints of DESIGN.md §3 under <c>/api/missions</c>.</summary>
+public static class MissionsApi
+{
+    public static IEndpointRouteBuilder MapMissionsApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/missions").WithTags("Missions");
+        group.MapPost("/", CreateAsync);
+        group.MapGet("/", ListAsync);
+        // A literal segment outranks a parameter in routing, so /stats is never taken for a mission id
+        // (and "stats" is refused as an id).
+        group.MapGet("/stats", GetStatsAsync);
+        group.MapGet("/{id}", GetAsync);
+        group.MapPost("/{id}/status", ChangeStatusAsync);
+        group.MapPost("/{id}/log", AppendLogAsync);
+        group.MapGet("/{id}/log", ReadLogAsync);
+        return app;
+    }
+
+    internal static async Task<Results<Created<MissionResponse>, ProblemHttpResult>> CreateAsync(
+        HttpRequest request, MissionService missions, CancellationToken cancellationToken)
+    {
+        var (body, error) = await MissionRequestReader.ReadAsync(request, cancellationToken);
+        using (body)
+        {
+            if (error is not null)
+            {
+                return error.ToProblem();
+            }
+            var root = body!.RootElement;
+            MissionError? wrongType = null;
+            var id = MissionRequestReader.GetString(root, "id", ref wrongType);
+            var name = MissionRequestReader.GetString(root, "name", ref wrongType);
+            var description = MissionRequestReader.GetString(root, "description", ref wrongType);
+            if (wrongType is not null)
+            {
+                return wrongType.ToProblem();
+            }
+            var outcome = await missions.CreateAsync(
+                new CreateMissionRequest(id, name, description, MissionRequestReader.GetValue(root, "data")), cancellationToken);
+            if (outcome.Error is { } refused)
+            {
+                return refused.ToProblem();
+            }
+            var mission = outcome.Value!;
+            return TypedResults.Created($"/api/missions/{mission.Id}", mission.ToResponse());
+        }
+    }
+
+    internal static async Task<Results<Ok<MissionPage>, ProblemHttpResult>> ListAsync(
+        HttpRequest request, MissionService missions, CancellationToken cancellationToken)
+    {
+        var query = request.Query;
+        var outcome = await missions.ListAsync(
+            NullIfEmpty(query["status"]), NullIfEmpty(query["limit"]), NullIfEmpty(query["cursor"]), cancellationToken);
+        return outcome.Error is { } refused ? refused.ToProblem() : TypedResults.Ok(outcome.Value!);
+    }
+
+    internal static async Task<Ok<MissionStats>> GetStatsAsync(MissionService missions, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await missions.GetStatsAsync(cancellationToken));
+
+    internal static async Task<Results<Ok<MissionResponse>, ProblemHttpResult>> GetAsync(
+        string id, MissionService missions, CancellationToken cancellationToken) =>
+        await missions.GetAsync(id, cancellationToken) is { } mission
+            ? TypedResults.Ok(mission.ToResponse())
+            : MissionError.NotFound(id).ToProblem();
+
+    internal static async Task<Results<Ok<MissionResponse>, ProblemHttpResult>> ChangeStatusAsync(
+        string id, HttpRequest request, MissionService missions, CancellationToken cancellationToken)
+    {
+        var (body, error) = await MissionRequestReader.ReadAsync(request, cancellationToken);
+        using (body)
+        {
+            if (error is not null)
+            {
+                return error.ToProblem();
+            }
+            MissionError? wrongType = null;
+            var status = MissionRequestReader.GetString(body!.RootElement, "status", ref wrongType);
+            if (wrongType is not null)
+            {
+                return wrongType.ToProblem();
+            }
+            var outcome = await missions.ChangeStatusAsync(id, new StatusChangeRequest(status), cancellationToken);
+            return outcome.Error is { } conflict ? conflict.ToProblem() : TypedResults.Ok(outcome.Value!.ToResponse());
+        }
+    }
+
+    internal static async Task<Results<Created<MissionLogEntry>, ProblemHttpResult>> AppendLogAsync(
+        string id, HttpRequest request, MissionService missions, CancellationToken cancellationToken)
+    {
+        var (body, error) = await MissionRequestReader.ReadAsync(request, cancellationToken);
+        using (body)
+        {
+            if (error is not null)
+            {
+                return error.ToProblem();
+            }
+            var root = body!.RootElement;
+            MissionError? wrongType = null;
+            var level = MissionRequestReader.GetString(root, "level", ref wrongType);
+            var message = MissionRequestReader.GetString(root, "message", ref wrongType);
+            if (wrongType is not null)
+            {
+                return wrongType.ToProblem();
+            }
+            var outcome = await missions.AppendLogAsync(
+                id, new LogEntryRequest(level, message, MissionRequestReader.GetValue(root, "data")), cancellationToken);
+            return outcome.Error is { } refused
+                ? refused.ToProblem()
+                : TypedResults.Created($"/api/missions/{id}/log", outcome.Value!);
+        }
+    }
+
+    internal static async Task<Results<Ok<MissionLogPage>, ProblemHttpResult>> ReadLogAsync(
+        string id, HttpRequest request, MissionService missions, CancellationToken cancellationToken)
+    {
+        var query = request.Query;
+        var outcome = await missions.ReadLogAsync(id, NullIfEmpty(query["limit"]), NullIfEmpty(query["cursor"]), cancellationToken);
+        return outcome.Error is { } refused ? refused.ToProblem() : TypedResults.Ok(outcome.Value!);
+    }
+
+    internal static ProblemHttpResult ToProblem(this MissionError error) => error.StatusCode switch
+    {
+        StatusCodes.Status400BadRequest => Problems.Invalid(error.Field ?? "body", error.Detail),
+        StatusCodes.Status404NotFound => Problems.NotFound(error.Detail),
+        _ => Problems.Conflict(error.Detail, error.Extensions),
+    };
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+}

@@ -1,0 +1,36 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using MissionHub.Storage;
+using MissionHub.Storage.Redis;
+using MissionHub.Storage.Sqlite;
+
+namespace MissionHub.Missions;
+
+public static class MissionsExtensions
+{
+    /// <summary>Missions on the configured backend. Needs <c>AddMissionHubStorage</c> and <c>AddMissionHubEvents</c> first.</summary>
+    public static IHostApplicationBuilder AddMissionHubMissions(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<SqliteMissionStore>();
+        services.TryAddSingleton<RedisMissionStore>();
+        services.TryAddSingleton<IMissionStore>(sp =>
+            sp.GetRequiredService<IOptions<StorageOptions>>().Value.UsesRedis
+                ? sp.GetRequiredService<RedisMissionStore>()
+                : sp.GetRequiredService<SqliteMissionStore>());
+        services.TryAddSingleton<MissionService>();
+        services.AddHostedService<MissionStoreStartup>();
+        // First in the chain: the reflection resolver ASP.NET Core puts there would otherwise answer for these types.
+        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, MissionsJsonContext.Default));
+        return builder;
+    }
+}
+
+/// <summary>Creates the missions tables (SQLite) before the server takes its first request.</summary>
+internal sealed class MissionStoreStartup(IMissionStore store) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => store.InitializeAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
