@@ -18,7 +18,7 @@ namespace MissionHub.Bench;
 /// </summary>
 internal static class EventLogBenchmark
 {
-    public const string Usage = "[--events N] [--publishers 1,8,64] [--backend sqlite|redis|all]";
+    public const string Usage = "[--events N] [--publishers 1,8,64] [--backend sqlite|redis|all|memory]";
 
     private const int RawXaddRequests = 200_000;
     private const int MaxWarmupEvents = 20_000;
@@ -27,6 +27,15 @@ internal static class EventLogBenchmark
     {
         var settings = EventLogSettings.Parse(args);
         var backends = new List<Backend>();
+        if (settings.Memory)
+        {
+            backends.Add(new Backend("memory (no store)", async () =>
+            {
+                var underTest = new LogUnderTest(new InMemoryEventLog(), () => ValueTask.CompletedTask);
+                await InitializeOrDisposeAsync(underTest);
+                return underTest;
+            }));
+        }
         if (settings.Sqlite)
         {
             backends.Add(SqliteBackend("full"));
@@ -320,8 +329,11 @@ internal static class EventLogBenchmark
     }
 }
 
-/// <summary>Options of the <c>eventlog</c> benchmark.</summary>
-internal sealed record EventLogSettings(int Events, IReadOnlyList<int> Publishers, bool Sqlite, bool Redis)
+/// <summary>
+/// Options of the <c>eventlog</c> benchmark. <c>--backend all</c> is SQLite and Redis; <c>memory</c> (the
+/// group-commit machinery without a store) runs only when asked for.
+/// </summary>
+internal sealed record EventLogSettings(int Events, IReadOnlyList<int> Publishers, bool Sqlite, bool Redis, bool Memory)
 {
     public static EventLogSettings Parse(IReadOnlyList<string> args)
     {
@@ -351,16 +363,17 @@ internal sealed record EventLogSettings(int Events, IReadOnlyList<int> Publisher
                     break;
                 case "--backend":
                     backend = value.ToLowerInvariant();
-                    if (backend is not ("sqlite" or "redis" or "all"))
+                    if (backend is not ("sqlite" or "redis" or "all" or "memory"))
                     {
-                        throw new ArgumentException($"--backend is '{value}'; valid values: sqlite, redis, all");
+                        throw new ArgumentException($"--backend is '{value}'; valid values: sqlite, redis, all, memory");
                     }
                     break;
                 default:
                     throw new ArgumentException($"unknown option '{name}'");
             }
         }
-        return new EventLogSettings(events, publishers, backend is "sqlite" or "all", backend is "redis" or "all");
+        return new EventLogSettings(
+            events, publishers, Sqlite: backend is "sqlite" or "all", Redis: backend is "redis" or "all", Memory: backend is "memory");
     }
 
     private static int PositiveInt(string name, string value) =>

@@ -23,6 +23,8 @@ internal sealed partial class RedisServerProcess : IAsyncDisposable
         _folder = folder;
         Port = port;
         _process = process;
+        // Ctrl+C or SIGTERM skip the benchmark's finally blocks; the server must not outlive the benchmark.
+        AppDomain.CurrentDomain.ProcessExit += KillOnExit;
     }
 
     public int Port { get; }
@@ -88,6 +90,7 @@ internal sealed partial class RedisServerProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        AppDomain.CurrentDomain.ProcessExit -= KillOnExit;
         try
         {
             if (!_process.HasExited)
@@ -107,6 +110,18 @@ internal sealed partial class RedisServerProcess : IAsyncDisposable
             {
                 // A leftover temp folder is harmless.
             }
+        }
+    }
+
+    private void KillOnExit(object? sender, EventArgs e)
+    {
+        try
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already exited.
         }
     }
 
