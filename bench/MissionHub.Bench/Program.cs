@@ -1,0 +1,30 @@
+using MissionHub.Bench;
+
+// dotnet run -c Release --project bench/MissionHub.Bench -- <benchmark> [options]
+// Each benchmark is a sub-command with its own options; add new ones to the table below.
+var benchmarks = new Dictionary<string, (string Usage, Func<string[], Task<int>> Run)>(StringComparer.OrdinalIgnoreCase)
+{
+    ["eventlog"] = (EventLogBenchmark.Usage, EventLogBenchmark.RunAsync),
+};
+
+if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var benchmark))
+{
+    Console.Error.WriteLine(args.Length == 0 ? "No benchmark named." : $"Unknown benchmark '{args[0]}'.");
+    Console.Error.WriteLine("Usage: dotnet run -c Release --project bench/MissionHub.Bench -- <benchmark> [options]");
+    foreach (var (name, entry) in benchmarks)
+    {
+        Console.Error.WriteLine($"  {name,-10} {entry.Usage}");
+    }
+    return 2;
+}
+
+try
+{
+    return await benchmark.Run(args[1..]);
+}
+catch (ArgumentException ex)
+{
+    Console.Error.WriteLine(ex.Message);
+    Console.Error.WriteLine($"Usage: {args[0]} {benchmark.Usage}");
+    return 2;
+}
