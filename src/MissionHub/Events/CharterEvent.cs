@@ -35,6 +35,10 @@ public sealed record CharterEvent
     public ReadOnlyMemory<byte> ToUtf8Json() =>
         _utf8Json ??= JsonSerializer.SerializeToUtf8Bytes(this, EventsJsonContext.Default.CharterEvent);
 
+    /// <summary>This event as a monitor frame, rendered once and shared by every monitor (set by the monitor).</summary>
+    [JsonIgnore]
+    internal byte[]? MonitorFrame { get; set; }
+
     public bool Equals(CharterEvent? other) =>
         other is not null && Seq == other.Seq && Id == other.Id;
 

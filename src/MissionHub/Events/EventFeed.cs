@@ -29,6 +29,12 @@ public sealed class EventFeed : IDisposable
     /// <summary>The seq up to which this feed has delivered (or skipped as not matching).</summary>
     public long Cursor { get; private set; }
 
+    /// <summary>True once the feed has reached the head of the log and follows live events.</summary>
+    public bool IsLive => !_catchingUp;
+
+    /// <summary>Whether the last batch returned came from the log (catch-up) rather than the live queue.</summary>
+    public bool LastBatchFromLog { get; private set; }
+
     /// <summary>Events the live queue dropped and this feed then recovered from the log.</summary>
     public long Recovered => _live.Missed;
 
@@ -52,6 +58,7 @@ public sealed class EventFeed : IDisposable
                 _catchingUp = page.NextAfterSeq < page.LastSeq;
                 if (page.Events.Count > 0)
                 {
+                    LastBatchFromLog = true;
                     return page.Events;
                 }
                 continue;
@@ -68,6 +75,7 @@ public sealed class EventFeed : IDisposable
             if (batch is not null)
             {
                 Cursor = batch[^1].Seq;
+                LastBatchFromLog = false;
                 return batch;
             }
 
@@ -83,6 +91,7 @@ public sealed class EventFeed : IDisposable
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
+                LastBatchFromLog = false;
                 return [];
             }
         }
