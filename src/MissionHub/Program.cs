@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using MissionHub.Events;
 using MissionHub.Hub;
 using MissionHub.Missions;
+using MissionHub.Monitor;
 using MissionHub.Storage;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -10,6 +11,7 @@ builder.AddMissionHubStorage();
 builder.AddMissionHubEvents();
 builder.AddMissionHubMissions();
 builder.AddMissionHubJobs();
+builder.AddMissionHubMonitor();
 builder.Services.AddProblemDetails();
 builder.Services.ConfigureHttpJsonOptions(json =>
     json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
@@ -23,6 +25,7 @@ app.UseMissionHubCorrelation();
 app.MapEventsApi();
 app.MapMissionsApi();
 app.MapJobsApi();
+app.MapMonitorSocket();
 
 try
 {

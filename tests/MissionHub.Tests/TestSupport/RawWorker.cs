@@ -58,11 +58,12 @@ public sealed class RawWorker : IAsyncDisposable
 
     public WebSocket Socket => _socket;
 
-    public static async Task<RawWorker> ConnectAsync<T>(WebApplicationFactory<T> factory) where T : class
+    /// <summary>Connects to <paramref name="path"/> (the worker socket by default; monitors use this class too).</summary>
+    public static async Task<RawWorker> ConnectAsync<T>(WebApplicationFactory<T> factory, string path = "/ws/worker") where T : class
     {
         var baseAddress = factory is MissionHubFactory hub ? hub.BaseAddress : factory.Server.BaseAddress;
         var socket = new ClientWebSocket();
-        await socket.ConnectAsync(new Uri(baseAddress, "/ws/worker").ToWs(), CancellationToken.None);
+        await socket.ConnectAsync(new Uri(baseAddress, path).ToWs(), CancellationToken.None);
         return new RawWorker(socket);
     }
 

@@ -1,0 +1,61 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using MissionHub.Hub;
+
+namespace MissionHub.Monitor;
+
+/// <summary>A job as monitors see it (spec 003 §2 snapshot).</summary>
+public sealed record MonitorJob(
+    string Id,
+    string JobType,
+    string Status,
+    int Priority,
+    string? WorkflowId,
+    string? WorkerId,
+    double Progress,
+    int Attempts,
+    double CreatedAt,
+    double? AssignedAt,
+    double? CompletedAt,
+    string? Error,
+    JsonElement? Result);
+
+/// <summary>A worker as monitors see it.</summary>
+public sealed record MonitorWorker(
+    string Id,
+    string Status,
+    WorkerCapabilities Capabilities,
+    string ConnectedAt,
+    IReadOnlyList<string> CurrentJobs);
+
+public sealed record SnapshotJobs(
+    IReadOnlyList<MonitorJob> Pending,
+    IReadOnlyList<MonitorJob> Active,
+    IReadOnlyList<MonitorJob> Completed,
+    IReadOnlyList<MonitorJob> Failed);
+
+public sealed record SnapshotData(IReadOnlyDictionary<string, MonitorWorker> Workers, SnapshotJobs Jobs, SystemStats SystemStats);
+
+/// <summary>The answer to <c>monitor_connect</c>: the state as of <see cref="Seq"/> in <see cref="Epoch"/>.</summary>
+public sealed record FullStateSnapshot(string Type, SnapshotData Data, string Epoch, long Seq, long Timestamp);
+
+public sealed record HeartbeatAck(string Type, string? MonitorId, long ServerTimestamp, long EventsMissed, long LastSeq);
+
+public sealed record ServerHeartbeat(string Type, long Timestamp, long LastSeq);
+
+public sealed record EventsMissedNotice(string Type, long Count, long FirstMissedSeq, string Detail);
+
+public sealed record SubscribedMessage(string Type, IReadOnlyList<string> Topics, long Seq, bool Batching);
+
+public sealed record MonitorError(string Type, string Code, string Message);
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
+[JsonSerializable(typeof(FullStateSnapshot))]
+[JsonSerializable(typeof(HeartbeatAck))]
+[JsonSerializable(typeof(ServerHeartbeat))]
+[JsonSerializable(typeof(EventsMissedNotice))]
+[JsonSerializable(typeof(SubscribedMessage))]
+[JsonSerializable(typeof(MonitorError))]
+public sealed partial class MonitorJsonContext : JsonSerializerContext;

@@ -1,0 +1,360 @@
+using System.Text.Json;
+using MissionHub.Events;
+using MissionHub.Hub;
+
+namespace MissionHub.Monitor;
+
+/// <summary>
+/// The monitors' read model: workers, jobs and stats as the event stream describes them, applied in seq
+/// order. A snapshot taken from it is exactly the state as of its <c>seq</c>, so a monitor that follows the
+/// stream from that seq sees every later change once — nothing lost, nothing twice. It also remembers each
+/// job's type, priority and worker so that filters apply to events whose payload lacks them.
+/// </summary>
+public sealed partial class MonitorState(EventBus bus, JobBroker broker, ILogger<MonitorState> logger) : BackgroundService
+{
+    private const int RecentKept = 100;
+    private const int AttributesKept = 200_000;
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, MonitorJob> _jobs = new(StringComparer.Ordinal);
+    private readonly LinkedList<MonitorJob> _completed = new();
+    private readonly LinkedList<MonitorJob> _failed = new();
+    private readonly Dictionary<string, MonitorWorker> _workers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, JobAttributes> _attributes = new(StringComparer.Ordinal);
+    private readonly Queue<string> _attributeOrder = new();
+    private long _totalJobs;
+    private long _completedTotal;
+    private long _failedTotal;
+    private long _seq;
+    private string _epoch = "";
+
+    /// <summary>The seq up to which every event has been applied.</summary>
+    public long Seq
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _seq;
+            }
+        }
+    }
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        Reset();
+        return base.StartAsync(cancellationToken);
+    }
+
+    public (SnapshotData Data, string Epoch, long Seq) Snapshot()
+    {
+        lock (_lock)
+        {
+            var unfinished = _jobs.Values.OrderBy(j => j.CreatedAt).ToList();
+            var jobs = new SnapshotJobs(
+                [.. unfinished.Where(j => j.Status == JobStatus.Pending)],
+                [.. unfinished.Where(j => JobStatus.IsActive(j.Status))],
+                [.. _completed],
+                [.. _failed]);
+            var workers = _workers.ToDictionary(w => w.Key, w => w.Value, StringComparer.Ordinal);
+            return (new SnapshotData(workers, jobs, StatsLocked()), _epoch, _seq);
+        }
+    }
+
+    /// <summary>Type, priority and worker of a job, for filters.</summary>
+    public bool TryGetJob(string jobId, out JobAttributes attributes)
+    {
+        lock (_lock)
+        {
+            return _attributes.TryGetValue(jobId, out attributes);
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            string epoch;
+            long from;
+            lock (_lock)
+            {
+                epoch = _epoch;
+                from = _seq;
+            }
+            using var feed = bus.OpenFeed(EventFilter.All, from, epoch);
+            try
+            {
+                while (!stoppingToken.IsCancellationRequested)
+                {
+                    var batch = await feed.NextAsync(TimeSpan.FromSeconds(5), stoppingToken);
+                    lock (_lock)
+                    {
+                        foreach (var evt in batch)
+                        {
+                            Apply(evt);
+                        }
+                        _seq = Math.Max(_seq, feed.Cursor);
+                    }
+                }
+            }
+            catch (EventLogResetException reset)
+            {
+                LogReset(logger, reset.Epoch);
+                Reset();
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                LogApplyFailed(logger, ex);
+                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+            }
+        }
+    }
+
+    /// <summary>Starts from the broker's current state at the log's head (at start-up, or after the log was replaced).</summary>
+    private void Reset()
+    {
+        var (pending, active, completed, failed) = broker.SnapshotJobs();
+        var counts = broker.GetCounts();
+        var workers = broker.ListWorkers();
+        lock (_lock)
+        {
+            _epoch = bus.Log.Epoch;
+            _seq = bus.Log.LastSeq;
+            _jobs.Clear();
+            _completed.Clear();
+            _failed.Clear();
+            _workers.Clear();
+            foreach (var job in pending.Concat(active))
+            {
+                _jobs[job.Id] = ToView(job);
+                Remember(job.Id, new JobAttributes(job.JobType, job.Priority, job.WorkerId));
+            }
+            foreach (var job in completed)
+            {
+                _completed.AddLast(ToView(job));
+            }
+            foreach (var job in failed)
+            {
+                _failed.AddLast(ToView(job));
+            }
+            foreach (var worker in workers)
+            {
+                _workers[worker.Id] = new MonitorWorker(worker.Id, worker.Status,
+                    new WorkerCapabilities(worker.JobTypes, worker.MaxConcurrentJobs),
+                    worker.ConnectedAt.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture),
+                    worker.CurrentJobs);
+            }
+            _totalJobs = counts.Total;
+            _completedTotal = counts.Completed;
+            _failedTotal = counts.Failed;
+        }
+    }
+
+    private void Apply(CharterEvent evt)
+    {
+        if (evt.Source != JobBroker.Source)
+        {
+            return;
+        }
+        var p = evt.Payload;
+        switch (evt.Type)
+        {
+            case "worker_connected":
+            {
+                var data = p.GetProperty("worker_data");
+                var capabilities = data.GetProperty("capabilities");
+                var id = Str(p, "worker_id")!;
+                _workers[id] = new MonitorWorker(id, Str(data, "status") ?? WorkerStatus.Idle,
+                    new WorkerCapabilities(
+                        [.. capabilities.GetProperty("job_types").EnumerateArray().Select(t => t.GetString()!)],
+                        capabilities.GetProperty("max_concurrent_jobs").GetInt32()),
+                    Str(data, "connected_at") ?? "",
+                    [.. _jobs.Values.Where(j => j.WorkerId == id && JobStatus.IsActive(j.Status)).Select(j => j.Id)]);
+                break;
+            }
+            case "worker_status_changed":
+                UpdateWorker(Str(p, "worker_id")!, w => w with { Status = Str(p, "new_status") ?? w.Status });
+                break;
+            case "worker_disconnected":
+                UpdateWorker(Str(p, "worker_id")!, w => w with { Status = WorkerStatus.Offline, CurrentJobs = [] });
+                break;
+            case "job_submitted":
+            {
+                var data = p.GetProperty("job_data");
+                var id = Str(p, "job_id")!;
+                var job = new MonitorJob(id, Str(data, "job_type")!, JobStatus.Pending, data.GetProperty("priority").GetInt32(),
+                    Str(data, "workflow_id"), null, 0, 0, data.GetProperty("created_at").GetDouble(), null, null, null, null);
+                if (_jobs.TryAdd(id, job))
+                {
+                    _totalJobs++;
+                }
+                Remember(id, new JobAttributes(job.JobType, job.Priority, null));
+                break;
+            }
+            case "job_assigned":
+            {
+                var id = Str(p, "job_id")!;
+                var workerId = Str(p, "worker_id");
+                UpdateJob(id, j => j with
+                {
+                    Status = JobStatus.Assigned,
+                    WorkerId = workerId,
+                    Attempts = p.TryGetProperty("attempt", out var attempt) ? attempt.GetInt32() : j.Attempts + 1,
+                    AssignedAt = p.GetProperty("assigned_at").GetDouble(),
+                    Progress = 0,
+                });
+                UpdateWorker(workerId!, w => w with { CurrentJobs = [.. w.CurrentJobs.Append(id).Distinct()] });
+                break;
+            }
+            case "job_status_changed":
+            {
+                var id = Str(p, "job_id")!;
+                var status = Str(p, "new_status")!;
+                if (status == JobStatus.Cancelled)
+                {
+                    FinishJob(id, null);
+                }
+                else
+                {
+                    UpdateJob(id, j => j with
+                    {
+                        Status = status,
+                        WorkerId = status == JobStatus.Pending ? null : j.WorkerId,
+                        Error = Str(p, "error") ?? j.Error,
+                    });
+                    if (status == JobStatus.Pending)
+                    {
+                        ReleaseFromWorker(Str(p, "worker_id"), id);
+                    }
+                }
+                break;
+            }
+            case "job_progress":
+                UpdateJob(Str(p, "job_id")!, j => j with { Progress = p.GetProperty("progress").GetDouble() });
+                break;
+            case "job_completed":
+            {
+                var id = Str(p, "job_id")!;
+                FinishJob(id, j => j with
+                {
+                    Status = JobStatus.Completed,
+                    Progress = 1,
+                    Result = p.TryGetProperty("result", out var result) && result.ValueKind != JsonValueKind.Null ? result.Clone() : null,
+                    CompletedAt = p.GetProperty("completed_at").GetDouble(),
+                });
+                break;
+            }
+            case "job_failed":
+            {
+                var id = Str(p, "job_id")!;
+                FinishJob(id, j => j with { Status = JobStatus.Failed, Error = Str(p, "error"), CompletedAt = p.GetProperty("failed_at").GetDouble() });
+                break;
+            }
+        }
+    }
+
+    private void UpdateJob(string id, Func<MonitorJob, MonitorJob> change)
+    {
+        if (_jobs.TryGetValue(id, out var job))
+        {
+            var updated = change(job);
+            _jobs[id] = updated;
+            if (_attributes.TryGetValue(id, out var attributes))
+            {
+                _attributes[id] = attributes with { WorkerId = updated.WorkerId };
+            }
+        }
+    }
+
+    private void UpdateWorker(string id, Func<MonitorWorker, MonitorWorker> change)
+    {
+        if (_workers.TryGetValue(id, out var worker))
+        {
+            _workers[id] = change(worker);
+        }
+    }
+
+    private void ReleaseFromWorker(string? workerId, string jobId)
+    {
+        if (workerId is not null)
+        {
+            UpdateWorker(workerId, w => w with { CurrentJobs = [.. w.CurrentJobs.Where(j => j != jobId)] });
+        }
+    }
+
+    private void FinishJob(string id, Func<MonitorJob, MonitorJob>? change)
+    {
+        if (!_jobs.Remove(id, out var job))
+        {
+            return;
+        }
+        ReleaseFromWorker(job.WorkerId, id);
+        if (change is null)
+        {
+            return; // cancelled: neither completed nor failed
+        }
+        var finished = change(job);
+        var (recent, total) = finished.Status == JobStatus.Completed ? (_completed, 1) : (_failed, 2);
+        recent.AddFirst(finished);
+        if (recent.Count > RecentKept)
+        {
+            recent.RemoveLast();
+        }
+        if (total == 1)
+        {
+            _completedTotal++;
+        }
+        else
+        {
+            _failedTotal++;
+        }
+    }
+
+    private void Remember(string jobId, JobAttributes attributes)
+    {
+        if (_attributes.TryAdd(jobId, attributes))
+        {
+            _attributeOrder.Enqueue(jobId);
+            if (_attributeOrder.Count > AttributesKept)
+            {
+                _attributes.Remove(_attributeOrder.Dequeue());
+            }
+        }
+        else
+        {
+            _attributes[jobId] = attributes;
+        }
+    }
+
+    private SystemStats StatsLocked()
+    {
+        var pending = _jobs.Values.Count(j => j.Status == JobStatus.Pending);
+        return new SystemStats(
+            _workers.Values.Count(w => w.Status != WorkerStatus.Offline),
+            _workers.Values.Count(w => w.Status == WorkerStatus.Busy),
+            _totalJobs,
+            pending,
+            _jobs.Count - pending,
+            _completedTotal,
+            _failedTotal);
+    }
+
+    private static MonitorJob ToView(Job job) => new(job.Id, job.JobType, job.Status, job.Priority, job.WorkflowId, job.WorkerId,
+        job.Progress, job.Attempts, job.CreatedAt, job.AssignedAt, job.CompletedAt, job.Error, job.Result);
+
+    private static string? Str(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Monitor state: the event log was replaced (epoch {Epoch}); reloaded from the broker")]
+    private static partial void LogReset(ILogger logger, string epoch);
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Error, Message = "Monitor state could not apply events; retrying")]
+    private static partial void LogApplyFailed(ILogger logger, Exception exception);
+}
+
+/// <summary>What filters need to know about a job.</summary>
+public readonly record struct JobAttributes(string JobType, int Priority, string? WorkerId);

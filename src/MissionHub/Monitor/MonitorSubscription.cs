@@ -1,0 +1,194 @@
+using System.Text.Json;
+using MissionHub.Events;
+
+namespace MissionHub.Monitor;
+
+/// <summary>
+/// What one monitor asked for in <c>subscribe</c>: topics (DESIGN.md §4 maps them to event types) and
+/// filters that apply by a job's own attributes, even when an event's payload lacks them.
+/// </summary>
+internal sealed class MonitorSubscription
+{
+    public const string HeartbeatTopic = "heartbeat";
+
+    private static readonly Dictionary<string, string> TopicPatterns = new(StringComparer.Ordinal)
+    {
+        ["workers"] = "worker_connected,worker_disconnected,worker_status_changed",
+        ["jobs"] = "job_*",
+        ["jobs:progress"] = "job_progress",
+        ["jobs:status"] = "job_submitted,job_assigned,job_status_changed,job_completed,job_failed",
+        ["system_stats"] = "system_stats",
+        [HeartbeatTopic] = "",
+        ["missions"] = "mission.*",
+        ["agents"] = "worker_connected,worker_disconnected,worker_status_changed,telemetry.connection_*",
+        ["supervisor"] = "supervisor.*",
+        ["telemetry"] = "telemetry.*",
+        ["metrics"] = "metrics.*",
+    };
+
+    public static IReadOnlyCollection<string> KnownTopics => TopicPatterns.Keys;
+
+    private MonitorSubscription(
+        IReadOnlyList<string> topics, EventFilter filter, HashSet<string>? jobTypes, HashSet<string>? workerIds,
+        (double Min, double Max)? priorityRange, bool batching)
+    {
+        Topics = topics;
+        Filter = filter;
+        JobTypes = jobTypes;
+        WorkerIds = workerIds;
+        PriorityRange = priorityRange;
+        Batching = batching;
+    }
+
+    public IReadOnlyList<string> Topics { get; }
+
+    /// <summary>The event types the topics cover; what the monitor's feed reads.</summary>
+    public EventFilter Filter { get; }
+
+    public HashSet<string>? JobTypes { get; }
+
+    public HashSet<string>? WorkerIds { get; }
+
+    public (double Min, double Max)? PriorityRange { get; }
+
+    public bool Batching { get; }
+
+    public bool WantsHeartbeat => Topics.Contains(HeartbeatTopic);
+
+    /// <summary>Parses <c>topics</c>, <c>filters</c> and <c>batching</c>; on failure returns an error code and message.</summary>
+    public static (MonitorSubscription? Subscription, string? Code, string? Error) Parse(JsonElement message, MonitorSubscription? previous = null)
+    {
+        IReadOnlyList<string> topics;
+        if (message.TryGetProperty("topics", out var topicsElement))
+        {
+            if (topicsElement.ValueKind != JsonValueKind.Array || topicsElement.EnumerateArray().Any(t => t.ValueKind != JsonValueKind.String))
+            {
+                return (null, "invalid_topics", "topics must be a list of topic names");
+            }
+            topics = [.. topicsElement.EnumerateArray().Select(t => t.GetString()!).Distinct(StringComparer.Ordinal)];
+            var unknown = topics.Where(t => !TopicPatterns.ContainsKey(t)).ToList();
+            if (unknown.Count > 0)
+            {
+                return (null, "invalid_topics", $"unknown topics: {string.Join(", ", unknown)}; valid topics: {string.Join(", ", TopicPatterns.Keys)}");
+            }
+        }
+        else if (previous is not null)
+        {
+            topics = previous.Topics;
+        }
+        else
+        {
+            return (null, "invalid_topics", $"topics is required; valid topics: {string.Join(", ", TopicPatterns.Keys)}");
+        }
+
+        HashSet<string>? jobTypes = previous?.JobTypes, workerIds = previous?.WorkerIds;
+        var priorityRange = previous?.PriorityRange;
+        if (message.TryGetProperty("filters", out var filters) && filters.ValueKind != JsonValueKind.Null)
+        {
+            if (filters.ValueKind != JsonValueKind.Object)
+            {
+                return (null, "invalid_filter", "filters must be an object with job_types, worker_ids and/or priority_range");
+            }
+            jobTypes = null;
+            workerIds = null;
+            priorityRange = null;
+            foreach (var filter in filters.EnumerateObject())
+            {
+                switch (filter.Name)
+                {
+                    case "job_types":
+                        if (!TryStringSet(filter.Value, out jobTypes))
+                        {
+                            return (null, "invalid_filter", "filters.job_types must be a list of job type names");
+                        }
+                        break;
+                    case "worker_ids":
+                        if (!TryStringSet(filter.Value, out workerIds))
+                        {
+                            return (null, "invalid_filter", "filters.worker_ids must be a list of worker ids");
+                        }
+                        break;
+                    case "priority_range":
+                        var range = filter.Value;
+                        if (range.ValueKind != JsonValueKind.Array || range.GetArrayLength() != 2
+                            || range[0].ValueKind != JsonValueKind.Number || range[1].ValueKind != JsonValueKind.Number)
+                        {
+                            return (null, "invalid_filter", "filters.priority_range must be [min, max], two numbers");
+                        }
+                        var (min, max) = (range[0].GetDouble(), range[1].GetDouble());
+                        if (min > max)
+                        {
+                            return (null, "invalid_filter", $"filters.priority_range is reversed: {min} > {max}; give [min, max]");
+                        }
+                        priorityRange = (min, max);
+                        break;
+                    default:
+                        return (null, "invalid_filter", $"unknown filter '{filter.Name}'; valid filters: job_types, worker_ids, priority_range");
+                }
+            }
+        }
+        var batching = previous?.Batching ?? false;
+        if (message.TryGetProperty("batching", out var batchingElement))
+        {
+            if (batchingElement.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+            {
+                return (null, "invalid_field", "batching must be true or false");
+            }
+            batching = batchingElement.GetBoolean();
+        }
+        var patterns = string.Join(',', topics.Select(t => TopicPatterns[t]).Where(p => p.Length > 0));
+        // Only a heartbeat (or nothing): a filter that matches no type at all.
+        var filterText = patterns.Length > 0 ? patterns : "-none-";
+        return (new MonitorSubscription(topics, EventFilter.Create(filterText), jobTypes, workerIds, priorityRange, batching), null, null);
+    }
+
+    /// <summary>Whether an event the feed delivered passes the attribute filters.</summary>
+    public bool Matches(CharterEvent evt, MonitorState state)
+    {
+        if (evt.Type.StartsWith("job_", StringComparison.Ordinal))
+        {
+            if (JobTypes is null && WorkerIds is null && PriorityRange is null)
+            {
+                return true;
+            }
+            var jobId = StringProperty(evt.Payload, "job_id");
+            if (jobId is null || !state.TryGetJob(jobId, out var job))
+            {
+                return false; // a job the monitor state does not know cannot be shown to match
+            }
+            if (JobTypes is not null && !JobTypes.Contains(job.JobType))
+            {
+                return false;
+            }
+            if (PriorityRange is { } range && (job.Priority < range.Min || job.Priority > range.Max))
+            {
+                return false;
+            }
+            if (WorkerIds is not null)
+            {
+                var workerId = StringProperty(evt.Payload, "worker_id") ?? job.WorkerId;
+                return workerId is not null && WorkerIds.Contains(workerId);
+            }
+            return true;
+        }
+        if (evt.Type.StartsWith("worker_", StringComparison.Ordinal) && WorkerIds is not null)
+        {
+            return StringProperty(evt.Payload, "worker_id") is { } workerId && WorkerIds.Contains(workerId);
+        }
+        return true;
+    }
+
+    private static bool TryStringSet(JsonElement value, out HashSet<string>? set)
+    {
+        set = null;
+        if (value.ValueKind != JsonValueKind.Array || value.EnumerateArray().Any(v => v.ValueKind != JsonValueKind.String))
+        {
+            return false;
+        }
+        set = [.. value.EnumerateArray().Select(v => v.GetString()!)];
+        return true;
+    }
+
+    private static string? StringProperty(JsonElement payload, string name) =>
+        payload.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+}
