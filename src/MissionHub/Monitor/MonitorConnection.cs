@@ -22,6 +22,7 @@ internal sealed partial class MonitorConnection(
     private readonly Channel<OutFrame> _outbound = Channel.CreateUnbounded<OutFrame>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _closed = new();
     private long _queuedEventBytes;
+    private TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private string? _monitorId;
     private bool _connected;
     private string _epoch = "";
@@ -301,9 +302,13 @@ internal sealed partial class MonitorConnection(
                 {
                     if (feed.LastBatchFromLog)
                     {
-                        foreach (var chunk in Matching(batch, subscription).Chunk(options.ResyncChunkSize))
+                        foreach (var chunk in Chunks(Matching(batch, subscription)))
                         {
-                            SendRaw(MonitorFrames.ResyncData(chunk, true, feed.Epoch, feed.Cursor, done: false, Now(), null));
+                            // A replay waits for the monitor to take what it was sent: bounded memory, however long the gap.
+                            await WaitForRoomAsync(cancellationToken);
+                            var data = MonitorFrames.ResyncData(chunk, true, feed.Epoch, feed.Cursor, done: false, Now(), null);
+                            Interlocked.Add(ref _queuedEventBytes, data.Length);
+                            _outbound.Writer.TryWrite(new OutFrame(data, IsEvent: true, IsReplay: true));
                         }
                         Interlocked.Exchange(ref _deliveredSeq, feed.Cursor);
                         if (!feed.IsLive)
@@ -353,6 +358,41 @@ internal sealed partial class MonitorConnection(
         }
     }
 
+    /// <summary>Resync chunks bounded by count and by a quarter of the queue's bytes.</summary>
+    private IEnumerable<List<byte[]>> Chunks(List<byte[]> frames)
+    {
+        var chunk = new List<byte[]>();
+        var bytes = 0;
+        foreach (var frame in frames)
+        {
+            if (chunk.Count > 0 && (chunk.Count >= options.ResyncChunkSize || bytes + frame.Length > options.MaxQueuedBytes / 4))
+            {
+                yield return chunk;
+                chunk = [];
+                bytes = 0;
+            }
+            chunk.Add(frame);
+            bytes += frame.Length;
+        }
+        if (chunk.Count > 0)
+        {
+            yield return chunk;
+        }
+    }
+
+    private async Task WaitForRoomAsync(CancellationToken cancellationToken)
+    {
+        while (Interlocked.Read(ref _queuedEventBytes) > options.MaxQueuedBytes / 2)
+        {
+            var signal = Volatile.Read(ref _drained).Task;
+            if (Interlocked.Read(ref _queuedEventBytes) <= options.MaxQueuedBytes / 2)
+            {
+                return;
+            }
+            await signal.WaitAsync(cancellationToken);
+        }
+    }
+
     private List<byte[]> Matching(IReadOnlyList<CharterEvent> batch, MonitorSubscription subscription) =>
         [.. batch.Where(e => subscription.Matches(e, state)).Select(MonitorFrames.Render)];
 
@@ -390,11 +430,11 @@ internal sealed partial class MonitorConnection(
             {
                 while (reader.TryRead(out var frame))
                 {
-                    if (frame.IsEvent && _subscription?.Batching == true)
+                    if (frame.IsEvent && !frame.IsReplay && _subscription?.Batching == true)
                     {
                         batch.Add(frame.Bytes);
-                        Interlocked.Add(ref _queuedEventBytes, -frame.Bytes.Length);
-                        if (reader.TryPeek(out var next) && next.IsEvent && batch.Count < 1000)
+                        Released(frame.Bytes.Length);
+                        if (reader.TryPeek(out var next) && next.IsEvent && !next.IsReplay && batch.Count < 1000)
                         {
                             continue;
                         }
@@ -405,7 +445,7 @@ internal sealed partial class MonitorConnection(
                     await WriteAsync(frame.Bytes);
                     if (frame.IsEvent)
                     {
-                        Interlocked.Add(ref _queuedEventBytes, -frame.Bytes.Length);
+                        Released(frame.Bytes.Length);
                     }
                 }
             }
@@ -414,6 +454,12 @@ internal sealed partial class MonitorConnection(
         {
             await _closed.CancelAsync();
         }
+    }
+
+    private void Released(int bytes)
+    {
+        Interlocked.Add(ref _queuedEventBytes, -bytes);
+        Interlocked.Exchange(ref _drained, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
 
     private async ValueTask WriteAsync(byte[] frame)
@@ -451,7 +497,7 @@ internal sealed partial class MonitorConnection(
 
     private long Now() => time.GetUtcNow().ToUnixTimeMilliseconds();
 
-    private readonly record struct OutFrame(byte[] Bytes, bool IsEvent);
+    private readonly record struct OutFrame(byte[] Bytes, bool IsEvent, bool IsReplay = false);
 
     [LoggerMessage(EventId = 4101, Level = LogLevel.Information, Message = "Monitor {MonitorId} connected at epoch {Epoch} seq {Seq}")]
     private static partial void LogConnected(ILogger logger, string monitorId, string epoch, long seq);

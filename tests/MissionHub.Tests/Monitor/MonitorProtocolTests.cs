@@ -204,6 +204,8 @@ public sealed class MonitorProtocolTests : IAsyncLifetime
             await worker.ReceiveJobAsync();
             await worker.ProgressAsync(id, 0.5);
             await worker.CompleteAsync(id);
+            // One job after the other: the two workers' frames would otherwise race.
+            await _client.WaitForEventsAsync("job_completed", e => e.PayloadString("job_id") == id, 1);
         }
         await _client.WaitForEventsAsync("job_completed", _ => true, 2);
         var marker = await SubmitAsync("marker", 8); // the last event every job monitor can see

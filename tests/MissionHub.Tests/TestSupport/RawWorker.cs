@@ -15,11 +15,24 @@ public sealed class RawWorker : IAsyncDisposable
     private readonly WebSocket _socket;
     private readonly Channel<JsonElement> _frames = Channel.CreateUnbounded<JsonElement>();
     private readonly Task _pump;
+    private TaskCompletionSource _reading = CompletedGate();
 
     private RawWorker(WebSocket socket)
     {
         _socket = socket;
         _pump = Task.Run(PumpAsync);
+    }
+
+    /// <summary>Stops reading the socket (after the frame in progress), so the server's sends back up as a stalled client's would.</summary>
+    public void PauseReading() => Volatile.Write(ref _reading, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
+    public void ResumeReading() => Volatile.Read(ref _reading).TrySetResult();
+
+    private static TaskCompletionSource CompletedGate()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        gate.SetResult();
+        return gate;
     }
 
     /// <summary>How the hub closed the socket, once it has.</summary>
@@ -36,6 +49,7 @@ public sealed class RawWorker : IAsyncDisposable
             {
                 var count = 0;
                 WebSocketReceiveResult result;
+                await Volatile.Read(ref _reading).Task;
                 do
                 {
                     result = await _socket.ReceiveAsync(new ArraySegment<byte>(buffer, count, buffer.Length - count), CancellationToken.None);
