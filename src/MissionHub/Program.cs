@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using MissionHub.Agents;
 using MissionHub.Events;
 using MissionHub.Hub;
 using MissionHub.Missions;
@@ -12,6 +13,7 @@ builder.AddMissionHubEvents();
 builder.AddMissionHubMissions();
 builder.AddMissionHubJobs();
 builder.AddMissionHubMonitor();
+builder.AddMissionHubAgents();
 builder.Services.AddProblemDetails();
 builder.Services.ConfigureHttpJsonOptions(json =>
     json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
