@@ -18,7 +18,9 @@ public sealed partial class RedisEventLog(
     ILogger<RedisEventLog> logger)
     : GroupCommitEventLog(options.Value.MaxBatchSize, maxBatchesInFlight: 4, options.Value.RecentEventsInMemory, logger)
 {
-    private const int FieldsPerEvent = 8;
+    // Per event: the timestamp (for the time index and retention) and the whole envelope as one JSON field:
+    // Lua touches two values per event instead of eight.
+    private const int FieldsPerEvent = 2;
     private const int ScanPageSize = 500;
     private const int MaxScannedPerRead = 20_000;
 
@@ -32,7 +34,7 @@ public sealed partial class RedisEventLog(
         end
         """;
 
-    // KEYS: epoch, seq, stream, first, tindex, tindex_last, trimmed. ARGV: new epoch, channel, n, then 8 fields per event.
+    // KEYS: epoch, seq, stream, first, tindex, tindex_last, trimmed. ARGV: new epoch, channel, n, then (timestamp, envelope) per event.
     private const string AppendScript = EnsureEpoch + """
 
         local n = tonumber(ARGV[3])
@@ -40,12 +42,10 @@ public sealed partial class RedisEventLog(
         local first = last - n + 1
         local indexed = tonumber(redis.call('GET', KEYS[6]) or '-1')
         for i = 0, n - 1 do
-          local b = 4 + i * 8
+          local b = 4 + i * 2
           local seq = first + i
-          redis.call('XADD', KEYS[3], string.format('%d-0', seq),
-            'i', ARGV[b], 'y', ARGV[b+1], 's', ARGV[b+2], 'g', ARGV[b+3],
-            't', ARGV[b+4], 'p', ARGV[b+5], 'c', ARGV[b+6], 'v', ARGV[b+7])
-          local sec = math.floor(tonumber(ARGV[b+4]))
+          redis.call('XADD', KEYS[3], string.format('%d-0', seq), 't', ARGV[b], 'e', ARGV[b+1])
+          local sec = math.floor(tonumber(ARGV[b]))
           if sec > indexed then
             redis.call('ZADD', KEYS[5], sec, seq)
             indexed = sec
@@ -140,14 +140,9 @@ public sealed partial class RedisEventLog(
         {
             var evt = drafts[i];
             var b = 3 + i * FieldsPerEvent;
-            args[b] = evt.Id;
-            args[b + 1] = evt.Type;
-            args[b + 2] = evt.Source;
-            args[b + 3] = Encode(evt.Target);
-            args[b + 4] = evt.Timestamp.ToString("R", CultureInfo.InvariantCulture);
-            args[b + 5] = evt.Payload.GetRawText();
-            args[b + 6] = Encode(evt.Meta.CorrelationId);
-            args[b + 7] = evt.Meta.Version;
+            args[b] = evt.Timestamp.ToString("R", CultureInfo.InvariantCulture);
+            // The draft's own bytes, not ToUtf8Json(): that cache would be copied into the event with its seq.
+            args[b + 1] = JsonSerializer.SerializeToUtf8Bytes(evt, EventsJsonContext.Default.CharterEvent);
         }
         var db = await connection.GetDatabaseAsync(cancellationToken);
         var result = (RedisResult[])(await db.ScriptEvaluateAsync(AppendScript, _scriptKeys, args))!;
@@ -256,49 +251,17 @@ public sealed partial class RedisEventLog(
         var id = parts[0].ToString();
         var seq = long.Parse(id.AsSpan(0, id.IndexOf('-', StringComparison.Ordinal)), CultureInfo.InvariantCulture);
         var fields = (RedisResult[])parts[1]!;
-        string eventId = "", type = "", source = "", version = EventMeta.CharterVersion;
-        string? target = null, correlationId = null;
-        double timestamp = 0;
-        JsonElement payload = default;
         for (var i = 0; i + 1 < fields.Length; i += 2)
         {
-            var value = fields[i + 1];
-            switch (fields[i].ToString())
+            if (fields[i].ToString() == "e")
             {
-                case "i": eventId = value.ToString(); break;
-                case "y": type = value.ToString(); break;
-                case "s": source = value.ToString(); break;
-                case "g": target = Decode(value.ToString()); break;
-                case "t": timestamp = double.Parse(value.ToString(), CultureInfo.InvariantCulture); break;
-                case "p": payload = ParsePayload((byte[])value!); break;
-                case "c": correlationId = Decode(value.ToString()); break;
-                case "v": version = value.ToString(); break;
+                var envelope = JsonSerializer.Deserialize((byte[])fields[i + 1]!, EventsJsonContext.Default.CharterEvent)
+                    ?? throw new InvalidDataException($"stream entry {id} holds no envelope");
+                return envelope with { Seq = seq };
             }
         }
-        return new CharterEvent
-        {
-            Seq = seq,
-            Id = eventId,
-            Type = type,
-            Source = source,
-            Target = target,
-            Timestamp = timestamp,
-            Payload = payload,
-            Meta = new EventMeta(correlationId, version),
-        };
+        throw new InvalidDataException($"stream entry {id} has no 'e' field");
     }
-
-    private static JsonElement ParsePayload(byte[] utf8)
-    {
-        using var document = JsonDocument.Parse(utf8);
-        return document.RootElement.Clone();
-    }
-
-    // Null and "" must stay distinct: a present value is stored behind '='.
-    private static string Encode(string? value) => value is null ? "" : "=" + value;
-
-    private static string? Decode(string stored) => stored.Length == 0 ? null : stored[1..];
-
 
     private sealed record ScriptHead(string Epoch, long LastSeq, long FirstSeq, double TrimmedThrough, long After, RedisResult[] Entries);
 }
