@@ -61,6 +61,10 @@ public sealed partial class EventBus(
     public async ValueTask<CharterEvent?> PublishAsync(
         string type, string source, string? target, JsonElement payload, CancellationToken cancellationToken = default)
     {
+        if (!options.Value.PublishingEnabled)
+        {
+            return null;
+        }
         try
         {
             var draft = new CharterEvent

@@ -7,6 +7,12 @@ public sealed class EventLogOptions
 {
     public const string Section = "MissionHub:Events";
 
+    /// <summary>
+    /// Publish events at all. Only for measuring what the event stream costs (bench/); turning it off
+    /// leaves monitors, SSE and the event history without anything new.
+    /// </summary>
+    public bool PublishingEnabled { get; set; } = true;
+
     /// <summary>Keep at most this many events (null: no limit by count).</summary>
     public long? MaxEvents { get; set; } = 1_000_000;
 

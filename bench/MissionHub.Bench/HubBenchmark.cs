@@ -1,0 +1,208 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using HdrHistogram;
+
+namespace MissionHub.Bench;
+
+/// <summary>
+/// <c>hub</c>: jobs submitted over HTTP and completed by no-op workers over real WebSockets, end to end,
+/// and dispatch latency (submit → <c>job_assigned</c> at the worker) at a fixed rate (issue 4).
+/// </summary>
+internal static class HubBenchmark
+{
+    private static readonly string[] JobTypes = ["bench"];
+
+    public const string Usage = "[--backend sqlite|redis|all] [--jobs N] [--workers 16] [--slots 4] [--rate 1000] [--seconds 5]";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var options = BenchArgs.Parse(args, new()
+        {
+            ["backend"] = "all", ["jobs"] = "20000", ["workers"] = "16", ["slots"] = "4", ["rate"] = "1000", ["seconds"] = "5",
+        });
+        var jobs = options.Int("jobs");
+        var workers = options.Int("workers");
+        var slots = options.Int("slots");
+        var rate = options.Int("rate");
+        var seconds = options.Int("seconds");
+        Console.Error.WriteLine($"hub: {jobs:N0} jobs, {workers} workers x {slots} slots, latency at {rate}/s for {seconds} s, {Environment.ProcessorCount} cores");
+
+        await using var redis = options.Backends.Contains("redis") ? await RedisServerProcess.StartAsync() : null;
+        var rows = new List<string>();
+        foreach (var backend in options.Backends)
+        {
+            await using var server = await HubServer.StartAsync(backend, backend == "redis" ? redis : null);
+            using var http = new HttpClient { BaseAddress = server.BaseAddress };
+            var pool = new WorkerPool(server, workers, slots);
+            await pool.StartAsync();
+
+            // Throughput: 32 submitters, all jobs, until the workers have completed every one.
+            await SubmitAsync(http, 500, 0); // warm-up
+            await pool.WaitForCompletionsAsync(500);
+            pool.Reset();
+            var clock = Stopwatch.StartNew();
+            var next = 0;
+            await Task.WhenAll(Enumerable.Range(0, 32).Select(async _ =>
+            {
+                while (Interlocked.Increment(ref next) <= jobs)
+                {
+                    await SubmitOneAsync(http, 0);
+                }
+            }));
+            await pool.WaitForCompletionsAsync(jobs);
+            var throughput = jobs / clock.Elapsed.TotalSeconds;
+            Console.Error.WriteLine($"  {backend}: {throughput:N0} jobs/s end to end");
+
+            // Latency: paced submissions; each job carries its submit time, the worker measures on arrival.
+            pool.Reset();
+            pool.Latency = new LongHistogram(TimeSpan.FromSeconds(10).Ticks, 3);
+            var total = rate * seconds;
+            var pacing = Stopwatch.StartNew();
+            var inFlight = new List<Task>(total);
+            for (var i = 0; i < total; i++)
+            {
+                var due = TimeSpan.FromSeconds((double)i / rate);
+                var wait = due - pacing.Elapsed;
+                if (wait > TimeSpan.FromMilliseconds(1))
+                {
+                    await Task.Delay(wait);
+                }
+                inFlight.Add(SubmitOneAsync(http, Stopwatch.GetTimestamp()));
+            }
+            await Task.WhenAll(inFlight);
+            await pool.WaitForCompletionsAsync(total);
+            var latency = pool.Latency;
+            string Ms(double percentile) => (latency.GetValueAtPercentile(percentile) * 1000.0 / Stopwatch.Frequency).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);
+            var max = (latency.GetMaxValue() * 1000.0 / Stopwatch.Frequency).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);
+            Console.Error.WriteLine($"  {backend}: dispatch at {rate}/s p50 {Ms(50)} ms, p99 {Ms(99)} ms, max {max} ms");
+            rows.Add($"| {backend} | {workers} x {slots} | {throughput:N0} | {rate:N0} | {Ms(50)} | {Ms(99)} | {max} |");
+            await pool.DisposeAsync();
+        }
+
+        Console.WriteLine("| backend | workers x slots | jobs/s end to end | paced rate (jobs/s) | dispatch p50 ms | dispatch p99 ms | max ms |");
+        Console.WriteLine("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+        rows.ForEach(Console.WriteLine);
+        return 0;
+    }
+
+    private static async Task SubmitAsync(HttpClient http, int count, long stamp)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            await SubmitOneAsync(http, stamp);
+        }
+    }
+
+    private static async Task SubmitOneAsync(HttpClient http, long stamp)
+    {
+        using var response = await http.PostAsJsonAsync("/api/jobs", new { job_type = "bench", payload = new { t = stamp } });
+        response.EnsureSuccessStatusCode();
+    }
+
+    /// <summary>No-op workers on raw WebSockets: complete every job the moment it arrives.</summary>
+    private sealed class WorkerPool(HubServer server, int count, int slots) : IAsyncDisposable
+    {
+        private readonly List<ClientWebSocket> _sockets = [];
+        private readonly List<Task> _loops = [];
+        private readonly CancellationTokenSource _stop = new();
+        private long _completed;
+        private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public LongHistogram? Latency { get; set; }
+
+        public void Reset() => Interlocked.Exchange(ref _completed, 0);
+
+        public async Task StartAsync()
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var socket = new ClientWebSocket();
+                await socket.ConnectAsync(server.WebSocketUri("/ws/worker"), CancellationToken.None);
+                await SendAsync(socket, JsonSerializer.Serialize(new
+                {
+                    type = "worker_register", worker_id = $"bench-{i}", capabilities = new { job_types = JobTypes, max_concurrent_jobs = slots },
+                }));
+                _sockets.Add(socket);
+                _loops.Add(Task.Run(() => RunAsync(socket)));
+            }
+        }
+
+        public async Task WaitForCompletionsAsync(long target)
+        {
+            var deadline = Stopwatch.StartNew();
+            while (Interlocked.Read(ref _completed) < target)
+            {
+                var progress = Volatile.Read(ref _progress).Task;
+                if (Interlocked.Read(ref _completed) >= target)
+                {
+                    break;
+                }
+                if (await Task.WhenAny(progress, Task.Delay(TimeSpan.FromSeconds(30))) != progress || deadline.Elapsed > TimeSpan.FromMinutes(5))
+                {
+                    throw new TimeoutException($"only {Interlocked.Read(ref _completed)} of {target} jobs completed");
+                }
+            }
+        }
+
+        private async Task RunAsync(ClientWebSocket socket)
+        {
+            var buffer = new byte[64 * 1024];
+            try
+            {
+                while (!_stop.IsCancellationRequested)
+                {
+                    var result = await socket.ReceiveAsync(buffer.AsMemory(), _stop.Token);
+                    var count = result.Count;
+                    while (!result.EndOfMessage)
+                    {
+                        result = await socket.ReceiveAsync(buffer.AsMemory(count), _stop.Token);
+                        count += result.Count;
+                    }
+                    if (result.MessageType == WebSocketMessageType.Close)
+                    {
+                        return;
+                    }
+                    var arrived = Stopwatch.GetTimestamp();
+                    using var frame = JsonDocument.Parse(buffer.AsMemory(0, count));
+                    if (frame.RootElement.GetProperty("type").GetString() != "job_assigned")
+                    {
+                        continue;
+                    }
+                    var job = frame.RootElement.GetProperty("job");
+                    var stamp = job.GetProperty("payload").GetProperty("t").GetInt64();
+                    if (stamp != 0 && Latency is { } latency)
+                    {
+                        lock (latency)
+                        {
+                            latency.RecordValue(arrived - stamp);
+                        }
+                    }
+                    await SendAsync(socket, $"{{\"type\":\"job_completed\",\"job_id\":\"{job.GetProperty("id").GetString()}\",\"result\":null}}");
+                    Interlocked.Increment(ref _completed);
+                    Interlocked.Exchange(ref _progress, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+                }
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
+            {
+            }
+        }
+
+        private static Task SendAsync(ClientWebSocket socket, string text) =>
+            socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, CancellationToken.None);
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            foreach (var socket in _sockets)
+            {
+                socket.Abort();
+                socket.Dispose();
+            }
+            await Task.WhenAll(_loops);
+            _stop.Dispose();
+        }
+    }
+}
