@@ -148,6 +148,33 @@ public sealed class WorkerClientTests : ClientTestBase
     }
 
     [Fact]
+    public async Task ServerRestart_AHandlerStillRunning_ReportsItsOutcomeOnTheNewConnection()
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (worker, _) = await StartWorkerAsync(WorkerOptions("w-survivor", ["demo"]), async (job, ct) =>
+        {
+            started.TrySetResult();
+            await release.Task.WaitAsync(ct);
+            return await Echo(job);
+        });
+        var job = await Jobs.SubmitAsync(new JobSubmission { JobType = "demo", Payload = Json(new { long_running = true }) });
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await WaitForStatusAsync(job.Id, JobStatuses.Assigned);
+        var port = Factory.BaseAddress.Port;
+
+        await StopServerAsync();
+        StartServer(port);
+        await Eventually.TrueAsync(() => worker.Registrations == 2, TimeSpan.FromSeconds(10), "the worker to register again");
+        release.SetResult();
+
+        var done = await WaitForStatusAsync(job.Id, JobStatuses.Completed);
+        Assert.Equal(1, done.Attempts);
+        Assert.True(done.Result!.Value.GetProperty("echo").GetProperty("long_running").GetBoolean());
+        Assert.Equal(0, worker.ErrorsReceived);
+    }
+
+    [Fact]
     public async Task Stopping_CancelsRunningHandlers_ClosesWithAHandshake_AndTheHubRequeuesTheJob()
     {
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
