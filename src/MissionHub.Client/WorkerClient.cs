@@ -168,8 +168,9 @@ public sealed class WorkerClient
             await CloseAsync(socket, "worker stopping");
             return (false, "stopping", null);
         }
-        catch (Exception ex) when (ex is WebSocketException or HttpRequestException or IOException or JsonException)
+        catch (Exception ex)
         {
+            // Refused, reset, a proxy answering HTML, a garbled frame: all worth another attempt after the backoff.
             return (false, $"could not connect: {ex.Message}", ex);
         }
 

@@ -31,9 +31,14 @@ public abstract class ClientTestBase : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    protected void StartServer(int port = 0)
+    protected void StartServer(int port = 0, IDictionary<string, string?>? extra = null)
     {
-        Factory = MissionHubFactory.WithSqlite(DatabasePath, Settings, port);
+        var settings = Settings;
+        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+        Factory = MissionHubFactory.WithSqlite(DatabasePath, settings, port);
         Http = Factory.CreateClient();
         Jobs = new JobsClient(Http);
     }

@@ -208,6 +208,42 @@ public sealed class WorkerClientTests : ClientTestBase
     }
 
     [Fact]
+    public async Task Heartbeats_KeepAnIdleWorkerRegistered_PastTheHubsHeartbeatTimeout()
+    {
+        await RestartWithHeartbeatTimeoutAsync(TimeSpan.FromMilliseconds(500));
+        var (worker, _) = await StartWorkerAsync(WorkerOptions("w-beats", ["demo"]) with { HeartbeatInterval = TimeSpan.FromMilliseconds(100) },
+            (job, _) => Echo(job));
+
+        // Absence over a period is the claim: three hub timeouts pass with the worker silent but for its heartbeats.
+        var quiet = System.Diagnostics.Stopwatch.StartNew();
+        await Eventually.TrueAsync(() => quiet.Elapsed > TimeSpan.FromMilliseconds(1500) || worker.Registrations > 1, TimeSpan.FromSeconds(5), "three heartbeat timeouts");
+
+        Assert.Equal(1, worker.Registrations);
+        Assert.DoesNotContain(await Http.ReadEventsAsync("worker_disconnected"), e => e.PayloadString("worker_id") == "w-beats");
+        var job = await Jobs.SubmitAsync(new JobSubmission { JobType = "demo" });
+        await WaitForStatusAsync(job.Id, JobStatuses.Completed);
+    }
+
+    [Fact]
+    public async Task TooFewHeartbeats_TheHubDropsTheWorker_AndItRegistersAgainByItself()
+    {
+        await RestartWithHeartbeatTimeoutAsync(TimeSpan.FromMilliseconds(300));
+        var (worker, _) = await StartWorkerAsync(WorkerOptions("w-sleepy", ["demo"]) with { HeartbeatInterval = TimeSpan.FromSeconds(30) },
+            (job, _) => Echo(job));
+
+        await Eventually.TrueAsync(() => worker.Registrations >= 2, TimeSpan.FromSeconds(10), "the worker to be dropped and come back");
+
+        var gone = await Http.WaitForEventsAsync("worker_disconnected", e => e.PayloadString("worker_id") == "w-sleepy", 1);
+        Assert.Equal("heartbeat_timeout", gone[0].PayloadString("reason"));
+    }
+
+    private async Task RestartWithHeartbeatTimeoutAsync(TimeSpan timeout)
+    {
+        await StopServerAsync();
+        StartServer(extra: new Dictionary<string, string?> { ["MissionHub:Hub:WorkerHeartbeatTimeout"] = timeout.ToString() });
+    }
+
+    [Fact]
     public async Task UnreachableHub_TheWorkerKeepsRetrying_UntilStopped()
     {
         var options = WorkerOptions("w-nohub", ["demo"]);
