@@ -286,6 +286,7 @@ public sealed class WorkerClient
                     if (_running.TryGetValue(jobId, out var running))
                     {
                         running.CancelledByHub = true;
+                        running.Context.Finish(); // the hub no longer holds it: further progress would only be refused
                         running.Cancel();
                     }
                     return;
