@@ -1,0 +1,123 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace MissionHub.Client;
+
+/// <summary>Job status values as the hub writes them (lowercase, DESIGN.md §3).</summary>
+public static class JobStatuses
+{
+    public const string Pending = "pending";
+    public const string Assigned = "assigned";
+    public const string Running = "running";
+    public const string Completed = "completed";
+    public const string Failed = "failed";
+    public const string Cancelled = "cancelled";
+
+    /// <summary>Completed, failed and cancelled jobs never change again.</summary>
+    public static bool IsFinal(string status) => status is Completed or Failed or Cancelled;
+}
+
+/// <summary>The body of <c>POST /api/jobs</c>. Only <see cref="JobType"/> is required; unset fields take the hub's defaults.</summary>
+public sealed record JobSubmission
+{
+    public required string JobType { get; init; }
+
+    /// <summary>-1000 to 1000; higher runs first. Default 0.</summary>
+    public int? Priority { get; init; }
+
+    /// <summary>A JSON object handed to the worker as is.</summary>
+    public JsonElement? Payload { get; init; }
+
+    /// <summary>A mission id: the job's progress and outcome then show in that mission's log.</summary>
+    public string? WorkflowId { get; init; }
+
+    public int? MaxAttempts { get; init; }
+
+    public double? TimeoutS { get; init; }
+}
+
+/// <summary>A job as the hub reports it (<c>GET /api/jobs/{id}</c>). Times are Unix seconds.</summary>
+public sealed record JobInfo
+{
+    public string Id { get; init; } = "";
+
+    public string JobType { get; init; } = "";
+
+    public int Priority { get; init; }
+
+    public JsonElement Payload { get; init; }
+
+    public string? WorkflowId { get; init; }
+
+    public int MaxAttempts { get; init; }
+
+    public double? TimeoutS { get; init; }
+
+    /// <summary>One of <see cref="JobStatuses"/>.</summary>
+    public string Status { get; init; } = "";
+
+    /// <summary>Attempts started so far.</summary>
+    public int Attempts { get; init; }
+
+    public string? WorkerId { get; init; }
+
+    public double Progress { get; init; }
+
+    public JsonElement? Result { get; init; }
+
+    public string? Error { get; init; }
+
+    public double CreatedAt { get; init; }
+
+    public double UpdatedAt { get; init; }
+
+    public double? AssignedAt { get; init; }
+
+    public double? StartedAt { get; init; }
+
+    public double? CompletedAt { get; init; }
+
+    /// <summary>A retried job is not handed out before this time.</summary>
+    public double? AvailableAt { get; init; }
+
+    /// <summary>Submission order (FIFO within a priority).</summary>
+    public long Order { get; init; }
+}
+
+/// <summary>One page of <c>GET /api/jobs</c>, newest first; pass <see cref="NextCursor"/> back for the next page.</summary>
+public sealed record JobPage(IReadOnlyList<JobInfo> Jobs, string? NextCursor);
+
+/// <summary>An RFC 7807 problem as the hub sends it; <c>field</c> names the offending request field on a 400.</summary>
+internal sealed record ProblemBody(string? Type, string? Title, int? Status, string? Detail, string? Field);
+
+// ---- the worker protocol (/ws/worker, DESIGN.md §4) ----
+
+internal sealed record WorkerCapabilitiesMessage(IReadOnlyList<string> JobTypes, int MaxConcurrentJobs);
+
+internal sealed record WorkerRegisterMessage(string Type, string WorkerId, WorkerCapabilitiesMessage Capabilities);
+
+internal sealed record HeartbeatMessage(string Type);
+
+internal sealed record JobProgressMessage(string Type, string JobId, double Progress);
+
+internal sealed record JobCompletedMessage(string Type, string JobId, JsonElement? Result);
+
+internal sealed record JobFailedMessage(string Type, string JobId, string Error);
+
+internal sealed record AssignedJobMessage(string Id, string JobType, int Priority, JsonElement Payload, int Attempt, double? TimeoutS);
+
+/// <summary>Source-generated, snake_case JSON for every wire type of the client.</summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(JobSubmission))]
+[JsonSerializable(typeof(JobInfo))]
+[JsonSerializable(typeof(JobPage))]
+[JsonSerializable(typeof(ProblemBody))]
+[JsonSerializable(typeof(WorkerRegisterMessage))]
+[JsonSerializable(typeof(HeartbeatMessage))]
+[JsonSerializable(typeof(JobProgressMessage))]
+[JsonSerializable(typeof(JobCompletedMessage))]
+[JsonSerializable(typeof(JobFailedMessage))]
+[JsonSerializable(typeof(AssignedJobMessage))]
+internal sealed partial class MissionHubClientJsonContext : JsonSerializerContext;

@@ -1,0 +1,54 @@
+using System.Net;
+
+namespace MissionHub.Client;
+
+/// <summary>
+/// The hub refused a request: <see cref="StatusCode"/> and the problem+json <see cref="Detail"/> (and, for a 400,
+/// the <see cref="Field"/> it names).
+/// </summary>
+public sealed class MissionHubApiException : Exception
+{
+    public MissionHubApiException(HttpStatusCode statusCode, string? title, string? detail, string? field, string? body, string? request)
+        : base(Describe(statusCode, detail ?? title, field, request))
+    {
+        StatusCode = statusCode;
+        Title = title;
+        Detail = detail;
+        Field = field;
+        Body = body;
+    }
+
+    public MissionHubApiException()
+        : this(HttpStatusCode.InternalServerError, null, null, null, null, null)
+    {
+    }
+
+    public MissionHubApiException(string message)
+        : base(message)
+    {
+    }
+
+    public MissionHubApiException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    public HttpStatusCode StatusCode { get; }
+
+    /// <summary>The problem's <c>title</c> ("Invalid request", "Not found", "Conflict").</summary>
+    public string? Title { get; }
+
+    /// <summary>The problem's <c>detail</c>: what is wrong, for a person.</summary>
+    public string? Detail { get; }
+
+    /// <summary>The request field the problem names (400s), if any.</summary>
+    public string? Field { get; }
+
+    /// <summary>The raw response body.</summary>
+    public string? Body { get; }
+
+    private static string Describe(HttpStatusCode status, string? detail, string? field, string? request) =>
+        $"{request ?? "the request"} answered {(int)status} {status}"
+        + (detail is null ? "" : $": {detail}")
+        + (field is null ? "" : $" (field '{field}')");
+}

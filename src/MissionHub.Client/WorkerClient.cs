@@ -1,0 +1,598 @@
+using System.Collections.Concurrent;
+using System.Net.WebSockets;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using System.Threading.Channels;
+
+namespace MissionHub.Client;
+
+/// <summary>
+/// A worker on the hub's <c>/ws/worker</c> protocol (DESIGN.md §4): registers, sends heartbeats, runs a handler per
+/// assigned job (up to <see cref="WorkerClientOptions.MaxConcurrentJobs"/> at once) and reports the outcome, and
+/// reconnects with backoff when the connection drops.
+/// </summary>
+/// <remarks>
+/// Every frame after registration goes through one queue drained by one writer, so sends never overlap.
+/// A handler still running when the connection drops keeps running; its outcome is sent once the worker is back
+/// (the hub hands a restarted worker its jobs back; if the job went to someone else, the hub answers
+/// <c>job_not_held</c>, which shows up in <see cref="ErrorReceived"/>).
+/// </remarks>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "The SemaphoreSlim never creates its wait handle; nothing to release.")]
+public sealed class WorkerClient
+{
+    private static readonly byte[] HeartbeatFrame =
+        JsonSerializer.SerializeToUtf8Bytes(new HeartbeatMessage("heartbeat"), MissionHubClientJsonContext.Default.HeartbeatMessage);
+
+    private readonly WorkerClientOptions _options;
+    private readonly Channel<Outbound> _outbound;
+    private readonly ConcurrentDictionary<string, RunningJob> _running = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _slots;
+    private Outbound? _unsent;
+    private int _started;
+    private int _connection;
+    private int _state = (int)WorkerState.NotStarted;
+    private long _completed;
+    private long _failed;
+    private long _cancelled;
+    private long _registrations;
+    private long _errors;
+
+    public WorkerClient(WorkerClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _slots = new SemaphoreSlim(options.MaxConcurrentJobs, options.MaxConcurrentJobs);
+        _outbound = Channel.CreateBounded<Outbound>(new BoundedChannelOptions(Math.Max(256, options.MaxConcurrentJobs * 16))
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    /// <summary>Raised on every state change (from a background thread).</summary>
+    public event EventHandler<WorkerStateChangedEventArgs>? StateChanged;
+
+    /// <summary>Raised for each <c>error</c> frame the hub sends.</summary>
+    public event EventHandler<WorkerErrorEventArgs>? ErrorReceived;
+
+    /// <summary>Raised when a connection attempt fails or a connection drops, before the backoff wait.</summary>
+    public event EventHandler<WorkerDisconnectedEventArgs>? Disconnected;
+
+    public WorkerClientOptions Options => _options;
+
+    public WorkerState State => (WorkerState)Volatile.Read(ref _state);
+
+    /// <summary>Jobs whose handler returned and whose <c>job_completed</c> was queued.</summary>
+    public long JobsCompleted => Interlocked.Read(ref _completed);
+
+    /// <summary>Jobs whose handler threw and whose <c>job_failed</c> was queued.</summary>
+    public long JobsFailed => Interlocked.Read(ref _failed);
+
+    /// <summary>Jobs the hub cancelled (<c>job_cancelled</c>: a cancel request or a timeout) while the handler ran.</summary>
+    public long JobsCancelled => Interlocked.Read(ref _cancelled);
+
+    /// <summary>Handlers running now.</summary>
+    public int JobsRunning => _running.Count;
+
+    /// <summary>Successful registrations: 1 after the first connection, +1 per reconnect.</summary>
+    public long Registrations => Interlocked.Read(ref _registrations);
+
+    /// <summary><c>error</c> frames received.</summary>
+    public long ErrorsReceived => Interlocked.Read(ref _errors);
+
+    /// <summary>
+    /// Connects, registers and runs <paramref name="handler"/> for each assigned job until
+    /// <paramref name="cancellationToken"/> is cancelled, reconnecting whenever the connection drops. The handler's
+    /// result becomes <c>job_completed</c>'s <c>result</c>; an exception becomes <c>job_failed</c> with its message.
+    /// On cancellation, running handlers' tokens are cancelled, they get <see cref="WorkerClientOptions.ShutdownTimeout"/>
+    /// to finish, queued outcomes are sent and the socket is closed with a close handshake; then this returns.
+    /// Throws <see cref="WorkerRegistrationException"/> if the hub refuses the registration itself.
+    /// A client runs once.
+    /// </summary>
+    public async Task RunAsync(Func<JobContext, CancellationToken, Task<JsonElement?>> handler, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        if (Interlocked.Exchange(ref _started, 1) == 1)
+        {
+            throw new InvalidOperationException("a WorkerClient runs once; create a new one to run again");
+        }
+        var failures = 0;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                SetState(WorkerState.Connecting);
+                var (registered, reason, exception) = await RunConnectionAsync(handler, cancellationToken);
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    break;
+                }
+                failures = registered ? 1 : failures + 1;
+                var delay = _options.ReconnectDelay(failures, Random.Shared.NextDouble());
+                SetState(WorkerState.WaitingToReconnect);
+                Raise(Disconnected, new WorkerDisconnectedEventArgs(reason, exception, delay));
+                try
+                {
+                    await Task.Delay(delay, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            // Stopped while disconnected (or refused): the hub requeues what we held; just let the handlers go.
+            SetState(WorkerState.Stopping);
+            _outbound.Writer.TryComplete();
+            await WaitForHandlersAsync(cancel: true);
+            SetState(WorkerState.Stopped);
+        }
+    }
+
+    // ---- one connection ----
+
+    private async Task<(bool Registered, string Reason, Exception? Exception)> RunConnectionAsync(
+        Func<JobContext, CancellationToken, Task<JsonElement?>> handler, CancellationToken stopping)
+    {
+        using var socket = new ClientWebSocket();
+        _options.ConfigureSocket?.Invoke(socket.Options);
+        var buffer = new ReceiveBuffer();
+        try
+        {
+            using (var connecting = CancellationTokenSource.CreateLinkedTokenSource(stopping))
+            {
+                connecting.CancelAfter(_options.ConnectTimeout);
+                await socket.ConnectAsync(_options.WorkerSocketUri, connecting.Token);
+                var register = new WorkerRegisterMessage("worker_register", _options.WorkerId,
+                    new WorkerCapabilitiesMessage(_options.JobTypes, _options.MaxConcurrentJobs));
+                // The writer is not running yet, so this is still the only sender.
+                await socket.SendAsync(Serialize(register, MissionHubClientJsonContext.Default.WorkerRegisterMessage),
+                    WebSocketMessageType.Text, endOfMessage: true, connecting.Token);
+                await WaitForRegisteredAsync(socket, buffer, connecting.Token);
+            }
+        }
+        catch (WorkerRegistrationException)
+        {
+            await CloseAsync(socket, "registration refused");
+            throw;
+        }
+        catch (OperationCanceledException ex) when (!stopping.IsCancellationRequested)
+        {
+            return (false, "timed out connecting or registering", ex);
+        }
+        catch (OperationCanceledException)
+        {
+            await CloseAsync(socket, "worker stopping");
+            return (false, "stopping", null);
+        }
+        catch (Exception ex)
+        {
+            // Refused, reset, a proxy answering HTML, a garbled frame: all worth another attempt after the backoff.
+            return (false, $"could not connect: {ex.Message}", ex);
+        }
+
+        var connection = Interlocked.Increment(ref _connection);
+        Interlocked.Increment(ref _registrations);
+        SetState(WorkerState.Registered);
+
+        using var writerStop = new CancellationTokenSource();
+        var writing = WriteLoopAsync(socket, connection, writerStop.Token);
+        var reading = ReadLoopAsync(socket, buffer, handler, stopping);
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (stopping.Register(() => stopped.TrySetResult()))
+        {
+            await Task.WhenAny(reading, stopped.Task);
+        }
+
+        if (!reading.IsCompleted)
+        {
+            // Shutdown: let handlers finish (their tokens are cancelled), flush their outcomes, then close.
+            SetState(WorkerState.Stopping);
+            await WaitForHandlersAsync(cancel: true);
+            _outbound.Writer.TryComplete();
+            if (await Task.WhenAny(writing, Task.Delay(_options.ShutdownTimeout, CancellationToken.None)) != writing)
+            {
+                socket.Abort();
+            }
+            await CloseAsync(socket, "worker stopping");
+            if (await Task.WhenAny(reading, Task.Delay(_options.ShutdownTimeout, CancellationToken.None)) != reading)
+            {
+                socket.Abort();
+            }
+            await reading;
+            await writerStop.CancelAsync();
+            await writing;
+            return (true, "stopping", null);
+        }
+
+        var (reason, exception) = await reading;
+        await writerStop.CancelAsync();
+        await writing;
+        if (socket.State == WebSocketState.CloseReceived)
+        {
+            await CloseAsync(socket, "bye");
+        }
+        return (true, reason, exception);
+    }
+
+    private async Task WaitForRegisteredAsync(ClientWebSocket socket, ReceiveBuffer buffer, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var frame = await buffer.ReceiveAsync(socket, cancellationToken)
+                ?? throw new WebSocketException(WebSocketError.ConnectionClosedPrematurely,
+                    $"the hub closed the socket before registering ({socket.CloseStatus} {socket.CloseStatusDescription})");
+            using var document = JsonDocument.Parse(frame);
+            var message = document.RootElement;
+            switch (TypeOf(message))
+            {
+                case "registered":
+                    return;
+                case "error":
+                    var (code, text) = ErrorOf(message);
+                    Interlocked.Increment(ref _errors);
+                    Raise(ErrorReceived, new WorkerErrorEventArgs(code, text));
+                    throw new WorkerRegistrationException(code, text);
+            }
+        }
+    }
+
+    private async Task<(string Reason, Exception? Exception)> ReadLoopAsync(
+        ClientWebSocket socket, ReceiveBuffer buffer, Func<JobContext, CancellationToken, Task<JsonElement?>> handler, CancellationToken stopping)
+    {
+        try
+        {
+            // Never cancelled by token: cancelling a receive aborts a ClientWebSocket. Shutdown closes the socket instead.
+            while (await buffer.ReceiveAsync(socket, CancellationToken.None) is { } frame)
+            {
+                Dispatch(frame, handler, stopping);
+            }
+            return ($"the hub closed the connection ({socket.CloseStatus} {socket.CloseStatusDescription})".Replace(" )", ")", StringComparison.Ordinal), null);
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            return ($"the connection was lost: {ex.Message}", ex);
+        }
+    }
+
+    private void Dispatch(ReadOnlyMemory<byte> frame, Func<JobContext, CancellationToken, Task<JsonElement?>> handler, CancellationToken stopping)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(frame);
+        }
+        catch (JsonException ex)
+        {
+            Raise(ErrorReceived, new WorkerErrorEventArgs("client_malformed_frame", $"the hub sent a frame that is not JSON: {ex.Message}"));
+            return;
+        }
+        using (document)
+        {
+            var message = document.RootElement;
+            switch (TypeOf(message))
+            {
+                case "job_assigned" when message.TryGetProperty("job", out var jobElement):
+                    var job = jobElement.Deserialize(MissionHubClientJsonContext.Default.AssignedJobMessage);
+                    if (job is { Id.Length: > 0 })
+                    {
+                        StartJob(job with { Payload = job.Payload.Clone() }, handler, stopping);
+                    }
+                    return;
+                case "job_cancelled" when message.TryGetProperty("job_id", out var idElement) && idElement.GetString() is { } jobId:
+                    if (_running.TryGetValue(jobId, out var running))
+                    {
+                        running.CancelledByHub = true;
+                        running.Context.Finish(); // the hub no longer holds it: further progress would only be refused
+                        running.Cancel();
+                    }
+                    return;
+                case "error":
+                    var (code, text) = ErrorOf(message);
+                    Interlocked.Increment(ref _errors);
+                    Raise(ErrorReceived, new WorkerErrorEventArgs(code, text));
+                    return;
+                default:
+                    return; // "registered" again, or a message type from a newer hub.
+            }
+        }
+    }
+
+    private async Task WriteLoopAsync(ClientWebSocket socket, int connection, CancellationToken stop)
+    {
+        var reader = _outbound.Reader;
+        var nextHeartbeat = DateTime.UtcNow + _options.HeartbeatInterval;
+        Outbound? sending = null;
+        try
+        {
+            // An outcome whose send failed when the last connection dropped goes first.
+            if (Interlocked.Exchange(ref _unsent, null) is { } carried)
+            {
+                sending = carried;
+                await socket.SendAsync(carried.Frame, WebSocketMessageType.Text, endOfMessage: true, stop);
+                sending = null;
+            }
+            while (true)
+            {
+                var wait = nextHeartbeat - DateTime.UtcNow;
+                if (wait <= TimeSpan.Zero)
+                {
+                    await socket.SendAsync(HeartbeatFrame, WebSocketMessageType.Text, endOfMessage: true, stop);
+                    nextHeartbeat = DateTime.UtcNow + _options.HeartbeatInterval;
+                    continue;
+                }
+                bool more;
+                using (var timer = CancellationTokenSource.CreateLinkedTokenSource(stop))
+                {
+                    timer.CancelAfter(wait);
+                    try
+                    {
+                        more = await reader.WaitToReadAsync(timer.Token);
+                    }
+                    catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+                    {
+                        continue; // time for a heartbeat
+                    }
+                }
+                if (!more)
+                {
+                    return; // shutting down and drained
+                }
+                while (reader.TryRead(out var frame))
+                {
+                    if (frame.Connection != 0 && frame.Connection != connection)
+                    {
+                        continue; // progress from before a reconnect: stale, and the hub may not hold the job any more
+                    }
+                    sending = frame;
+                    await socket.SendAsync(frame.Frame, WebSocketMessageType.Text, endOfMessage: true, stop);
+                    sending = null;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            if (sending is { Connection: 0 })
+            {
+                Volatile.Write(ref _unsent, sending); // an outcome: keep it for the next connection
+            }
+            socket.Abort(); // wakes the reader if it has not noticed yet
+        }
+    }
+
+    // ---- jobs ----
+
+    private void StartJob(AssignedJobMessage job, Func<JobContext, CancellationToken, Task<JsonElement?>> handler, CancellationToken stopping)
+    {
+        var running = new RunningJob(new JobContext(this, _options.WorkerId, job), stopping);
+        if (!_running.TryAdd(job.Id, running))
+        {
+            // Handed back after a reconnect while its handler still runs: that handler's outcome answers for it.
+            running.Dispose();
+            return;
+        }
+        running.Task = Task.Run(() => ExecuteAsync(running, handler), CancellationToken.None);
+    }
+
+    private async Task ExecuteAsync(RunningJob job, Func<JobContext, CancellationToken, Task<JsonElement?>> handler)
+    {
+        var context = job.Context;
+        var holdsSlot = false;
+        try
+        {
+            await _slots.WaitAsync(job.Token);
+            holdsSlot = true;
+            var result = await handler(context, job.Token);
+            context.Finish();
+            if (job.CancelledByHub)
+            {
+                Interlocked.Increment(ref _cancelled);
+                return;
+            }
+            await EnqueueAsync(new Outbound(Serialize(new JobCompletedMessage("job_completed", context.JobId, result),
+                MissionHubClientJsonContext.Default.JobCompletedMessage), 0));
+            Interlocked.Increment(ref _completed);
+        }
+        catch (Exception ex)
+        {
+            context.Finish();
+            if (job.CancelledByHub)
+            {
+                Interlocked.Increment(ref _cancelled);
+            }
+            else if (ex is OperationCanceledException && job.Token.IsCancellationRequested)
+            {
+                // Shutdown: send nothing; the hub puts the job back when this worker leaves.
+            }
+            else
+            {
+                var error = string.IsNullOrWhiteSpace(ex.Message) ? ex.GetType().FullName ?? "handler failed" : ex.Message;
+                await EnqueueAsync(new Outbound(Serialize(new JobFailedMessage("job_failed", context.JobId, error),
+                    MissionHubClientJsonContext.Default.JobFailedMessage), 0));
+                Interlocked.Increment(ref _failed);
+            }
+        }
+        finally
+        {
+            if (holdsSlot)
+            {
+                _slots.Release();
+            }
+            _running.TryRemove(new KeyValuePair<string, RunningJob>(context.JobId, job));
+            job.Dispose();
+        }
+    }
+
+    internal ValueTask SendProgressAsync(string jobId, double progress, CancellationToken cancellationToken)
+    {
+        if (State != WorkerState.Registered)
+        {
+            return ValueTask.CompletedTask; // nobody to tell; the next report after reconnecting will
+        }
+        var frame = Serialize(new JobProgressMessage("job_progress", jobId, progress), MissionHubClientJsonContext.Default.JobProgressMessage);
+        return EnqueueAsync(new Outbound(frame, Volatile.Read(ref _connection)), cancellationToken);
+    }
+
+    private async ValueTask EnqueueAsync(Outbound frame, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await _outbound.Writer.WriteAsync(frame, cancellationToken);
+        }
+        catch (ChannelClosedException)
+        {
+            // Stopped: the frame has nowhere to go.
+        }
+    }
+
+    private async Task WaitForHandlersAsync(bool cancel)
+    {
+        var jobs = _running.Values.ToArray();
+        if (cancel)
+        {
+            foreach (var job in jobs)
+            {
+                job.Cancel();
+            }
+        }
+        var all = Task.WhenAll(jobs.Select(j => j.Task ?? Task.CompletedTask));
+        await Task.WhenAny(all, Task.Delay(_options.ShutdownTimeout, CancellationToken.None));
+    }
+
+    // ---- helpers ----
+
+    private static async Task CloseAsync(ClientWebSocket socket, string description)
+    {
+        if (socket.State is not (WebSocketState.Open or WebSocketState.CloseReceived))
+        {
+            return;
+        }
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, description, timeout.Token);
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // Already gone.
+        }
+    }
+
+    private void SetState(WorkerState state)
+    {
+        var old = (WorkerState)Interlocked.Exchange(ref _state, (int)state);
+        if (old != state)
+        {
+            Raise(StateChanged, new WorkerStateChangedEventArgs(old, state));
+        }
+    }
+
+    private void Raise<T>(EventHandler<T>? handler, T args)
+    {
+        try
+        {
+            handler?.Invoke(this, args);
+        }
+        catch (Exception)
+        {
+            // A subscriber's bug must not take the worker down.
+        }
+    }
+
+    private static string? TypeOf(JsonElement message) =>
+        message.ValueKind == JsonValueKind.Object && message.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String
+            ? type.GetString()
+            : null;
+
+    private static (string Code, string Message) ErrorOf(JsonElement message) =>
+        (message.TryGetProperty("code", out var code) && code.ValueKind == JsonValueKind.String ? code.GetString()! : "unknown",
+         message.TryGetProperty("message", out var text) && text.ValueKind == JsonValueKind.String ? text.GetString()! : "");
+
+    private static byte[] Serialize<T>(T message, JsonTypeInfo<T> type) => JsonSerializer.SerializeToUtf8Bytes(message, type);
+
+    /// <summary>A queued frame. <see cref="Connection"/> 0 = an outcome, sent on whichever connection comes; otherwise progress for that connection only.</summary>
+    private sealed record Outbound(byte[] Frame, int Connection);
+
+    private sealed class RunningJob : IDisposable
+    {
+        private readonly CancellationTokenSource _cancel;
+        private int _disposed;
+
+        public RunningJob(JobContext context, CancellationToken stopping)
+        {
+            Context = context;
+            _cancel = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+            Token = _cancel.Token;
+        }
+
+        public JobContext Context { get; }
+
+        /// <summary>Cancelled by <c>job_cancelled</c> for this job, or by shutdown.</summary>
+        public CancellationToken Token { get; }
+
+        public Task? Task { get; set; }
+
+        public bool CancelledByHub
+        {
+            get => Volatile.Read(ref _cancelledByHub);
+            set => Volatile.Write(ref _cancelledByHub, value);
+        }
+
+        private bool _cancelledByHub;
+
+        public void Cancel()
+        {
+            if (Volatile.Read(ref _disposed) == 0)
+            {
+                try
+                {
+                    _cancel.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // Finished meanwhile.
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                _cancel.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Reassembles one message from its fragments; grows as needed.</summary>
+    private sealed class ReceiveBuffer
+    {
+        private byte[] _buffer = new byte[16 * 1024];
+
+        /// <summary>The next message, or null when the hub closed the socket.</summary>
+        public async Task<ReadOnlyMemory<byte>?> ReceiveAsync(ClientWebSocket socket, CancellationToken cancellationToken)
+        {
+            var count = 0;
+            while (true)
+            {
+                if (count == _buffer.Length)
+                {
+                    Array.Resize(ref _buffer, _buffer.Length * 2);
+                }
+                var result = await socket.ReceiveAsync(_buffer.AsMemory(count), cancellationToken);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return null;
+                }
+                count += result.Count;
+                if (result.EndOfMessage)
+                {
+                    return _buffer.AsMemory(0, count);
+                }
+            }
+        }
+    }
+}
