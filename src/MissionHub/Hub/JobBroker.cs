@@ -361,7 +361,8 @@ public sealed partial class JobBroker(
             }
             var old = entry.Job;
             var now = Now();
-            var job = old with { Status = JobStatus.Completed, Progress = 1, Result = result, CompletedAt = now, UpdatedAt = now, StartedAt = old.StartedAt ?? now };
+            // A completed job shows its result, not the error of an earlier attempt (that stays in its events).
+            var job = old with { Status = JobStatus.Completed, Progress = 1, Result = result, Error = null, CompletedAt = now, UpdatedAt = now, StartedAt = old.StartedAt ?? now };
             Finish(entry, job);
             WorkerMaybeIdle(session);
             Then(entry, () => SaveAndPublish(job, old.Status, "job_completed",

@@ -81,6 +81,23 @@ public abstract class JobRetryTests : HubTestBase
     }
 
     [Fact]
+    public async Task JobCompletedAfterAFailedAttempt_NoLongerShowsThatAttemptsError()
+    {
+        await using var worker = await RawWorker.RegisterAsync(Factory, "w-second-try", ["render"]);
+        var jobId = await SubmitAsync("render", maxAttempts: 2);
+        await worker.ReceiveJobAsync();
+        await worker.FailAsync(jobId, "transient glitch");
+        Assert.Equal(2, (await worker.ReceiveJobAsync()).GetProperty("attempt").GetInt32());
+        Assert.Equal("transient glitch", (await GetJobAsync(jobId)).GetProperty("error").GetString()); // while retrying, it shows why
+
+        await worker.CompleteAsync(jobId, new { ok = true });
+
+        var job = await WaitForStatusAsync(jobId, "completed");
+        Assert.Equal(JsonValueKind.Null, job.GetProperty("error").ValueKind);
+        Assert.True(job.GetProperty("result").GetProperty("ok").GetBoolean());
+    }
+
+    [Fact]
     public async Task FailureOfTheLastAttempt_FailsTheJob_WithOneJobFailedEventCarryingTheError()
     {
         await using var worker = await RawWorker.RegisterAsync(Factory, "w-doomed", ["render"]);
