@@ -20,6 +20,7 @@ public static class HubExtensions
             sp.GetRequiredService<IOptions<StorageOptions>>().Value.UsesRedis
                 ? sp.GetRequiredService<RedisJobStore>()
                 : sp.GetRequiredService<SqliteJobStore>());
+        services.TryAddSingleton<MissionJobJournal>();
         services.TryAddSingleton<JobBroker>();
         services.AddHostedService(sp => sp.GetRequiredService<JobBroker>());
         services.AddHostedService<SystemStatsPublisher>();

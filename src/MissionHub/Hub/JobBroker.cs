@@ -26,6 +26,7 @@ public enum CancelOutcome
 public sealed partial class JobBroker(
     IJobStore store,
     IEventPublisher events,
+    MissionJobJournal journal,
     IOptions<HubOptions> options,
     IHostApplicationLifetime lifetime,
     TimeProvider time,
@@ -196,6 +197,7 @@ public sealed partial class JobBroker(
                 }
                 Then(entry, () => SaveAndPublish(job, old.Status, "job_status_changed",
                     new JobStatusChangedPayload(jobId, old.Status, JobStatus.Cancelled, old.WorkerId), HubJsonContext.Default.JobStatusChangedPayload));
+                Journal(entry, () => journal.CancelledAsync(job));
                 done = entry.Tail;
                 cancelled = job;
             }
@@ -337,7 +339,13 @@ public sealed partial class JobBroker(
                 SignalStats();
             }
             Then(entry, () => Publish("job_progress", job, new JobProgressPayload(jobId, session.WorkerId, progress), HubJsonContext.Default.JobProgressPayload));
-            return entry.Tail;
+            var done = entry.Tail;
+            if (MissionJobJournal.Milestone(progress) is var milestone && milestone > entry.MilestoneLogged)
+            {
+                entry.MilestoneLogged = milestone;
+                Journal(entry, () => journal.MilestoneAsync(job, milestone));
+            }
+            return done;
         }
     }
 
@@ -353,12 +361,14 @@ public sealed partial class JobBroker(
             }
             var old = entry.Job;
             var now = Now();
-            var job = old with { Status = JobStatus.Completed, Progress = 1, Result = result, CompletedAt = now, UpdatedAt = now, StartedAt = old.StartedAt ?? now };
+            // A completed job shows its result, not the error of an earlier attempt (that stays in its events).
+            var job = old with { Status = JobStatus.Completed, Progress = 1, Result = result, Error = null, CompletedAt = now, UpdatedAt = now, StartedAt = old.StartedAt ?? now };
             Finish(entry, job);
             WorkerMaybeIdle(session);
             Then(entry, () => SaveAndPublish(job, old.Status, "job_completed",
                 new JobCompletedPayload(jobId, session.WorkerId, result, now), HubJsonContext.Default.JobCompletedPayload));
             done = entry.Tail;
+            Journal(entry, () => journal.CompletedAsync(job));
         }
         SignalStats();
         Dispatch();
@@ -510,6 +520,8 @@ public sealed partial class JobBroker(
         SendLocked(entry, session, Frame(new JobAssignedMessage("job_assigned",
             new AssignedJob(job.Id, job.JobType, job.Priority, job.Payload, job.Attempts, job.TimeoutS)), HubJsonContext.Default.JobAssignedMessage),
             onlyIfAttempt: job.Attempts);
+        entry.MilestoneLogged = 0;
+        Journal(entry, () => journal.AssignedAsync(job));
         if (wasIdle)
         {
             ThenWorker(session, () => Publish("worker_status_changed", WorkerTarget(session.WorkerId),
@@ -537,6 +549,7 @@ public sealed partial class JobBroker(
             Enqueue(entry, now);
             Then(entry, () => SaveAndPublish(job, old.Status, "job_status_changed",
                 new JobStatusChangedPayload(job.Id, old.Status, JobStatus.Pending, old.WorkerId, error, retryAt), HubJsonContext.Default.JobStatusChangedPayload));
+            Journal(entry, () => journal.AttemptFailedAsync(old, error, retryAt));
             LogAttemptFailed(logger, old.Id, old.Attempts, old.MaxAttempts, error);
         }
         else
@@ -545,6 +558,7 @@ public sealed partial class JobBroker(
             Finish(entry, job);
             Then(entry, () => SaveAndPublish(job, old.Status, "job_failed",
                 new JobFailedPayload(job.Id, old.WorkerId, error, now), HubJsonContext.Default.JobFailedPayload));
+            Journal(entry, () => journal.FailedAsync(job, error));
             LogJobFailed(logger, old.Id, old.Attempts, error);
         }
     }
@@ -727,6 +741,15 @@ public sealed partial class JobBroker(
 
     private void Then(JobEntry entry, Func<Task> effect) => entry.Tail = RunAfterAsync(entry.Tail, effect);
 
+    /// <summary>Chains a mission-log entry for a job that names a mission (issue 4 item 7); nothing for the others.</summary>
+    private void Journal(JobEntry entry, Func<Task> append)
+    {
+        if (entry.Job.WorkflowId is not null)
+        {
+            Then(entry, append);
+        }
+    }
+
     private void ThenWorker(WorkerSession session, Func<Task> effect) => session.EventTail = RunAfterAsync(session.EventTail, effect);
 
     private async Task RunAfterAsync(Task previous, Func<Task> effect)
@@ -822,6 +845,9 @@ public sealed partial class JobBroker(
         public ITimer? Timeout { get; set; }
 
         public bool Queued { get; set; }
+
+        /// <summary>The highest progress milestone of this attempt already written to the mission's log.</summary>
+        public int MilestoneLogged { get; set; }
 
         /// <summary>This job's effects run one after another along this chain.</summary>
         public Task Tail { get; set; } = Task.CompletedTask;

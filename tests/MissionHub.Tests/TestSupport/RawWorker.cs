@@ -95,6 +95,18 @@ public sealed class RawWorker : IAsyncDisposable
 
     public Task SendAsync(object message) => SendTextAsync(JsonSerializer.Serialize(message));
 
+    public async Task SendBinaryAsync(byte[] bytes) =>
+        await _socket.SendAsync(bytes, WebSocketMessageType.Binary, true, CancellationToken.None);
+
+    /// <summary>The next frame, which must be an <c>error</c>; returns its code.</summary>
+    public async Task<string> ReceiveErrorCodeAsync(string because, TimeSpan? timeout = null)
+    {
+        var frame = await ReceiveAsync(timeout);
+        Assert.True(frame.GetProperty("type").GetString() == "error", $"expected an error frame for {because}, got {frame}");
+        Assert.False(string.IsNullOrWhiteSpace(frame.GetProperty("message").GetString()), $"the error for {because} must say what is wrong");
+        return frame.GetProperty("code").GetString()!;
+    }
+
     public async Task SendTextAsync(string text) =>
         await _socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, CancellationToken.None);
 
