@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Globalization;
 using System.Net.WebSockets;
 using System.Text.Json;
@@ -80,51 +79,30 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
 
     private async Task<string> ReceiveLoopAsync(CancellationToken requestAborted)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        // An oversized frame is refused at once: the socket closes with 1009 without reading the rest.
+        using var reader = new WebSocketFrameReader(_socket, _options.MaxFrameBytes, skipOversized: false);
         using var receive = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, _closed.Token);
         receive.CancelAfter(_options.WorkerHeartbeatTimeout);
         try
         {
             while (true)
             {
-                var count = 0;
-                ValueWebSocketReceiveResult result;
-                do
+                switch (await reader.ReadAsync(receive.Token))
                 {
-                    if (count == buffer.Length)
-                    {
-                        if (buffer.Length > _options.MaxFrameBytes)
-                        {
-                            await RefuseTooLargeAsync();
-                            return "error";
-                        }
-                        var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _options.MaxFrameBytes + 1));
-                        buffer.AsSpan(0, count).CopyTo(larger);
-                        ArrayPool<byte>.Shared.Return(buffer);
-                        buffer = larger;
-                    }
-                    result = await _socket.ReceiveAsync(buffer.AsMemory(count), receive.Token);
-                    count += result.Count;
+                    case FrameKind.Close:
+                        return "client_disconnect";
+                    case FrameKind.TooLarge:
+                        await RefuseTooLargeAsync();
+                        return "error";
+                    case FrameKind.Binary:
+                        Touch(receive);
+                        SendError("unsupported_frame", "frames must be JSON text, not binary");
+                        break;
+                    default:
+                        Touch(receive);
+                        await HandleFrameAsync(reader.Frame);
+                        break;
                 }
-                while (!result.EndOfMessage);
-
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    return "client_disconnect";
-                }
-                if (count > _options.MaxFrameBytes)
-                {
-                    await RefuseTooLargeAsync();
-                    return "error";
-                }
-                receive.CancelAfter(_options.WorkerHeartbeatTimeout);
-                _session?.Touch(_time.GetUtcNow());
-                if (result.MessageType != WebSocketMessageType.Text)
-                {
-                    SendError("unsupported_frame", "frames must be JSON text, not binary");
-                    continue;
-                }
-                await HandleFrameAsync(buffer.AsMemory(0, count));
             }
         }
         catch (OperationCanceledException)
@@ -135,10 +113,13 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
         {
             return _closeReason ?? "connection_lost";
         }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+    }
+
+    /// <summary>Any frame counts as a sign of life: the heartbeat deadline moves on.</summary>
+    private void Touch(CancellationTokenSource receive)
+    {
+        receive.CancelAfter(_options.WorkerHeartbeatTimeout);
+        _session?.Touch(_time.GetUtcNow());
     }
 
     private async Task HandleFrameAsync(ReadOnlyMemory<byte> frame)

@@ -1,9 +1,9 @@
-using System.Buffers;
 using System.Net.WebSockets;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using System.Threading.Channels;
 using MissionHub.Events;
+using MissionHub.Infrastructure;
 
 namespace MissionHub.Monitor;
 
@@ -60,43 +60,32 @@ internal sealed partial class MonitorConnection(
 
     private async Task ReceiveLoopAsync(CancellationToken requestAborted)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(options.MaxFrameBytes + 1);
+        // An oversized frame is read to its end and answered with an error: the monitor stays connected.
+        using var reader = new WebSocketFrameReader(socket, options.MaxFrameBytes, skipOversized: true);
         using var receive = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, _closed.Token);
         receive.CancelAfter(options.IdleTimeout);
         try
         {
             while (true)
             {
-                var count = 0;
-                var tooLarge = false;
-                ValueWebSocketReceiveResult result;
-                do
-                {
-                    if (count == buffer.Length)
-                    {
-                        tooLarge = true; // keep reading to the end of the frame, then refuse it
-                        count = 0;
-                    }
-                    result = await socket.ReceiveAsync(buffer.AsMemory(count), receive.Token);
-                    count += result.Count;
-                }
-                while (!result.EndOfMessage);
-                if (result.MessageType == WebSocketMessageType.Close)
+                var kind = await reader.ReadAsync(receive.Token);
+                if (kind == FrameKind.Close)
                 {
                     return;
                 }
                 receive.CancelAfter(options.IdleTimeout);
-                if (tooLarge || count > options.MaxFrameBytes)
+                switch (kind)
                 {
-                    SendError("frame_too_large", $"frames from monitors are limited to {options.MaxFrameBytes} bytes");
-                    continue;
+                    case FrameKind.TooLarge:
+                        SendError("frame_too_large", $"frames from monitors are limited to {options.MaxFrameBytes} bytes");
+                        break;
+                    case FrameKind.Binary:
+                        SendError("unsupported_frame", "frames must be JSON text, not binary");
+                        break;
+                    default:
+                        await HandleAsync(reader.Frame);
+                        break;
                 }
-                if (result.MessageType != WebSocketMessageType.Text)
-                {
-                    SendError("unsupported_frame", "frames must be JSON text, not binary");
-                    continue;
-                }
-                await HandleAsync(buffer.AsMemory(0, count));
             }
         }
         catch (OperationCanceledException)
@@ -106,10 +95,6 @@ internal sealed partial class MonitorConnection(
         catch (WebSocketException)
         {
             LogClosed(logger, _monitorId ?? "?", "connection_lost");
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
