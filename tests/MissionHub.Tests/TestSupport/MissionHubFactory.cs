@@ -16,10 +16,10 @@ public sealed class MissionHubFactory : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
 
-    private MissionHubFactory(Dictionary<string, string?> settings)
+    private MissionHubFactory(Dictionary<string, string?> settings, int port = 0)
     {
         _settings = settings;
-        UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+        UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port));
     }
 
     /// <summary>Where the server listens (starts it if needed).</summary>
@@ -36,13 +36,22 @@ public sealed class MissionHubFactory : WebApplicationFactory<Program>
     /// <summary>Everything the server logs (Information and up).</summary>
     public LogCapture Logs { get; } = new();
 
-    public static MissionHubFactory WithSqlite(string databasePath, IDictionary<string, string?>? extra = null) =>
+    /// <summary>On a SQLite file; <paramref name="port"/> 0 picks a free port, a fixed one lets a restarted server keep its address.</summary>
+    public static MissionHubFactory WithSqlite(string databasePath, IDictionary<string, string?>? extra = null, int port = 0) =>
         new(Merge(new()
         {
             ["MissionHub:Storage:Provider"] = "sqlite",
             ["MissionHub:Storage:Sqlite:Path"] = databasePath,
             ["MissionHub:Storage:Sqlite:Synchronous"] = "normal",
-        }, extra));
+        }, extra), port);
+
+    /// <summary>A loopback port free right now, for a server that must come back on the same address.</summary>
+    public static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
 
     public static MissionHubFactory WithRedis(RedisServer redis, string? keyPrefix = null, IDictionary<string, string?>? extra = null) =>
         new(Merge(new()
