@@ -26,6 +26,7 @@ public sealed class MonitorClient : IAsyncDisposable
     private Task _running = Task.CompletedTask;
     private int _started;
     private ClientWebSocket? _socket;
+    private TaskCompletionSource _reading = Open();
 
     // Guarded by _lock.
     private string? _epoch;
@@ -57,6 +58,9 @@ public sealed class MonitorClient : IAsyncDisposable
 
     /// <summary>Raised after the state changed (snapshot or events), on the client's receive loop: keep handlers short.</summary>
     public event EventHandler<MonitorStateChangedEventArgs>? StateChanged;
+
+    /// <summary>Raised when the server reports that this monitor missed events: the count of an <c>events_missed</c> notice or heartbeat ack. A resync follows.</summary>
+    public event EventHandler<long>? MissedReported;
 
     /// <summary>Raised for each event applied, in seq order, each seq once; before <see cref="StateChanged"/> for it.</summary>
     public event EventHandler<MonitorEventAppliedEventArgs>? EventApplied;
@@ -145,6 +149,18 @@ public sealed class MonitorClient : IAsyncDisposable
     /// <summary>Drops the connection as a network failure would (tests): the client reconnects and resyncs.</summary>
     internal void AbortConnection() => Volatile.Read(ref _socket)?.Abort();
 
+    /// <summary>Stops reading the socket after the frame in progress, as a stalled monitor would (tests); heartbeats still go out.</summary>
+    internal void PauseReading() => Volatile.Write(ref _reading, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
+    internal void ResumeReading() => Volatile.Read(ref _reading).TrySetResult();
+
+    private static TaskCompletionSource Open()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        gate.SetResult();
+        return gate;
+    }
+
     private async Task RunCoreAsync(CancellationToken cancellationToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
@@ -223,6 +239,7 @@ public sealed class MonitorClient : IAsyncDisposable
             while (true)
             {
                 buffer.ResetWrittenCount();
+                await Volatile.Read(ref _reading).Task.WaitAsync(session.Token);
                 ValueWebSocketReceiveResult result;
                 using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(session.Token))
                 {
@@ -328,17 +345,21 @@ public sealed class MonitorClient : IAsyncDisposable
             }
             case "events_missed":
                 Interlocked.Increment(ref _missedReported);
+                MissedReported?.Invoke(this, message.TryGetProperty("count", out var count) && count.ValueKind == JsonValueKind.Number ? count.GetInt64() : 1);
                 if (!_resyncing)
                 {
                     await RequestResyncAsync(socket, cancellationToken);
                 }
                 return;
             case "heartbeat_ack":
-                if (message.TryGetProperty("events_missed", out var missed) && missed.ValueKind == JsonValueKind.Number && missed.GetInt64() > 0
-                    && !_resyncing)
+                if (message.TryGetProperty("events_missed", out var missed) && missed.ValueKind == JsonValueKind.Number && missed.GetInt64() > 0)
                 {
-                    Interlocked.Increment(ref _missedReported);
-                    await RequestResyncAsync(socket, cancellationToken);
+                    MissedReported?.Invoke(this, missed.GetInt64());
+                    if (!_resyncing)
+                    {
+                        Interlocked.Increment(ref _missedReported);
+                        await RequestResyncAsync(socket, cancellationToken);
+                    }
                 }
                 return;
             case "heartbeat":
