@@ -113,6 +113,7 @@ internal sealed class MonitorStateStore(int recentKept)
                     {
                         Status = status,
                         WorkerId = status == "pending" ? null : j.WorkerId,
+                        Progress = status == "pending" ? 0 : j.Progress, // a requeued job starts over
                         Error = Str(e, "error") ?? j.Error,
                     });
                     if (status == "pending")
