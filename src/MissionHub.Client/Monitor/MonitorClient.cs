@@ -109,7 +109,7 @@ public sealed class MonitorClient : IAsyncDisposable
     /// <summary>Times the server said this monitor missed events (<c>events_missed</c> or a heartbeat ack with misses).</summary>
     public long MissedReports => Interlocked.Read(ref _missedReported);
 
-    /// <summary>The last <c>error</c> frame from the server, if any (<c>code: message</c>).</summary>
+    /// <summary>The last <c>error</c> frame from the server (<c>code: message</c>) or why the last connection ended, if any.</summary>
     public string? LastError { get; private set; }
 
     /// <summary>A copy of the current state, consistent as of <see cref="MonitorStateSnapshot.LastSeq"/>.</summary>
@@ -181,10 +181,10 @@ public sealed class MonitorClient : IAsyncDisposable
             {
                 break;
             }
-            catch (Exception ex) when (ex is WebSocketException or IOException or HttpRequestException or OperationCanceledException
-                                           or ObjectDisposedException or JsonException or InvalidOperationException)
+            catch (Exception ex)
             {
-                // Lost, refused or garbled: reconnect below.
+                // Lost, refused, timed out or a frame it could not use (a handler's exception too): reconnect and resync below.
+                LastError = $"{ex.GetType().Name}: {ex.Message}";
             }
             finally
             {

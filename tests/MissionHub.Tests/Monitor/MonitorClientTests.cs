@@ -264,6 +264,42 @@ public sealed class MonitorClientTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task ServerWithAnotherLog_ResyncIsNotRecovered_AndTheClientTakesAFreshSnapshot()
+    {
+        using var folder = new TempFolder();
+        var port = MissionHubFactory.FreePort();
+        var first = MissionHubFactory.WithSqlite(folder.File("first.db"), port: port);
+        await using var monitor = new MonitorClient(new MonitorClientOptions
+        {
+            Server = first.BaseAddress,
+            ReconnectMinDelay = TimeSpan.FromMilliseconds(50),
+            ReconnectMaxDelay = TimeSpan.FromMilliseconds(300),
+        });
+        using var stop = new CancellationTokenSource();
+        var running = monitor.RunAsync(stop.Token);
+        using (var http = first.CreateClient())
+        {
+            await SubmitAsync(http, new { job_type = "old" });
+        }
+        await Eventually.TrueAsync(() => monitor.GetState().Jobs.Count == 1, TimeSpan.FromSeconds(10), "the first server's job");
+        var oldEpoch = monitor.Epoch;
+        await first.DisposeAsync();
+
+        // Same address, another database: the client's epoch and seq mean nothing there.
+        await using var second = MissionHubFactory.WithSqlite(folder.File("second.db"), port: port);
+        using var client = second.CreateClient();
+        var id = await SubmitAsync(client, new { job_type = "new", priority = 7 });
+        await Eventually.TrueAsync(() => monitor.Snapshots == 2 && monitor.GetState().Jobs.ContainsKey(id), TimeSpan.FromSeconds(15), "a fresh snapshot from the new server");
+        var state = monitor.GetState();
+        Assert.NotEqual(oldEpoch, state.Epoch);
+        Assert.Equal([id], state.Jobs.Keys);
+        Assert.Equal(7, state.Jobs[id].Priority);
+        Assert.True(monitor.Resyncs >= 1);
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
+    }
+
     // ---- helpers ----
 
     /// <summary>Equal as sets of lines, failing with just the lines that differ.</summary>
