@@ -42,6 +42,7 @@ public sealed partial class JobBroker(
     private readonly PriorityQueue<JobEntry, double> _delayed = new();
     private readonly Dictionary<string, WorkerSession> _workers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, WorkerInfo> _offlineWorkers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Task> _offlineEventTails = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<JobEntry>> _orphansByWorker = new(StringComparer.Ordinal);
     private readonly LinkedList<Job> _recentCompleted = new();
     private readonly LinkedList<Job> _recentFailed = new();
@@ -257,6 +258,11 @@ public sealed partial class JobBroker(
                 replaced.Active.Clear();
                 session.EventTail = replaced.EventTail;
             }
+            else if (_offlineEventTails.Remove(session.WorkerId, out var offlineTail))
+            {
+                // After the previous connection's worker_disconnected, never before it.
+                session.EventTail = offlineTail;
+            }
             if (_orphansByWorker.Remove(session.WorkerId, out var orphans))
             {
                 foreach (var entry in orphans.Where(e => e.Session is null && JobStatus.IsActive(e.Job.Status) && _jobs.ContainsKey(e.Job.Id)))
@@ -308,6 +314,7 @@ public sealed partial class JobBroker(
                 await Publish("worker_status_changed", WorkerTarget(session.WorkerId),
                     new WorkerStatusChangedPayload(session.WorkerId, oldStatus, WorkerStatus.Offline, null), HubJsonContext.Default.WorkerStatusChangedPayload);
             });
+            _offlineEventTails[session.WorkerId] = session.EventTail;
         }
         LogWorkerGone(logger, session.WorkerId, reason);
         SignalStats();

@@ -282,16 +282,20 @@ internal sealed partial class MonitorConnection(
         {
             while (!cancellationToken.IsCancellationRequested)
             {
+                var before = feed.Cursor;
                 var batch = await feed.NextAsync(options.HeartbeatInterval, cancellationToken);
                 if (resync)
                 {
                     if (feed.LastBatchFromLog)
                     {
-                        foreach (var chunk in Chunks(Matching(batch, subscription)))
+                        var chunks = Chunks(Matching(batch, subscription)).ToList();
+                        for (var i = 0; i < chunks.Count; i++)
                         {
                             // A replay waits for the monitor to take what it was sent: bounded memory, however long the gap.
                             await WaitForRoomAsync(cancellationToken);
-                            var data = MonitorFrames.ResyncData(chunk, true, feed.Epoch, feed.Cursor, done: false, Now(), null);
+                            // last_seq promises that every matching event up to it has been sent: the batch's end only with its last chunk.
+                            var lastSeq = i == chunks.Count - 1 ? feed.Cursor : chunks[i][^1].Seq;
+                            var data = MonitorFrames.ResyncData([.. chunks[i].Select(c => c.Frame)], true, feed.Epoch, lastSeq, done: false, Now(), null);
                             Interlocked.Add(ref _queuedEventBytes, data.Length);
                             _outbound.Writer.TryWrite(new OutFrame(data, IsEvent: true, IsReplay: true));
                         }
@@ -301,8 +305,9 @@ internal sealed partial class MonitorConnection(
                             continue;
                         }
                     }
-                    // Caught up: the resync is complete and live events follow.
-                    SendRaw(MonitorFrames.ResyncData([], true, feed.Epoch, feed.Cursor, done: true, Now(), null));
+                    // Caught up: the resync is complete and live events follow. A live batch is sent after this
+                    // marker, so the marker's last_seq is where the feed stood before that batch.
+                    SendRaw(MonitorFrames.ResyncData([], true, feed.Epoch, feed.LastBatchFromLog ? feed.Cursor : before, done: true, Now(), null));
                     resync = false;
                     if (feed.LastBatchFromLog)
                     {
@@ -344,20 +349,20 @@ internal sealed partial class MonitorConnection(
     }
 
     /// <summary>Resync chunks bounded by count and by a quarter of the queue's bytes.</summary>
-    private IEnumerable<List<byte[]>> Chunks(List<byte[]> frames)
+    private IEnumerable<List<(long Seq, byte[] Frame)>> Chunks(List<(long Seq, byte[] Frame)> frames)
     {
-        var chunk = new List<byte[]>();
+        var chunk = new List<(long Seq, byte[] Frame)>();
         var bytes = 0;
         foreach (var frame in frames)
         {
-            if (chunk.Count > 0 && (chunk.Count >= options.ResyncChunkSize || bytes + frame.Length > options.MaxQueuedBytes / 4))
+            if (chunk.Count > 0 && (chunk.Count >= options.ResyncChunkSize || bytes + frame.Frame.Length > options.MaxQueuedBytes / 4))
             {
                 yield return chunk;
                 chunk = [];
                 bytes = 0;
             }
             chunk.Add(frame);
-            bytes += frame.Length;
+            bytes += frame.Frame.Length;
         }
         if (chunk.Count > 0)
         {
@@ -378,8 +383,8 @@ internal sealed partial class MonitorConnection(
         }
     }
 
-    private List<byte[]> Matching(IReadOnlyList<CharterEvent> batch, MonitorSubscription subscription) =>
-        [.. batch.Where(e => subscription.Matches(e, state)).Select(MonitorFrames.Render)];
+    private List<(long Seq, byte[] Frame)> Matching(IReadOnlyList<CharterEvent> batch, MonitorSubscription subscription) =>
+        [.. batch.Where(e => subscription.Matches(e, state)).Select(e => (e.Seq, MonitorFrames.Render(e)))];
 
     /// <summary>Queues one event, or counts it as missed once the monitor is too far behind.</summary>
     private void Offer(CharterEvent evt)

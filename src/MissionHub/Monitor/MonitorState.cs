@@ -224,6 +224,7 @@ public sealed partial class MonitorState(EventBus bus, JobBroker broker, ILogger
                     {
                         Status = status,
                         WorkerId = status == JobStatus.Pending ? null : j.WorkerId,
+                        Progress = status == JobStatus.Pending ? 0 : j.Progress, // a requeued job starts over, as in the broker
                         Error = Str(p, "error") ?? j.Error,
                     });
                     if (status == JobStatus.Pending)

@@ -45,6 +45,9 @@ public sealed class MissionHubFactory : WebApplicationFactory<Program>
             ["MissionHub:Storage:Sqlite:Synchronous"] = "normal",
         }, extra), port);
 
+    /// <summary>A loopback port free right now, for a server that must come back on the same address.</summary>
+    public static int FreePort() => RedisServer.FreePort();
+
     public static MissionHubFactory WithRedis(RedisServer redis, string? keyPrefix = null, IDictionary<string, string?>? extra = null) =>
         new(Merge(new()
         {

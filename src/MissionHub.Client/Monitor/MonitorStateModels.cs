@@ -1,0 +1,87 @@
+using System.Text.Json;
+
+namespace MissionHub.Client;
+
+/// <summary>A job as a monitor sees it (spec 003 §2).</summary>
+public sealed record MonitorJobState(
+    string Id,
+    string JobType,
+    string Status,
+    int Priority,
+    string? WorkflowId,
+    string? WorkerId,
+    double Progress,
+    int Attempts,
+    double CreatedAt,
+    double? AssignedAt,
+    double? CompletedAt,
+    string? Error,
+    JsonElement? Result);
+
+/// <summary>A worker as a monitor sees it: <c>idle</c>, <c>busy</c> or <c>offline</c>, with the jobs it holds.</summary>
+public sealed record MonitorWorkerState(
+    string Id,
+    string Status,
+    IReadOnlyList<string> JobTypes,
+    int MaxConcurrentJobs,
+    string ConnectedAt,
+    IReadOnlyList<string> CurrentJobs);
+
+/// <summary>The <c>system_stats</c> of spec 003 §1.</summary>
+public sealed record MonitorSystemStats(
+    long TotalWorkers, long ActiveWorkers, long TotalJobs, long PendingJobs, long ActiveJobs, long CompletedJobs, long FailedJobs);
+
+/// <summary>
+/// A copy of a <see cref="MonitorClient"/>'s state at one point of the stream (<see cref="LastSeq"/> in
+/// <see cref="Epoch"/>): every worker seen, every unfinished job, and the newest finished ones.
+/// </summary>
+public sealed record MonitorStateSnapshot(
+    IReadOnlyDictionary<string, MonitorWorkerState> Workers,
+    IReadOnlyDictionary<string, MonitorJobState> Jobs,
+    IReadOnlyList<MonitorJobState> Completed,
+    IReadOnlyList<MonitorJobState> Failed,
+    MonitorSystemStats SystemStats,
+    string? Epoch,
+    long LastSeq)
+{
+    /// <summary>Pending jobs, oldest first.</summary>
+    public IEnumerable<MonitorJobState> Pending => Jobs.Values.Where(j => j.Status == "pending").OrderBy(j => j.CreatedAt);
+
+    /// <summary>Assigned or running jobs, oldest first.</summary>
+    public IEnumerable<MonitorJobState> Active => Jobs.Values.Where(j => j.Status is "assigned" or "running").OrderBy(j => j.CreatedAt);
+}
+
+/// <summary>Why <see cref="MonitorClient.StateChanged"/> was raised.</summary>
+public enum MonitorStateChange
+{
+    /// <summary>A full snapshot replaced the state.</summary>
+    Snapshot,
+
+    /// <summary>Live events were applied.</summary>
+    Events,
+
+    /// <summary>Events replayed by a resync were applied (<see cref="MonitorStateChangedEventArgs.ResyncDone"/> says whether it is complete).</summary>
+    Resync,
+}
+
+public sealed class MonitorStateChangedEventArgs(MonitorStateChange change, long lastSeq, int eventsApplied, bool resyncDone) : EventArgs
+{
+    public MonitorStateChange Change { get; } = change;
+
+    public long LastSeq { get; } = lastSeq;
+
+    /// <summary>Events applied by this change (0 for a snapshot).</summary>
+    public int EventsApplied { get; } = eventsApplied;
+
+    public bool ResyncDone { get; } = resyncDone;
+}
+
+/// <summary>One event applied, in seq order, never twice. <see cref="Event"/> is the frame as received (flat hub event or Charter envelope).</summary>
+public sealed class MonitorEventAppliedEventArgs(long seq, string type, JsonElement @event) : EventArgs
+{
+    public long Seq { get; } = seq;
+
+    public string Type { get; } = type;
+
+    public JsonElement Event { get; } = @event;
+}

@@ -1,0 +1,221 @@
+using System.Text.Json;
+
+namespace MissionHub.Client;
+
+/// <summary>
+/// The local read model of a <see cref="MonitorClient"/>: a snapshot, then hub events applied in seq order,
+/// with the same rules as the server's own monitor state, so that after the same events both agree.
+/// Not thread-safe: the client holds its lock around every call.
+/// </summary>
+internal sealed class MonitorStateStore(int recentKept)
+{
+    private readonly Dictionary<string, MonitorJobState> _jobs = new(StringComparer.Ordinal);
+    private readonly LinkedList<MonitorJobState> _completed = new();
+    private readonly LinkedList<MonitorJobState> _failed = new();
+    private readonly Dictionary<string, MonitorWorkerState> _workers = new(StringComparer.Ordinal);
+    private MonitorSystemStats _stats = new(0, 0, 0, 0, 0, 0, 0);
+
+    public void Load(SnapshotData data)
+    {
+        _jobs.Clear();
+        _completed.Clear();
+        _failed.Clear();
+        _workers.Clear();
+        foreach (var job in data.Jobs.Pending.Concat(data.Jobs.Active))
+        {
+            _jobs[job.Id] = ToState(job);
+        }
+        foreach (var job in data.Jobs.Completed)
+        {
+            AddRecent(_completed, ToState(job), atFront: false);
+        }
+        foreach (var job in data.Jobs.Failed)
+        {
+            AddRecent(_failed, ToState(job), atFront: false);
+        }
+        foreach (var (id, worker) in data.Workers)
+        {
+            _workers[id] = new MonitorWorkerState(worker.Id, worker.Status, worker.Capabilities.JobTypes, worker.Capabilities.MaxConcurrentJobs,
+                worker.ConnectedAt, worker.CurrentJobs);
+        }
+        _stats = ToState(data.SystemStats);
+    }
+
+    public MonitorStateSnapshot Copy(string? epoch, long lastSeq) => new(
+        new Dictionary<string, MonitorWorkerState>(_workers, StringComparer.Ordinal),
+        new Dictionary<string, MonitorJobState>(_jobs, StringComparer.Ordinal),
+        [.. _completed],
+        [.. _failed],
+        _stats,
+        epoch,
+        lastSeq);
+
+    /// <summary>Applies one flat hub event (spec 003 §1 shape). Unknown types change nothing.</summary>
+    public void Apply(string type, JsonElement e)
+    {
+        switch (type)
+        {
+            case "worker_connected":
+            {
+                var id = Str(e, "worker_id")!;
+                var data = e.GetProperty("worker_data");
+                var capabilities = data.GetProperty("capabilities");
+                _workers[id] = new MonitorWorkerState(id, Str(data, "status") ?? "idle",
+                    [.. capabilities.GetProperty("job_types").EnumerateArray().Select(t => t.GetString()!)],
+                    capabilities.GetProperty("max_concurrent_jobs").GetInt32(),
+                    Str(data, "connected_at") ?? "",
+                    [.. _jobs.Values.Where(j => j.WorkerId == id && IsActive(j.Status)).Select(j => j.Id)]);
+                break;
+            }
+            case "worker_status_changed":
+                UpdateWorker(Str(e, "worker_id")!, w => w with { Status = Str(e, "new_status") ?? w.Status });
+                break;
+            case "worker_disconnected":
+                UpdateWorker(Str(e, "worker_id")!, w => w with { Status = "offline", CurrentJobs = [] });
+                break;
+            case "job_submitted":
+            {
+                var id = Str(e, "job_id")!;
+                var data = e.GetProperty("job_data");
+                _jobs.TryAdd(id, new MonitorJobState(id, Str(data, "job_type")!, "pending", data.GetProperty("priority").GetInt32(),
+                    Str(data, "workflow_id"), null, 0, 0, data.GetProperty("created_at").GetDouble(), null, null, null, null));
+                break;
+            }
+            case "job_assigned":
+            {
+                var id = Str(e, "job_id")!;
+                var workerId = Str(e, "worker_id");
+                UpdateJob(id, j => j with
+                {
+                    Status = "assigned",
+                    WorkerId = workerId,
+                    Attempts = e.TryGetProperty("attempt", out var attempt) && attempt.ValueKind == JsonValueKind.Number ? attempt.GetInt32() : j.Attempts + 1,
+                    AssignedAt = Num(e, "assigned_at"),
+                    Progress = 0,
+                });
+                if (workerId is not null)
+                {
+                    UpdateWorker(workerId, w => w.CurrentJobs.Contains(id) ? w : w with { CurrentJobs = [.. w.CurrentJobs, id] });
+                }
+                break;
+            }
+            case "job_status_changed":
+            {
+                var id = Str(e, "job_id")!;
+                var status = Str(e, "new_status")!;
+                if (status == "cancelled")
+                {
+                    Finish(id, null);
+                }
+                else
+                {
+                    UpdateJob(id, j => j with
+                    {
+                        Status = status,
+                        WorkerId = status == "pending" ? null : j.WorkerId,
+                        Progress = status == "pending" ? 0 : j.Progress, // a requeued job starts over
+                        Error = Str(e, "error") ?? j.Error,
+                    });
+                    if (status == "pending")
+                    {
+                        Release(Str(e, "worker_id"), id);
+                    }
+                }
+                break;
+            }
+            case "job_progress":
+                UpdateJob(Str(e, "job_id")!, j => j with { Progress = e.GetProperty("progress").GetDouble() });
+                break;
+            case "job_completed":
+                Finish(Str(e, "job_id")!, j => j with
+                {
+                    Status = "completed",
+                    Progress = 1,
+                    Result = e.TryGetProperty("result", out var result) && result.ValueKind != JsonValueKind.Null ? result.Clone() : null,
+                    CompletedAt = Num(e, "completed_at"),
+                });
+                break;
+            case "job_failed":
+                Finish(Str(e, "job_id")!, j => j with { Status = "failed", Error = Str(e, "error"), CompletedAt = Num(e, "failed_at") });
+                break;
+            case "system_stats":
+            {
+                var s = e.GetProperty("stats");
+                _stats = new MonitorSystemStats(
+                    s.GetProperty("total_workers").GetInt64(), s.GetProperty("active_workers").GetInt64(), s.GetProperty("total_jobs").GetInt64(),
+                    s.GetProperty("pending_jobs").GetInt64(), s.GetProperty("active_jobs").GetInt64(), s.GetProperty("completed_jobs").GetInt64(),
+                    s.GetProperty("failed_jobs").GetInt64());
+                break;
+            }
+        }
+    }
+
+    private void UpdateJob(string id, Func<MonitorJobState, MonitorJobState> change)
+    {
+        if (_jobs.TryGetValue(id, out var job))
+        {
+            _jobs[id] = change(job);
+        }
+    }
+
+    private void UpdateWorker(string id, Func<MonitorWorkerState, MonitorWorkerState> change)
+    {
+        if (_workers.TryGetValue(id, out var worker))
+        {
+            _workers[id] = change(worker);
+        }
+    }
+
+    private void Release(string? workerId, string jobId)
+    {
+        if (workerId is not null)
+        {
+            UpdateWorker(workerId, w => w.CurrentJobs.Contains(jobId) ? w with { CurrentJobs = [.. w.CurrentJobs.Where(j => j != jobId)] } : w);
+        }
+    }
+
+    private void Finish(string id, Func<MonitorJobState, MonitorJobState>? change)
+    {
+        if (!_jobs.Remove(id, out var job))
+        {
+            return;
+        }
+        Release(job.WorkerId, id);
+        if (change is null)
+        {
+            return; // cancelled: neither completed nor failed
+        }
+        var finished = change(job);
+        AddRecent(finished.Status == "completed" ? _completed : _failed, finished, atFront: true);
+    }
+
+    private void AddRecent(LinkedList<MonitorJobState> recent, MonitorJobState job, bool atFront)
+    {
+        if (atFront)
+        {
+            recent.AddFirst(job);
+        }
+        else
+        {
+            recent.AddLast(job);
+        }
+        while (recent.Count > recentKept)
+        {
+            recent.RemoveLast();
+        }
+    }
+
+    private static bool IsActive(string status) => status is "assigned" or "running";
+
+    private static MonitorJobState ToState(SnapshotJob j) =>
+        new(j.Id, j.JobType, j.Status, j.Priority, j.WorkflowId, j.WorkerId, j.Progress, j.Attempts, j.CreatedAt, j.AssignedAt, j.CompletedAt, j.Error, j.Result);
+
+    private static MonitorSystemStats ToState(SnapshotStats s) =>
+        new(s.TotalWorkers, s.ActiveWorkers, s.TotalJobs, s.PendingJobs, s.ActiveJobs, s.CompletedJobs, s.FailedJobs);
+
+    private static string? Str(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    private static double? Num(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number ? value.GetDouble() : null;
+}
