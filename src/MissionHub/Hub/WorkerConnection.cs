@@ -81,8 +81,11 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
     private async Task<string> ReceiveLoopAsync(CancellationToken requestAborted)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
-        using var receive = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, _closed.Token);
-        receive.CancelAfter(_options.WorkerHeartbeatTimeout);
+        // Its own source, so a missed heartbeat is told apart from the request being aborted: cancelling a receive
+        // aborts the socket, which can signal requestAborted before the catch below runs.
+        using var heartbeat = new CancellationTokenSource();
+        using var receive = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, _closed.Token, heartbeat.Token);
+        heartbeat.CancelAfter(_options.WorkerHeartbeatTimeout);
         try
         {
             while (true)
@@ -117,7 +120,7 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
                     await RefuseTooLargeAsync();
                     return "error";
                 }
-                receive.CancelAfter(_options.WorkerHeartbeatTimeout);
+                heartbeat.CancelAfter(_options.WorkerHeartbeatTimeout);
                 _session?.Touch(_time.GetUtcNow());
                 if (result.MessageType != WebSocketMessageType.Text)
                 {
@@ -129,7 +132,7 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
         }
         catch (OperationCanceledException)
         {
-            return _closeReason ?? (requestAborted.IsCancellationRequested ? "server_shutdown" : "heartbeat_timeout");
+            return _closeReason ?? (heartbeat.IsCancellationRequested || !requestAborted.IsCancellationRequested ? "heartbeat_timeout" : "server_shutdown");
         }
         catch (WebSocketException)
         {
