@@ -235,6 +235,41 @@ public abstract class SupervisorApiTests : IAsyncDisposable
         Assert.All(listed, e => Assert.Equal(AgentsListedKeys, Keys(e.GetProperty("payload"))));
     }
 
+    /// <summary>Robots come from the telemetry sockets, which report to the same registry; driven here as they will drive it.</summary>
+    [Fact]
+    public async Task Agents_ListsRobots_WithTheirLatestTelemetry_AndKeepsThemMarkedWhenTheirLinkBreaksOrCloses()
+    {
+        var (factory, client) = StartServer();
+        var registry = factory.Services.GetRequiredService<MissionHub.Agents.AgentRegistry>();
+        await using var worker = await RawWorker.RegisterAsync(factory, "w-1", ["render"], 1);
+        registry.RobotConnected("robot-a");
+        registry.RobotTelemetry("robot-a", JsonDocument.Parse("""{"cpu_usage":45.2,"battery_percentage":78.0}""").RootElement);
+        registry.RobotConnected("robot-b");
+
+        var robots = await client.GetJsonAsync("/api/supervisor/agents?kind=robot");
+
+        Assert.Equal(["robot-a", "robot-b"], robots.EnumerateArray().Select(a => a.GetProperty("id").GetString()!).ToArray());
+        var a = robots[0];
+        Assert.Equal("robot", a.GetProperty("kind").GetString());
+        Assert.Equal("online", a.GetProperty("state").GetString());
+        Assert.Equal(45.2, a.GetProperty("telemetry").GetProperty("cpu_usage").GetDouble());
+        Assert.Equal(78.0, a.GetProperty("telemetry").GetProperty("battery_percentage").GetDouble());
+        Assert.Empty(a.GetProperty("capabilities").GetProperty("job_types").EnumerateArray());
+        Assert.Equal(3, (await client.GetJsonAsync("/api/supervisor/agents")).GetArrayLength());
+
+        registry.RobotDisconnected("robot-a", "heartbeat_timeout");
+        registry.RobotDisconnected("robot-b", "client_disconnect");
+
+        var broken = Assert.Single((await client.GetJsonAsync("/api/supervisor/agents?state=connection_broken")).EnumerateArray());
+        Assert.Equal("robot-a", broken.GetProperty("id").GetString());
+        Assert.Equal(45.2, broken.GetProperty("telemetry").GetProperty("cpu_usage").GetDouble());
+        var offline = Assert.Single((await client.GetJsonAsync("/api/supervisor/agents?kind=robot&state=offline")).EnumerateArray());
+        Assert.Equal("robot-b", offline.GetProperty("id").GetString());
+        Assert.Equal(3, (await client.GetJsonAsync("/api/supervisor/status")).GetProperty("agents").GetArrayLength());
+        var counted = await client.WaitForEventsAsync(SupervisorEvents.StatusQueried, _ => true, 1);
+        Assert.Equal(3, counted[0].GetProperty("payload").GetProperty("agent_count").GetInt32());
+    }
+
     [Theory]
     [InlineData("kind=drone", "kind", "worker, robot")]
     [InlineData("state=sleeping", "state", "idle, busy, online, offline, connection_broken")]
