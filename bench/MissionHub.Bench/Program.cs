@@ -5,6 +5,7 @@ using MissionHub.Bench;
 var benchmarks = new Dictionary<string, (string Usage, Func<string[], Task<int>> Run)>(StringComparer.OrdinalIgnoreCase)
 {
     ["eventlog"] = (EventLogBenchmark.Usage, EventLogBenchmark.RunAsync),
+    ["supervisor-status"] = (SupervisorStatusBenchmark.Usage, SupervisorStatusBenchmark.RunAsync),
 };
 
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var benchmark))
@@ -13,7 +14,7 @@ if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var benchmark))
     Console.Error.WriteLine("Usage: dotnet run -c Release --project bench/MissionHub.Bench -- <benchmark> [options]");
     foreach (var (name, entry) in benchmarks)
     {
-        Console.Error.WriteLine($"  {name,-10} {entry.Usage}");
+        Console.Error.WriteLine($"  {name,-18} {entry.Usage}");
     }
     return 2;
 }
