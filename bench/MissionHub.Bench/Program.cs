@@ -6,6 +6,7 @@ var benchmarks = new Dictionary<string, (string Usage, Func<string[], Task<int>>
 {
     ["eventlog"] = (EventLogBenchmark.Usage, EventLogBenchmark.RunAsync),
     ["hub"] = (HubBenchmark.Usage, HubBenchmark.RunAsync),
+    ["supervisor-status"] = (SupervisorStatusBenchmark.Usage, SupervisorStatusBenchmark.RunAsync),
 };
 
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var benchmark))
@@ -14,7 +15,7 @@ if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var benchmark))
     Console.Error.WriteLine("Usage: dotnet run -c Release --project bench/MissionHub.Bench -- <benchmark> [options]");
     foreach (var (name, entry) in benchmarks)
     {
-        Console.Error.WriteLine($"  {name,-10} {entry.Usage}");
+        Console.Error.WriteLine($"  {name,-18} {entry.Usage}");
     }
     return 2;
 }

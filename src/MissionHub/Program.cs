@@ -5,6 +5,7 @@ using MissionHub.Hub;
 using MissionHub.Missions;
 using MissionHub.Monitor;
 using MissionHub.Storage;
+using MissionHub.Supervisor;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -14,6 +15,7 @@ builder.AddMissionHubMissions();
 builder.AddMissionHubJobs();
 builder.AddMissionHubMonitor();
 builder.AddMissionHubAgents();
+builder.AddMissionHubSupervisor();
 builder.Services.AddProblemDetails();
 builder.Services.ConfigureHttpJsonOptions(json =>
     json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
@@ -27,6 +29,7 @@ app.UseMissionHubCorrelation();
 app.MapEventsApi();
 app.MapMissionsApi();
 app.MapJobsApi();
+app.MapSupervisorApi();
 app.MapMonitorSocket();
 
 try

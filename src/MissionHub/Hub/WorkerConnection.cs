@@ -81,8 +81,11 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
     {
         // An oversized frame is refused at once: the socket closes with 1009 without reading the rest.
         using var reader = new WebSocketFrameReader(_socket, _options.MaxFrameBytes, skipOversized: false);
-        using var receive = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, _closed.Token);
-        receive.CancelAfter(_options.WorkerHeartbeatTimeout);
+        // Its own source, so a missed heartbeat is told apart from the request being aborted: cancelling a receive
+        // aborts the socket, which can signal requestAborted before the catch below runs.
+        using var heartbeat = new CancellationTokenSource();
+        using var receive = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, _closed.Token, heartbeat.Token);
+        heartbeat.CancelAfter(_options.WorkerHeartbeatTimeout);
         try
         {
             while (true)
@@ -95,11 +98,11 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
                         await RefuseTooLargeAsync();
                         return "error";
                     case FrameKind.Binary:
-                        Touch(receive);
+                        Touch(heartbeat);
                         SendError("unsupported_frame", "frames must be JSON text, not binary");
                         break;
                     default:
-                        Touch(receive);
+                        Touch(heartbeat);
                         await HandleFrameAsync(reader.Frame);
                         break;
                 }
@@ -107,7 +110,7 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
         }
         catch (OperationCanceledException)
         {
-            return _closeReason ?? (requestAborted.IsCancellationRequested ? "server_shutdown" : "heartbeat_timeout");
+            return _closeReason ?? (heartbeat.IsCancellationRequested || !requestAborted.IsCancellationRequested ? "heartbeat_timeout" : "server_shutdown");
         }
         catch (WebSocketException)
         {
@@ -116,9 +119,9 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
     }
 
     /// <summary>Any frame counts as a sign of life: the heartbeat deadline moves on.</summary>
-    private void Touch(CancellationTokenSource receive)
+    private void Touch(CancellationTokenSource heartbeat)
     {
-        receive.CancelAfter(_options.WorkerHeartbeatTimeout);
+        heartbeat.CancelAfter(_options.WorkerHeartbeatTimeout);
         _session?.Touch(_time.GetUtcNow());
     }
 

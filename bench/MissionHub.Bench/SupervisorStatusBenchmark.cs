@@ -1,0 +1,334 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using HdrHistogram;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using MissionHub.Missions;
+using MissionHub.Storage;
+using MissionHub.Storage.Redis;
+using MissionHub.Storage.Sqlite;
+
+namespace MissionHub.Bench;
+
+/// <summary>
+/// <c>supervisor-status</c>: requests per second and latency of <c>GET /api/supervisor/status</c> on loopback,
+/// served by the real server (its own process, production settings) over a store already holding N missions
+/// (issue 5). Missions are seeded through the mission store directly, before the server starts.
+/// </summary>
+internal static class SupervisorStatusBenchmark
+{
+    public const string Usage = "[--missions N] [--clients 1,16,64] [--seconds S] [--backend sqlite|redis|all]";
+
+    private static readonly long MaxLatencyTicks = 60 * Stopwatch.Frequency;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var settings = StatusSettings.Parse(args);
+        Console.Error.WriteLine(
+            $"supervisor-status: {settings.Missions:N0} missions, clients {string.Join(",", settings.Clients)}, " +
+            $"{settings.Seconds} s per run, {Environment.ProcessorCount} cores");
+        var results = new List<StatusResult>();
+        if (settings.Sqlite)
+        {
+            var folder = Directory.CreateTempSubdirectory("missionhub-bench-status-").FullName;
+            try
+            {
+                var path = Path.Combine(folder, "missionhub.db");
+                var storage = new StorageOptions { Provider = StorageOptions.SqliteProvider, Sqlite = { Path = path, Synchronous = "normal" } };
+                using (var store = new SqliteMissionStore(new SqliteDatabase(Options.Create(storage))))
+                {
+                    await SeedAsync("sqlite", store, settings.Missions, writers: 4);
+                }
+                SqliteConnection.ClearAllPools();
+                results.AddRange(await MeasureServerAsync("sqlite", settings, new Dictionary<string, string>
+                {
+                    ["MissionHub__Storage__Provider"] = "sqlite",
+                    ["MissionHub__Storage__Sqlite__Path"] = path,
+                }));
+            }
+            finally
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+        if (settings.Redis)
+        {
+            await using var redis = await RedisServerProcess.StartAsync();
+            var prefix = $"bench:{Guid.NewGuid():N}:";
+            var storage = Options.Create(new StorageOptions
+            {
+                Provider = StorageOptions.RedisProvider,
+                Redis = { Configuration = redis.Configuration, KeyPrefix = prefix },
+            });
+            await using (var connection = new RedisConnection(storage, NullLogger<RedisConnection>.Instance))
+            {
+                await SeedAsync("redis", new RedisMissionStore(connection, new RedisKeys(storage)), settings.Missions, writers: 64);
+            }
+            results.AddRange(await MeasureServerAsync("redis", settings, new Dictionary<string, string>
+            {
+                ["MissionHub__Storage__Provider"] = "redis",
+                ["MissionHub__Storage__Redis__Configuration"] = redis.Configuration,
+                ["MissionHub__Storage__Redis__KeyPrefix"] = prefix,
+            }));
+        }
+        Console.WriteLine(FormatReport(settings, results));
+        return 0;
+    }
+
+    /// <summary>
+    /// N missions; of them 10% end RUNNING, 5% COMPLETED, 2% FAILED, 1% CANCELLED, the rest PENDING: the counters are
+    /// then checked against what <c>/status</c> answers.
+    /// </summary>
+    private static async Task SeedAsync(string backend, IMissionStore store, int missions, int writers)
+    {
+        await store.InitializeAsync(CancellationToken.None);
+        var timer = Stopwatch.StartNew();
+        var next = -1;
+        var data = JsonDocument.Parse("""{"site":"bench"}""").RootElement.Clone();
+        await Task.WhenAll(Enumerable.Range(0, writers).Select(_ => Task.Run(async () =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < missions)
+            {
+                var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
+                var mission = new Mission($"m{i:D7}", $"mission {i}", "seeded by the benchmark", data, MissionStatus.Pending, now, now);
+                if (!await store.CreateAsync(mission, MissionLogEntries.Created(mission), CancellationToken.None))
+                {
+                    throw new InvalidOperationException($"mission {mission.Id} already existed");
+                }
+                foreach (var status in PathFor(i))
+                {
+                    var change = await store.ChangeStatusAsync(mission.Id, status, now, CancellationToken.None);
+                    if (change.Outcome != StatusChangeOutcome.Changed)
+                    {
+                        throw new InvalidOperationException($"mission {mission.Id}: {change.Outcome}");
+                    }
+                }
+            }
+        })));
+        Console.Error.WriteLine($"  {backend}: seeded {missions:N0} missions in {timer.Elapsed.TotalSeconds:N1} s");
+    }
+
+    private static MissionStatus[] PathFor(int i) => (i % 100) switch
+    {
+        < 10 => [MissionStatus.Running],
+        < 15 => [MissionStatus.Running, MissionStatus.Completed],
+        < 17 => [MissionStatus.Failed],
+        < 18 => [MissionStatus.Running, MissionStatus.Cancelled],
+        _ => [],
+    };
+
+    private static long Expected(int missions, Func<int, bool> bucket) => Enumerable.Range(0, missions).Count(i => bucket(i % 100));
+
+    private static async Task<List<StatusResult>> MeasureServerAsync(string backend, StatusSettings settings, Dictionary<string, string> environment)
+    {
+        var port = FreePort();
+        var start = new ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "MissionHub.dll"), "--urls", $"http://127.0.0.1:{port}" },
+            WorkingDirectory = AppContext.BaseDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment["Logging__LogLevel__Default"] = "Warning";
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+        using var server = Process.Start(start) ?? throw new InvalidOperationException("could not start the server");
+        var errors = new StringBuilder();
+        server.OutputDataReceived += (_, _) => { };
+        server.ErrorDataReceived += (_, e) => { lock (errors) { errors.AppendLine(e.Data); } };
+        server.BeginOutputReadLine();
+        server.BeginErrorReadLine();
+        try
+        {
+            using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = settings.Clients.Max(), PooledConnectionLifetime = Timeout.InfiniteTimeSpan };
+            using var client = new HttpClient(handler) { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
+            await WaitUntilReadyAsync(client, server, errors);
+            await CheckCountsAsync(client, settings.Missions);
+
+            var results = new List<StatusResult>();
+            foreach (var clients in settings.Clients)
+            {
+                await RunAsync(client, clients, TimeSpan.FromSeconds(Math.Min(2, settings.Seconds)));
+                var (requests, elapsed, latency) = await RunAsync(client, clients, TimeSpan.FromSeconds(settings.Seconds));
+                var result = new StatusResult(backend, clients, requests / elapsed.TotalSeconds,
+                    TicksToMicros(latency.GetValueAtPercentile(50)), TicksToMicros(latency.GetValueAtPercentile(99)));
+                Console.Error.WriteLine($"  {backend} x{clients}: {result.RequestsPerSecond:N0} requests/s, p50 {result.P50Micros:N0} µs, p99 {result.P99Micros:N0} µs");
+                results.Add(result);
+            }
+            return results;
+        }
+        finally
+        {
+            if (!server.HasExited)
+            {
+                server.Kill(entireProcessTree: true);
+                await server.WaitForExitAsync();
+            }
+        }
+    }
+
+    private static async Task CheckCountsAsync(HttpClient client, int missions)
+    {
+        using var status = JsonDocument.Parse(await client.GetStringAsync(new Uri("/api/supervisor/status", UriKind.Relative)));
+        var root = status.RootElement;
+        (string Field, long Expected)[] expected =
+        [
+            ("total_missions", missions),
+            ("running_missions", Expected(missions, b => b < 10)),
+            ("completed_missions", Expected(missions, b => b is >= 10 and < 15)),
+            ("failed_missions", Expected(missions, b => b is >= 15 and < 17)),
+            ("cancelled_missions", Expected(missions, b => b == 17)),
+            ("pending_missions", Expected(missions, b => b >= 18)),
+        ];
+        foreach (var (field, count) in expected)
+        {
+            var answered = root.GetProperty(field).GetInt64();
+            if (answered != count)
+            {
+                throw new InvalidOperationException($"/api/supervisor/status answered {field} {answered}, expected {count}");
+            }
+        }
+    }
+
+    /// <summary>Each of <paramref name="clients"/> tasks sends one request at a time until the time is up.</summary>
+    private static async Task<(long Requests, TimeSpan Elapsed, LongHistogram Latency)> RunAsync(HttpClient client, int clients, TimeSpan duration)
+    {
+        var uri = new Uri("/api/supervisor/status", UriKind.Relative);
+        var timer = Stopwatch.StartNew();
+        var perClient = await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
+        {
+            var latency = new LongHistogram(MaxLatencyTicks, 3);
+            long requests = 0;
+            while (timer.Elapsed < duration)
+            {
+                var started = Stopwatch.GetTimestamp();
+                using (var response = await client.GetAsync(uri, HttpCompletionOption.ResponseContentRead))
+                {
+                    response.EnsureSuccessStatusCode();
+                }
+                latency.RecordValue(Stopwatch.GetTimestamp() - started);
+                requests++;
+            }
+            return (requests, latency);
+        })));
+        var elapsed = timer.Elapsed;
+        var all = new LongHistogram(MaxLatencyTicks, 3);
+        foreach (var (_, latency) in perClient)
+        {
+            all.Add(latency);
+        }
+        return (perClient.Sum(p => p.requests), elapsed, all);
+    }
+
+    private static async Task WaitUntilReadyAsync(HttpClient client, Process server, StringBuilder errors)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            if (server.HasExited)
+            {
+                throw new InvalidOperationException($"the server exited with {server.ExitCode}: {errors}");
+            }
+            try
+            {
+                using var response = await client.GetAsync(new Uri("/api/health", UriKind.Relative));
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException("the server did not answer /api/health within 60 s");
+    }
+
+    private static string FormatReport(StatusSettings settings, IReadOnlyList<StatusResult> results)
+    {
+        var report = new StringBuilder();
+        report.AppendLine(CultureInfo.InvariantCulture, $"GET /api/supervisor/status with {settings.Missions:N0} missions stored, {settings.Seconds} s per run");
+        report.AppendLine();
+        report.AppendLine("| backend | clients | requests/s | p50 µs | p99 µs |");
+        report.AppendLine("| --- | ---: | ---: | ---: | ---: |");
+        foreach (var r in results)
+        {
+            report.AppendLine(CultureInfo.InvariantCulture, $"| {r.Backend} | {r.Clients} | {r.RequestsPerSecond:N0} | {r.P50Micros:N0} | {r.P99Micros:N0} |");
+        }
+        return report.ToString();
+    }
+
+    private static double TicksToMicros(long ticks) => ticks * 1_000_000.0 / Stopwatch.Frequency;
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private sealed record StatusResult(string Backend, int Clients, double RequestsPerSecond, double P50Micros, double P99Micros);
+}
+
+internal sealed record StatusSettings(int Missions, IReadOnlyList<int> Clients, int Seconds, bool Sqlite, bool Redis)
+{
+    public static StatusSettings Parse(IReadOnlyList<string> args)
+    {
+        var missions = 100_000;
+        int[] clients = [1, 16, 64];
+        var seconds = 10;
+        var backend = "all";
+        for (var i = 0; i < args.Count; i++)
+        {
+            var name = args[i];
+            if (i + 1 >= args.Count)
+            {
+                throw new ArgumentException($"{name} needs a value");
+            }
+            var value = args[++i];
+            switch (name)
+            {
+                case "--missions":
+                    missions = PositiveInt(name, value);
+                    break;
+                case "--clients":
+                    clients = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(c => PositiveInt(name, c)).ToArray();
+                    if (clients.Length == 0)
+                    {
+                        throw new ArgumentException("--clients needs a comma-separated list such as 1,16,64");
+                    }
+                    break;
+                case "--seconds":
+                    seconds = PositiveInt(name, value);
+                    break;
+                case "--backend":
+                    backend = value.ToLowerInvariant();
+                    if (backend is not ("sqlite" or "redis" or "all"))
+                    {
+                        throw new ArgumentException($"--backend is '{value}'; valid values: sqlite, redis, all");
+                    }
+                    break;
+                default:
+                    throw new ArgumentException($"unknown option '{name}'");
+            }
+        }
+        return new StatusSettings(missions, clients, seconds, Sqlite: backend is "sqlite" or "all", Redis: backend is "redis" or "all");
+    }
+
+    private static int PositiveInt(string name, string value) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0
+            ? n
+            : throw new ArgumentException($"{name} is '{value}'; it must be a positive whole number");
+}

@@ -1,0 +1,54 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using MissionHub.Agents;
+using MissionHub.Infrastructure;
+
+namespace MissionHub.Supervisor;
+
+/// <summary>The supervisor endpoints of spec 000 under <c>/api/supervisor</c>.</summary>
+public static class SupervisorApi
+{
+    private static readonly string ValidKinds = string.Join(", ", AgentKind.All);
+    private static readonly string ValidStates = string.Join(", ", AgentState.All);
+
+    public static IEndpointRouteBuilder MapSupervisorApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/supervisor").WithTags("Supervisor");
+        group.MapGet("/health", GetHealthAsync);
+        group.MapGet("/status", GetStatusAsync);
+        group.MapGet("/agents", ListAgents);
+        return app;
+    }
+
+    /// <summary>200 when ok or degraded; 503 with the same body when any check is in error, so load balancers act on it.</summary>
+    internal static async Task<JsonHttpResult<SupervisorHealth>> GetHealthAsync(SupervisorService supervisor, CancellationToken cancellationToken)
+    {
+        var health = await supervisor.GetHealthAsync(cancellationToken);
+        return TypedResults.Json(
+            health,
+            SupervisorJsonContext.Default.SupervisorHealth,
+            statusCode: health.Status == HealthState.Error ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK);
+    }
+
+    internal static async Task<Results<Ok<SupervisorStatus>, ProblemHttpResult>> GetStatusAsync(
+        SupervisorService supervisor, CancellationToken cancellationToken) =>
+        await supervisor.GetStatusAsync(cancellationToken) is { } status
+            ? TypedResults.Ok(status)
+            : Problems.Unavailable("the mission counters could not be read from storage; see GET /api/supervisor/health");
+
+    internal static Results<Ok<IReadOnlyList<AgentResponse>>, ProblemHttpResult> ListAgents(HttpRequest request, SupervisorService supervisor)
+    {
+        var kind = NullIfEmpty(request.Query["kind"]);
+        if (kind is not null && !AgentKind.All.Contains(kind, StringComparer.Ordinal))
+        {
+            return Problems.Invalid("kind", $"kind '{kind}' is not valid; valid values: {ValidKinds}");
+        }
+        var state = NullIfEmpty(request.Query["state"]);
+        if (state is not null && !AgentState.All.Contains(state, StringComparer.Ordinal))
+        {
+            return Problems.Invalid("state", $"state '{state}' is not valid; valid values: {ValidStates}");
+        }
+        return TypedResults.Ok(supervisor.ListAgents(kind, state));
+    }
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+}
