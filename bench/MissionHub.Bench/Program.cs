@@ -6,6 +6,7 @@ var benchmarks = new Dictionary<string, (string Usage, Func<string[], Task<int>>
 {
     ["eventlog"] = (EventLogBenchmark.Usage, EventLogBenchmark.RunAsync),
     ["hub"] = (HubBenchmark.Usage, HubBenchmark.RunAsync),
+    ["missions"] = (MissionsBenchmark.Usage, MissionsBenchmark.RunAsync),
     ["supervisor-status"] = (SupervisorStatusBenchmark.Usage, SupervisorStatusBenchmark.RunAsync),
 };
 
