@@ -5,6 +5,7 @@ using MissionHub.Hub;
 using MissionHub.Missions;
 using MissionHub.Monitor;
 using MissionHub.Storage;
+using MissionHub.Telemetry;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -14,6 +15,7 @@ builder.AddMissionHubMissions();
 builder.AddMissionHubJobs();
 builder.AddMissionHubMonitor();
 builder.AddMissionHubAgents();
+builder.AddMissionHubTelemetry();
 builder.Services.AddProblemDetails();
 builder.Services.ConfigureHttpJsonOptions(json =>
     json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
@@ -28,6 +30,7 @@ app.MapEventsApi();
 app.MapMissionsApi();
 app.MapJobsApi();
 app.MapMonitorSocket();
+app.MapTelemetryApi();
 
 try
 {
