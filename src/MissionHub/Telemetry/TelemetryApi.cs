@@ -17,6 +17,7 @@ public static class TelemetryApi
     {
         var group = app.MapGroup("/api/telemetry").WithTags("Telemetry");
         group.Map("/ws/{robot_id}", AcceptRobotAsync);
+        group.Map("/ws", () => InvalidRobotId());
         group.MapGet("/robots", ListRobots);
         group.MapGet("/robots/{robot_id}/metrics", GetMetricsAsync);
         group.MapGet("/robots/{robot_id}/history", GetHistoryAsync);
