@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using MissionHub.Agents;
 using MissionHub.Events;
 using MissionHub.Hub;
+using MissionHub.Metrics;
 using MissionHub.Missions;
 using MissionHub.Monitor;
 using MissionHub.Storage;
@@ -16,6 +17,7 @@ builder.AddMissionHubJobs();
 builder.AddMissionHubMonitor();
 builder.AddMissionHubAgents();
 builder.AddMissionHubTelemetry();
+builder.AddMissionHubMetrics();
 builder.Services.AddProblemDetails();
 builder.Services.ConfigureHttpJsonOptions(json =>
     json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
@@ -31,6 +33,7 @@ app.MapMissionsApi();
 app.MapJobsApi();
 app.MapMonitorSocket();
 app.MapTelemetryApi();
+app.MapMetricsApi();
 
 try
 {
