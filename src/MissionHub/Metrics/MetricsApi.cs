@@ -32,10 +32,7 @@ public static class MetricsApi
     {
         var group = app.MapGroup("/api/metrics").WithTags("Metrics");
         group.MapGet("/missions", GetMissionMetrics);
-        if (app.ServiceProvider.GetRequiredService<IOptions<MetricsOptions>>().Value.PrometheusEnabled)
-        {
-            app.MapPrometheusScrapingEndpoint("/metrics");
-        }
+        app.MapPrometheusScrapingEndpoint("/metrics");
         return app;
     }
 

@@ -18,9 +18,6 @@ public sealed class MetricsOptions
 
     /// <summary>Changed missions read per storage round trip.</summary>
     public int PageSize { get; set; } = 5000;
-
-    /// <summary>Serve <c>GET /metrics</c> in the Prometheus text format.</summary>
-    public bool PrometheusEnabled { get; set; } = true;
 }
 
 internal sealed class MetricsOptionsValidator : IValidateOptions<MetricsOptions>
