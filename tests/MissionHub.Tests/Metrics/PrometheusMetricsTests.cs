@@ -84,10 +84,13 @@ public sealed partial class PrometheusMetricsTests : IDisposable
 
         await robot.DisposeAsync();
 
-        await Eventually.TrueAsync(async () => !Parse(await client.GetStringAsync(new Uri("/metrics", UriKind.Relative)))
-            .Keys.Any(k => k.Contains("robot_id=\"leaver\"", StringComparison.Ordinal)), TimeSpan.FromSeconds(10), "the offline robot to leave /metrics");
-        var samples = Parse(await client.GetStringAsync(new Uri("/metrics", UriKind.Relative)));
-        Assert.Equal(1, samples["missionhub_agents{kind=\"robot\",state=\"offline\"}"]);
+        Dictionary<string, double> samples = [];
+        await Eventually.TrueAsync(async () =>
+        {
+            samples = Parse(await client.GetStringAsync(new Uri("/metrics", UriKind.Relative)));
+            return !samples.Keys.Any(k => k.Contains("robot_id=\"leaver\"", StringComparison.Ordinal))
+                && samples.GetValueOrDefault("missionhub_agents{kind=\"robot\",state=\"offline\"}") == 1;
+        }, TimeSpan.FromSeconds(10), "the offline robot to leave the telemetry gauges and be counted offline");
         Assert.Equal(0, samples["missionhub_robots_connected"]);
     }
 
