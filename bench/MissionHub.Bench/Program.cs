@@ -5,6 +5,7 @@ using MissionHub.Bench;
 var benchmarks = new Dictionary<string, (string Usage, Func<string[], Task<int>> Run)>(StringComparer.OrdinalIgnoreCase)
 {
     ["eventlog"] = (EventLogBenchmark.Usage, EventLogBenchmark.RunAsync),
+    ["telemetry"] = (TelemetryBenchmark.Usage, TelemetryBenchmark.RunAsync),
 };
 
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var benchmark))

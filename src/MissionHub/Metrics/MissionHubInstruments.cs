@@ -65,6 +65,7 @@ public sealed class MissionHubInstruments : IDisposable
 
         _meter.CreateObservableGauge("missionhub.robots.connected", () => (long)telemetry.ConnectedCount, "{robot}", "Robots with an open telemetry socket");
         _meter.CreateObservableCounter("missionhub.telemetry.frames", () => telemetry.FramesReceived, "{frame}", "Telemetry frames accepted");
+        _meter.CreateObservableCounter("missionhub.telemetry.samples_written", () => telemetry.SamplesWritten, "{sample}", "Telemetry samples written to the time series");
         _meter.CreateObservableCounter("missionhub.telemetry.samples_dropped", () => telemetry.SamplesDropped, "{sample}", "Telemetry samples not stored (write backlog full or write failed)");
         _meter.CreateObservableGauge("missionhub.robot.telemetry", () =>
             telemetry.RecentRobots().SelectMany(robot => TelemetryMetricNames.Standard
