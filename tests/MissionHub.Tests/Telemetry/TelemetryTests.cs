@@ -158,7 +158,7 @@ public abstract class TelemetryTests : IDisposable
     [Fact]
     public async Task NoFrameForTheHeartbeatTimeout_ClosesWithHeartbeatTimeout_AndRobotIsConnectionBroken()
     {
-        var factory = StartServer(new Dictionary<string, string?> { ["MissionHub:Telemetry:HeartbeatTimeout"] = "00:00:00.600" });
+        var factory = StartServer(new Dictionary<string, string?> { ["MissionHub:Telemetry:HeartbeatTimeout"] = "00:00:01.500" });
         using var client = factory.CreateClient();
         await using var robot = await RawWorker.ConnectAsync(factory, "/api/telemetry/ws/quiet");
         await robot.SendAsync(Frame());
