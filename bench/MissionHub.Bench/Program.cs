@@ -8,6 +8,7 @@ var benchmarks = new Dictionary<string, (string Usage, Func<string[], Task<int>>
     ["hub"] = (HubBenchmark.Usage, HubBenchmark.RunAsync),
     ["missions"] = (MissionsBenchmark.Usage, MissionsBenchmark.RunAsync),
     ["supervisor-status"] = (SupervisorStatusBenchmark.Usage, SupervisorStatusBenchmark.RunAsync),
+    ["telemetry"] = (TelemetryBenchmark.Usage, TelemetryBenchmark.RunAsync),
 };
 
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var benchmark))

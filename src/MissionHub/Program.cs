@@ -2,10 +2,12 @@ using Microsoft.Extensions.Options;
 using MissionHub.Agents;
 using MissionHub.Events;
 using MissionHub.Hub;
+using MissionHub.Metrics;
 using MissionHub.Missions;
 using MissionHub.Monitor;
 using MissionHub.Storage;
 using MissionHub.Supervisor;
+using MissionHub.Telemetry;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -16,6 +18,8 @@ builder.AddMissionHubJobs();
 builder.AddMissionHubMonitor();
 builder.AddMissionHubAgents();
 builder.AddMissionHubSupervisor();
+builder.AddMissionHubTelemetry();
+builder.AddMissionHubMetrics();
 builder.Services.AddProblemDetails();
 builder.Services.ConfigureHttpJsonOptions(json =>
     json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
@@ -31,6 +35,8 @@ app.MapMissionsApi();
 app.MapJobsApi();
 app.MapSupervisorApi();
 app.MapMonitorSocket();
+app.MapTelemetryApi();
+app.MapMetricsApi();
 
 try
 {

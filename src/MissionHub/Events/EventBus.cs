@@ -46,12 +46,16 @@ public sealed partial class EventBus(
     private readonly Lock _subscribersLock = new();
     private EventSubscription[] _subscribers = [];
     private long _publishFailures;
+    private long _published;
     private long _dispatchedSeq;
 
     public IEventLog Log => log;
 
     /// <summary>Seq of the last event handed to subscribers.</summary>
     public long DispatchedSeq => Interlocked.Read(ref _dispatchedSeq);
+
+    /// <summary>Events this process appended to the log since start.</summary>
+    public long Published => Interlocked.Read(ref _published);
 
     /// <summary>Publishes that did not reach the log since start.</summary>
     public long PublishFailures => Interlocked.Read(ref _publishFailures);
@@ -77,7 +81,9 @@ public sealed partial class EventBus(
                 Payload = payload.ValueKind == JsonValueKind.Undefined ? EmptyPayload : payload,
                 Meta = new EventMeta(CorrelationContext.Current),
             };
-            return await log.AppendAsync(draft, cancellationToken);
+            var appended = await log.AppendAsync(draft, cancellationToken);
+            Interlocked.Increment(ref _published);
+            return appended;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

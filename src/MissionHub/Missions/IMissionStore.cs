@@ -36,7 +36,17 @@ public interface IMissionStore
     Task<MissionLogSlice?> ReadLogAsync(string id, long from, int limit, CancellationToken cancellationToken);
 
     Task<MissionStats> GetStatsAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Missions in order of their last change, (updated_at, id) after (<paramref name="since"/>, <paramref name="afterId"/>);
+    /// a null <paramref name="afterId"/> starts at <paramref name="since"/> itself. For incremental readers (the metrics
+    /// aggregation), which page on with the last row's position.
+    /// </summary>
+    Task<IReadOnlyList<MissionChange>> ListChangedAsync(double since, string? afterId, int limit, CancellationToken cancellationToken);
 }
+
+/// <summary>What an incremental reader needs of a changed mission.</summary>
+public sealed record MissionChange(string Id, MissionStatus Status, double CreatedAt, double UpdatedAt);
 
 /// <summary>A page of missions and, if there may be more, the position to continue before.</summary>
 public sealed record MissionListing(IReadOnlyList<Mission> Missions, long? NextBefore);

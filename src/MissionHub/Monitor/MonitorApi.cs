@@ -38,6 +38,14 @@ public static class MonitorApi
         using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { DangerousEnableCompression = true });
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
         using var connection = new MonitorConnection(socket, bus, state, options.Value, time, loggers.CreateLogger("MissionHub.Monitor.MonitorConnection"));
-        await connection.RunAsync(stopping.Token);
+        state.MonitorConnected();
+        try
+        {
+            await connection.RunAsync(stopping.Token);
+        }
+        finally
+        {
+            state.MonitorDisconnected();
+        }
     }
 }

@@ -393,6 +393,7 @@ internal sealed partial class MonitorConnection(
         if (_missing)
         {
             Interlocked.Increment(ref _missed);
+            state.CountMissed();
             return;
         }
         if (Interlocked.Read(ref _queuedEventBytes) + frame.Length > options.MaxQueuedBytes)
@@ -400,6 +401,7 @@ internal sealed partial class MonitorConnection(
             // From here on nothing is delivered until the monitor resyncs: no gaps it could mistake for a quiet hub.
             _missing = true;
             Interlocked.Increment(ref _missed);
+            state.CountMissed();
             LogFellBehind(logger, _monitorId ?? "?", evt.Seq);
             Send(new EventsMissedNotice("events_missed", 1, evt.Seq,
                     $"this monitor fell behind; events from seq {evt.Seq} were not sent: send resync_request with last_seq {evt.Seq - 1}"),

@@ -27,6 +27,20 @@ public sealed partial class MonitorState(EventBus bus, JobBroker broker, ILogger
     private long _failedTotal;
     private long _seq;
     private string _epoch = "";
+    private long _connectedMonitors;
+    private long _missedEvents;
+
+    /// <summary>Monitor sockets open now (for <c>/metrics</c>).</summary>
+    public long ConnectedMonitors => Interlocked.Read(ref _connectedMonitors);
+
+    /// <summary>Events not delivered to a monitor that fell behind, since start (for <c>/metrics</c>).</summary>
+    public long MissedEvents => Interlocked.Read(ref _missedEvents);
+
+    internal void MonitorConnected() => Interlocked.Increment(ref _connectedMonitors);
+
+    internal void MonitorDisconnected() => Interlocked.Decrement(ref _connectedMonitors);
+
+    internal void CountMissed() => Interlocked.Increment(ref _missedEvents);
 
     /// <summary>The seq up to which every event has been applied.</summary>
     public long Seq

@@ -17,7 +17,7 @@ namespace MissionHub.Storage.Redis;
 /// </summary>
 public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys) : IMissionStore
 {
-    // KEYS: mission, index, status index, stats, log, seq. ARGV: mission JSON, id, status, created_at, log entry JSON.
+    // KEYS: mission, index, status index, stats, log, seq, updated index. ARGV: mission JSON, id, status, created_at, log entry JSON.
     private const string CreateScript = """
         if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
         local seq = redis.call('INCR', KEYS[6])
@@ -29,10 +29,11 @@ public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys
           redis.call('HSET', KEYS[4], 'last_updated', ARGV[4])
         end
         redis.call('RPUSH', KEYS[5], ARGV[5])
+        redis.call('ZADD', KEYS[7], ARGV[4], ARGV[2])
         return seq
         """;
 
-    // KEYS: mission, index, stats, log, index of the new status, then the index of each allowed old status.
+    // KEYS: mission, index, stats, log, index of the new status, then the index of each allowed old status, last the updated index.
     // ARGV: id, new status, new mission JSON, at, n, then n pairs (allowed old status, log entry JSON for it).
     // The mission's current status is read here, inside the script: a change is decided and written in one step.
     private const string ChangeStatusScript = """
@@ -55,6 +56,7 @@ public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys
           redis.call('HSET', KEYS[3], 'last_updated', ARGV[4])
         end
         redis.call('RPUSH', KEYS[4], ARGV[5 + found * 2])
+        redis.call('ZADD', KEYS[#KEYS], ARGV[4], ARGV[1])
         return {'changed', status}
         """;
 
@@ -81,14 +83,36 @@ public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys
 
     private RedisKey StatsKey => keys.Key("missions:stats");
 
-    public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask; // keys are created on first write
+    /// <summary>Sorted set of ids scored by updated_at, for incremental readers.</summary>
+    private RedisKey UpdatedIndexKey => keys.Key("missions:updated");
+
+    /// <summary>Keys are created on first write; missions stored before the updated index existed are added to it once.</summary>
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        var db = await connection.GetDatabaseAsync(cancellationToken);
+        if (await db.SortedSetLengthAsync(UpdatedIndexKey) > 0 || await db.SortedSetLengthAsync(IndexKey) == 0)
+        {
+            return;
+        }
+        long? before = null;
+        do
+        {
+            var page = await ListAsync(null, before, 1000, cancellationToken);
+            if (page.Missions.Count > 0)
+            {
+                await db.SortedSetAddAsync(UpdatedIndexKey, [.. page.Missions.Select(m => new SortedSetEntry(m.Id, m.UpdatedAt))]);
+            }
+            before = page.NextBefore;
+        }
+        while (before is not null);
+    }
 
     public async Task<bool> CreateAsync(Mission mission, MissionLogEntry initialLog, CancellationToken cancellationToken)
     {
         var db = await connection.GetDatabaseAsync(cancellationToken);
         var result = await db.ScriptEvaluateAsync(
             CreateScript,
-            [MissionKey(mission.Id), IndexKey, StatusIndexKey(mission.Status), StatsKey, LogKey(mission.Id), SeqKey],
+            [MissionKey(mission.Id), IndexKey, StatusIndexKey(mission.Status), StatsKey, LogKey(mission.Id), SeqKey, UpdatedIndexKey],
             [ToJson(mission), mission.Id, mission.Status.ToWire(), Number(mission.CreatedAt), ToJson(initialLog)]);
         return (long)result > 0;
     }
@@ -159,6 +183,7 @@ public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys
             args.Add(from.ToWire());
             args.Add(ToJson(MissionLogEntries.StatusChanged(from, to, at)));
         }
+        scriptKeys.Add(UpdatedIndexKey);
         var result = (RedisResult[])(await db.ScriptEvaluateAsync(ChangeStatusScript, [.. scriptKeys], [.. args]))!;
         switch ((string)result[0]!)
         {
@@ -226,6 +251,50 @@ public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys
             }
         }
         return new MissionStats(total, counts, lastUpdated);
+    }
+
+    public async Task<IReadOnlyList<MissionChange>> ListChangedAsync(double since, string? afterId, int limit, CancellationToken cancellationToken)
+    {
+        var db = await connection.GetDatabaseAsync(cancellationToken);
+        var ids = new List<(string Id, double UpdatedAt)>(limit);
+        long skip = 0;
+        while (ids.Count < limit)
+        {
+            var page = await db.SortedSetRangeByScoreWithScoresAsync(UpdatedIndexKey, since, double.PositiveInfinity, Exclude.None, Order.Ascending, skip, limit);
+            foreach (var entry in page)
+            {
+                var id = (string)entry.Element!;
+                // Ties on updated_at are ordered by id (Redis orders equal scores by member bytes, like ordinal order).
+                if (afterId is not null && entry.Score == since && string.CompareOrdinal(id, afterId) <= 0)
+                {
+                    continue;
+                }
+                if (ids.Count < limit)
+                {
+                    ids.Add((id, entry.Score));
+                }
+            }
+            if (page.Length < limit)
+            {
+                break;
+            }
+            skip += page.Length;
+        }
+        if (ids.Count == 0)
+        {
+            return [];
+        }
+        var values = await db.StringGetAsync([.. ids.Select(i => MissionKey(i.Id))]);
+        var changes = new List<MissionChange>(ids.Count);
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (!values[i].IsNull)
+            {
+                var mission = FromJson(values[i]!);
+                changes.Add(new MissionChange(mission.Id, mission.Status, mission.CreatedAt, mission.UpdatedAt));
+            }
+        }
+        return changes;
     }
 
     private static string ToJson(Mission mission) => JsonSerializer.Serialize(mission, MissionsJsonContext.Default.Mission);

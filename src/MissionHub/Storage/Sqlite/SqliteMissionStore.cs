@@ -23,6 +23,7 @@ public sealed class SqliteMissionStore(SqliteDatabase database) : IMissionStore,
             created_at REAL NOT NULL,
             updated_at REAL NOT NULL);
         CREATE INDEX IF NOT EXISTS ix_missions_status_seq ON missions(status, seq);
+        CREATE INDEX IF NOT EXISTS ix_missions_updated ON missions(updated_at, id);
         CREATE TABLE IF NOT EXISTS mission_log (
             mission_id TEXT NOT NULL,
             idx INTEGER NOT NULL,
@@ -234,6 +235,25 @@ public sealed class SqliteMissionStore(SqliteDatabase database) : IMissionStore,
             }
         }
         return new MissionStats(counts.Values.Sum(), counts, lastUpdated);
+    }
+
+    public async Task<IReadOnlyList<MissionChange>> ListChangedAsync(double since, string? afterId, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var select = Command(connection, null, """
+            SELECT id, status, created_at, updated_at FROM missions
+            WHERE (updated_at, id) > ($since, $after) ORDER BY updated_at, id LIMIT $limit
+            """);
+        select.Parameters.AddWithValue("$since", since);
+        select.Parameters.AddWithValue("$after", afterId ?? "");
+        select.Parameters.AddWithValue("$limit", limit);
+        var changes = new List<MissionChange>();
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            changes.Add(new MissionChange(reader.GetString(0), MissionStatuses.Parse(reader.GetString(1)), reader.GetDouble(2), reader.GetDouble(3)));
+        }
+        return changes;
     }
 
     public void Dispose() => _writeTurn.Dispose();
