@@ -47,13 +47,27 @@ public sealed class EventFilter
         string? typePatterns,
         string? target,
         [NotNullWhen(true)] out EventFilter? filter,
+        [NotNullWhen(false)] out string? error) =>
+        TryCreate(typePatterns, target, MaxPatternLength, out filter, out error);
+
+    /// <summary>A filter composed by the server itself (e.g. from monitor topics): no limit on the pattern list's length.</summary>
+    public static EventFilter FromPatterns(IEnumerable<string> patterns) =>
+        TryCreate(string.Join(',', patterns.Distinct(StringComparer.Ordinal)), null, int.MaxValue, out var filter, out var error)
+            ? filter
+            : throw new ArgumentException(error, nameof(patterns));
+
+    private static bool TryCreate(
+        string? typePatterns,
+        string? target,
+        int maxLength,
+        [NotNullWhen(true)] out EventFilter? filter,
         [NotNullWhen(false)] out string? error)
     {
         filter = null;
         var patterns = new List<string>();
         if (!string.IsNullOrEmpty(typePatterns))
         {
-            if (typePatterns.Length > MaxPatternLength)
+            if (typePatterns.Length > maxLength)
             {
                 error = $"type pattern is longer than {MaxPatternLength} characters";
                 return false;

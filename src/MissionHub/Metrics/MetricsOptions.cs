@@ -16,6 +16,9 @@ public sealed class MetricsOptions
     /// </summary>
     public TimeSpan ChangeOverlap { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Run once as soon as the server starts (so figures exist at once), then every interval.</summary>
+    public bool AggregateAtStart { get; set; } = true;
+
     /// <summary>Changed missions read per storage round trip.</summary>
     public int PageSize { get; set; } = 5000;
 }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using MissionHub.Events;
 using MissionHub.Hub;
 using MissionHub.Missions;
+using MissionHub.Supervisor;
 
 namespace MissionHub.Metrics;
 
@@ -18,6 +19,7 @@ public sealed partial class MissionMetricsAggregator(
     JobBroker broker,
     IEventPublisher events,
     IOptions<MetricsOptions> options,
+    IBackgroundJobHeartbeat heartbeat,
     TimeProvider time,
     ILogger<MissionMetricsAggregator> logger) : BackgroundService
 {
@@ -48,9 +50,15 @@ public sealed partial class MissionMetricsAggregator(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // The supervisor's health check reports this job overdue when it stops succeeding.
+        heartbeat.Register(MetricsEvents.JobId, options.Value.AggregationInterval);
         using var timer = new PeriodicTimer(options.Value.AggregationInterval, time);
         try
         {
+            if (!options.Value.AggregateAtStart)
+            {
+                await timer.WaitForNextTickAsync(stoppingToken);
+            }
             do
             {
                 await RunOnceAsync(stoppingToken);
@@ -89,6 +97,7 @@ public sealed partial class MissionMetricsAggregator(
                     new AggregationCompletedPayload(MetricsEvents.JobId, processed, durationMs, EventBus.UnixSeconds(completedAt)),
                     MetricsJsonContext.Default.AggregationCompletedPayload, cancellationToken);
                 LogCompleted(logger, processed, durationMs);
+                heartbeat.ReportSuccess(MetricsEvents.JobId);
                 return true;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -103,6 +112,7 @@ public sealed partial class MissionMetricsAggregator(
                 var errorType = ex.GetType().Name;
                 Volatile.Write(ref _lastRun, new AggregationRun("failed", EventBus.UnixSeconds(failedAt), durationMs, ex.Message, errorType));
                 LogFailed(logger, ex);
+                heartbeat.ReportFailure(MetricsEvents.JobId, $"{errorType}: {ex.Message}");
                 await events.PublishAsync(
                     MetricsEvents.AggregationFailed, MetricsEvents.Source, null,
                     new AggregationFailedPayload(MetricsEvents.JobId, ex.Message, errorType, EventBus.UnixSeconds(failedAt)),

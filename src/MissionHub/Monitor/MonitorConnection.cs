@@ -284,6 +284,10 @@ internal sealed partial class MonitorConnection(
             {
                 var before = feed.Cursor;
                 var batch = await feed.NextAsync(options.HeartbeatInterval, cancellationToken);
+                if (batch.Count > 0 && subscription.NeedsJobAttributes)
+                {
+                    await state.WaitUntilAppliedAsync(batch[^1].Seq, cancellationToken);
+                }
                 if (resync)
                 {
                     if (feed.LastBatchFromLog)

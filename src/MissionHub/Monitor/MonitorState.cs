@@ -27,6 +27,7 @@ public sealed partial class MonitorState(EventBus bus, JobBroker broker, ILogger
     private long _failedTotal;
     private long _seq;
     private string _epoch = "";
+    private TaskCompletionSource _advanced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _connectedMonitors;
     private long _missedEvents;
 
@@ -75,6 +76,23 @@ public sealed partial class MonitorState(EventBus bus, JobBroker broker, ILogger
         }
     }
 
+    /// <summary>
+    /// Completes once every event up to <paramref name="seq"/> has been applied, so a filter that looks a job up
+    /// sees it as of that event (monitors and this read model follow the bus independently).
+    /// </summary>
+    public async ValueTask WaitUntilAppliedAsync(long seq, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var advanced = Volatile.Read(ref _advanced).Task;
+            if (Seq >= seq)
+            {
+                return;
+            }
+            await advanced.WaitAsync(cancellationToken);
+        }
+    }
+
     /// <summary>Type, priority and worker of a job, for filters.</summary>
     public bool TryGetJob(string jobId, out JobAttributes attributes)
     {
@@ -109,6 +127,7 @@ public sealed partial class MonitorState(EventBus bus, JobBroker broker, ILogger
                         }
                         _seq = Math.Max(_seq, feed.Cursor);
                     }
+                    Interlocked.Exchange(ref _advanced, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
                 }
             }
             catch (EventLogResetException reset)

@@ -55,6 +55,9 @@ internal sealed class MonitorSubscription
 
     public bool WantsHeartbeat => Topics.Contains(HeartbeatTopic);
 
+    /// <summary>Whether matching needs the monitor read model's view of a job (type, priority, worker).</summary>
+    public bool NeedsJobAttributes => JobTypes is not null || WorkerIds is not null || PriorityRange is not null;
+
     /// <summary>Parses <c>topics</c>, <c>filters</c> and <c>batching</c>; on failure returns an error code and message.</summary>
     public static (MonitorSubscription? Subscription, string? Code, string? Error) Parse(JsonElement message, MonitorSubscription? previous = null)
     {
@@ -136,10 +139,10 @@ internal sealed class MonitorSubscription
             }
             batching = batchingElement.GetBoolean();
         }
-        var patterns = string.Join(',', topics.Select(t => TopicPatterns[t]).Where(p => p.Length > 0));
+        var patterns = topics.SelectMany(t => TopicPatterns[t].Split(',', StringSplitOptions.RemoveEmptyEntries)).ToList();
         // Only a heartbeat (or nothing): a filter that matches no type at all.
-        var filterText = patterns.Length > 0 ? patterns : "-none-";
-        return (new MonitorSubscription(topics, EventFilter.Create(filterText), jobTypes, workerIds, priorityRange, batching), null, null);
+        var typeFilter = EventFilter.FromPatterns(patterns.Count > 0 ? patterns : ["-none-"]);
+        return (new MonitorSubscription(topics, typeFilter, jobTypes, workerIds, priorityRange, batching), null, null);
     }
 
     /// <summary>Whether an event the feed delivered passes the attribute filters.</summary>

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Net.WebSockets;
 using System.Text.Json;
+using MissionHub.Infrastructure;
 
 namespace MissionHub.Telemetry;
 
@@ -88,71 +89,48 @@ internal sealed partial class TelemetryConnection : IDisposable
 
     private async Task<string> ReceiveLoopAsync(CancellationToken requestAborted)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(4 * 1024);
+        // An oversized frame is refused at once (close 1009) without reading the rest.
+        using var reader = new WebSocketFrameReader(_socket, _options.MaxFrameBytes, skipOversized: false);
         using var heartbeat = new CancellationTokenSource(_options.HeartbeatTimeout);
         using var receive = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, _closed.Token, heartbeat.Token);
         try
         {
             while (true)
             {
-                var count = 0;
-                ValueWebSocketReceiveResult result;
-                do
+                var kind = await reader.ReadAsync(receive.Token);
+                switch (kind)
                 {
-                    if (count == buffer.Length)
-                    {
-                        if (count > _options.MaxFrameBytes)
-                        {
-                            return await RefuseTooLargeAsync();
-                        }
-                        var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _options.MaxFrameBytes + 1));
-                        buffer.AsSpan(0, count).CopyTo(larger);
-                        ArrayPool<byte>.Shared.Return(buffer);
-                        buffer = larger;
-                    }
-                    result = await _socket.ReceiveAsync(buffer.AsMemory(count), receive.Token);
-                    count += result.Count;
-                }
-                while (!result.EndOfMessage);
-
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    return Volatile.Read(ref _closeReason) ?? TelemetryCloseReasons.ClientDisconnect;
-                }
-                if (count > _options.MaxFrameBytes)
-                {
-                    return await RefuseTooLargeAsync();
+                    case FrameKind.Close:
+                        return Volatile.Read(ref _closeReason) ?? TelemetryCloseReasons.ClientDisconnect;
+                    case FrameKind.TooLarge:
+                        return await RefuseTooLargeAsync();
                 }
                 heartbeat.CancelAfter(_options.HeartbeatTimeout);
-                if (result.MessageType != WebSocketMessageType.Text)
+                if (kind == FrameKind.Binary)
                 {
                     await SendErrorAsync("unsupported_frame", "frames must be JSON text, not binary", receive.Token);
                     continue;
                 }
-                await HandleFrameAsync(buffer.AsMemory(0, count), receive.Token);
+                await HandleFrameAsync(reader.Frame, receive.Token);
             }
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException)
         {
             if (Volatile.Read(ref _closeReason) is { } reason)
             {
                 return reason;
             }
-            if (heartbeat.IsCancellationRequested && !requestAborted.IsCancellationRequested)
+            // Checked first: cancelling a receive aborts the socket, which can also signal requestAborted
+            // or surface as a WebSocketException.
+            if (heartbeat.IsCancellationRequested)
             {
                 Interlocked.CompareExchange(ref _closeReason, TelemetryCloseReasons.HeartbeatTimeout, null);
                 return TelemetryCloseReasons.HeartbeatTimeout;
             }
-            return TelemetryCloseReasons.Error;
-        }
-        catch (Exception ex) when (ex is WebSocketException or IOException)
-        {
-            // The link dropped without a close handshake.
-            return Volatile.Read(ref _closeReason) ?? TelemetryCloseReasons.Error;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
+            // Otherwise the link dropped without a close handshake, or the server is going down.
+            return ex is OperationCanceledException && requestAborted.IsCancellationRequested
+                ? TelemetryCloseReasons.ServerShutdown
+                : TelemetryCloseReasons.Error;
         }
     }
 

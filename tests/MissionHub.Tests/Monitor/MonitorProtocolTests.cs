@@ -246,6 +246,20 @@ public sealed class MonitorProtocolTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Subscribe_ToEveryTopicAtOnce_IsAccepted()
+    {
+        var (monitor, _) = await ConnectMonitorAsync(new
+        {
+            type = "subscribe",
+            topics = new[] { "workers", "jobs", "jobs:progress", "jobs:status", "system_stats", "heartbeat", "missions", "agents", "supervisor", "telemetry", "metrics" },
+        });
+        await using var _ = monitor;
+
+        var id = await SubmitAsync("render");
+        Assert.Equal(id, (await monitor.ReceiveTypeAsync("job_submitted")).GetProperty("job_id").GetString());
+    }
+
+    [Fact]
     public async Task Heartbeat_IsAcknowledged_AndTheHeartbeatTopicTicks()
     {
         var (monitor, snapshot) = await ConnectMonitorAsync(new { type = "subscribe", topics = new[] { "heartbeat" } });

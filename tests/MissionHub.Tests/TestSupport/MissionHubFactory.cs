@@ -77,6 +77,10 @@ public sealed class MissionHubFactory : WebApplicationFactory<Program>
 
     private static Dictionary<string, string?> Merge(Dictionary<string, string?> settings, IDictionary<string, string?>? extra)
     {
+        // Quiet by default: the periodic aggregation would add metrics.* events to logs that tests count exactly.
+        // Tests of the aggregation set these themselves.
+        settings.TryAdd("MissionHub:Metrics:AggregateAtStart", "false");
+        settings.TryAdd("MissionHub:Metrics:AggregationInterval", "01:00:00");
         foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
         {
             settings[key] = value;
