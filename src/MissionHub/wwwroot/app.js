@@ -1086,6 +1086,8 @@ function wire() {
 const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
 const client = new MonitorClient({ url: `${scheme}//${location.host}/ws/monitor`, onSnapshot, onEvents, onState, counters });
 counters.client = client;
+// For tests and the bench: the seqs of the events this page has applied (the newest EVENTS_KEPT).
+counters.seqs = () => S.events.map((e) => e.seq);
 wire();
 route();
 loadHealth();

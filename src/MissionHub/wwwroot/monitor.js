@@ -3,10 +3,13 @@
 // onSnapshot(data, epoch, seq) when the state must be (re)loaded, onEvents(events) with events in seq
 // order (each exactly once), and onState(state, detail) when the connection changes.
 
-export const TOPICS = ['workers', 'jobs', 'system_stats', 'heartbeat', 'missions', 'agents', 'supervisor', 'telemetry', 'metrics'];
+// 'agents' is left out: it is exactly the worker_* events (topic workers) plus telemetry.connection_* (topic
+// telemetry), and with it the server's combined type pattern passes its 200-character limit and the
+// subscribe fails (the socket is closed).
+export const TOPICS = ['workers', 'jobs', 'system_stats', 'heartbeat', 'missions', 'supervisor', 'telemetry', 'metrics'];
 
 const HEARTBEAT_MS = 15000;
-const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
+const BACKOFF_MS = [500, 1000, 2000, 3000, 5000]; // then every 5 s (±20 %)
 
 export class MonitorClient {
   constructor({ url, onSnapshot, onEvents, onState, counters }) {
@@ -104,6 +107,7 @@ export class MonitorClient {
   }
 
   setState(state, detail) {
+    if (state !== this.counters.connection) console.info(`monitor: ${state}`, JSON.stringify(detail));
     this.counters.connection = state;
     this.onState(state, detail);
   }
