@@ -142,7 +142,7 @@ function onSnapshot(data) {
   // Missions are not in the hub snapshot: (re)load them so that the stream then keeps them current.
   loadMissions();
   loadMissionStats();
-  mark('overview', 'jobs', 'jobsAll', 'agents', 'missions');
+  mark('overview', 'jobs', 'jobsAll', 'agents', 'missions', 'foot');
 }
 
 function onEvents(events) {
@@ -250,8 +250,16 @@ function applyEvent(e) {
         finishJob({ ...j, status: 'cancelled', completed_ms: ms }, 'failed');
         return;
       }
+      const stillActive = ['assigned', 'running'].includes(j.status) && ['assigned', 'running'].includes(e.new_status);
       j.status = e.new_status;
       if (e.error) j.error = e.error;
+      if (stillActive) {
+        // Same lane: patch the row, no lane rebuild.
+        dirtyJobs.add(j.id);
+        touchWorker(e.worker_id, ms);
+        mark('jobs');
+        return;
+      }
       if (e.new_status === 'pending') {
         const w = S.workers.get(e.worker_id);
         if (w) w.current_jobs = (w.current_jobs || []).filter((x) => x !== j.id);
@@ -617,7 +625,18 @@ function renderFrame() {
   if (view === 'missions' && (parts.has('missions') || parts.has('detail'))) renderMissions(parts);
   if (view === 'jobs' && (parts.has('jobs') || parts.has('jobsAll'))) renderJobs(parts.has('jobsAll'));
   if (view === 'agents' && parts.has('agents')) renderAgents();
-  if (view === 'events' && (parts.has('events') || parts.has('eventTypes'))) renderEvents(parts);
+  if (view === 'events' && (parts.has('events') || parts.has('eventTypes'))) {
+    // The log redraws at most 5 times a second: readable, and cheap at hundreds of events a second.
+    const since = performance.now() - lastEventsRender;
+    if (since < 200 && !parts.has('eventsNow')) {
+      if (!eventsTimer) eventsTimer = setTimeout(() => { eventsTimer = null; mark('events', 'eventsNow'); }, 200 - since);
+      parts.delete('events');
+      if (parts.delete('eventTypes')) dirty.add('eventTypes');
+    } else {
+      lastEventsRender = performance.now();
+      renderEvents(parts);
+    }
+  }
   // Parts for views not shown stay marked until the view is opened.
   for (const p of parts) if (!rendered(p)) dirty.add(p);
 }
@@ -849,7 +868,10 @@ function buildLanes() {
       }
       frag.appendChild(cached.el);
     }
-    list.replaceChildren(frag);
+    // Unchanged order (the common case under load): leave the DOM alone.
+    const els = [...frag.childNodes];
+    const same = list.children.length === els.length && els.every((el, i) => list.children[i] === el);
+    if (!same) list.replaceChildren(...els);
     $('c-' + name).textContent = String(jobs.length);
     $('n-' + name).textContent = jobs.length > LIST_CAP ? `Showing ${LIST_CAP} of ${jobs.length}.` : (jobs.length === 0 ? 'None.' : '');
   }
@@ -894,6 +916,8 @@ function renderAgents() {
 }
 
 // ---- event log ----
+let lastEventsRender = 0;
+let eventsTimer = null;
 const eventLog = { paused: false, newWhilePaused: 0, selected: null };
 function eventMatcher() {
   const f = $('ev-filter').value.trim();
@@ -1058,18 +1082,18 @@ function wire() {
       button.disabled = false;
     }
   });
-  $('ev-filter').addEventListener('input', () => mark('events'));
+  $('ev-filter').addEventListener('input', () => mark('events', 'eventsNow'));
   $('ev-pause').addEventListener('click', (ev) => {
     eventLog.paused = !eventLog.paused;
     eventLog.newWhilePaused = 0;
     ev.currentTarget.setAttribute('aria-pressed', String(eventLog.paused));
     ev.currentTarget.textContent = eventLog.paused ? 'Resume' : 'Pause';
-    mark('events');
+    mark('events', 'eventsNow');
   });
   $('ev-clear').addEventListener('click', () => {
     S.events = [];
     eventLog.newWhilePaused = 0;
-    mark('events');
+    mark('events', 'eventsNow');
   });
   $('events').addEventListener('click', (ev) => {
     const button = ev.target.closest('button[data-seq]');
