@@ -139,6 +139,7 @@ function onSnapshot(data) {
   S.completed = (data.jobs?.completed || []).map(jobFromSnapshot);
   S.failed = (data.jobs?.failed || []).map(jobFromSnapshot);
   S.stats = data.system_stats || null;
+  eventLog.drawnUpTo = null; // a new snapshot may start another epoch: redraw the log in full
   // Missions are not in the hub snapshot: (re)load them so that the stream then keeps them current.
   loadMissions();
   loadMissionStats();
@@ -939,14 +940,31 @@ function renderEvents(parts) {
     $('ev-note').textContent = `Paused · ${eventLog.newWhilePaused} new events not shown`;
     return;
   }
+  const filter = $('ev-filter').value.trim();
   const match = eventMatcher();
-  const shown = [];
-  for (let i = S.events.length - 1; i >= 0 && shown.length < EVENTS_SHOWN; i--) if (match(S.events[i])) shown.push(S.events[i]);
-  $('events').innerHTML = shown.map((e) => `<li><button type="button" class="ev ${eventLog.selected === e.seq ? 'selected' : ''}" data-seq="${e.seq}">
+  const list = $('events');
+  const newest = S.events.length ? S.events[S.events.length - 1].seq : 0;
+  const row = (e) => `<li><button type="button" class="ev ${eventLog.selected === e.seq ? 'selected' : ''}" data-seq="${e.seq}">
       <span class="seq mono">#${e.seq}</span> <span class="etype">${esc(e.type)}</span>
       <span class="muted small">${esc(localTime(eventMs(e)))}</span>
-      <span class="sum small">${esc(eventSummary(e))}</span></button></li>`).join('') || '<li class="muted">No events yet.</li>';
-  $('ev-note').textContent = `${shown.length} shown (newest ${EVENTS_SHOWN} kept on screen, ${S.events.length} in memory)`;
+      <span class="sum small">${esc(eventSummary(e))}</span></button></li>`;
+  if (eventLog.drawnFilter === filter && eventLog.drawnUpTo != null && S.events.length && S.events[0].seq <= eventLog.drawnUpTo + 1) {
+    // Only what is new goes in at the top; the oldest rows fall off the bottom.
+    const fresh = [];
+    for (let i = S.events.length - 1; i >= 0 && S.events[i].seq > eventLog.drawnUpTo && fresh.length < EVENTS_SHOWN; i--) if (match(S.events[i])) fresh.push(S.events[i]);
+    if (fresh.length) {
+      if (list.firstElementChild && !list.firstElementChild.querySelector('button')) list.replaceChildren();
+      list.insertAdjacentHTML('afterbegin', fresh.map(row).join(''));
+      while (list.children.length > EVENTS_SHOWN) list.lastElementChild.remove();
+    }
+  } else {
+    const shown = [];
+    for (let i = S.events.length - 1; i >= 0 && shown.length < EVENTS_SHOWN; i--) if (match(S.events[i])) shown.push(S.events[i]);
+    list.innerHTML = shown.map(row).join('') || '<li class="muted">No events yet.</li>';
+  }
+  eventLog.drawnFilter = filter;
+  eventLog.drawnUpTo = newest;
+  $('ev-note').textContent = `${list.querySelectorAll('button').length} shown (newest ${EVENTS_SHOWN} on screen, ${S.events.length} in memory)`;
 }
 function showEvent(seq) {
   const e = S.events.find((x) => x.seq === seq);
@@ -1093,6 +1111,7 @@ function wire() {
   $('ev-clear').addEventListener('click', () => {
     S.events = [];
     eventLog.newWhilePaused = 0;
+    eventLog.drawnUpTo = null;
     mark('events', 'eventsNow');
   });
   $('events').addEventListener('click', (ev) => {
@@ -1112,6 +1131,11 @@ const client = new MonitorClient({ url: `${scheme}//${location.host}/ws/monitor`
 counters.client = client;
 // For tests and the bench: the seqs of the events this page has applied (the newest EVENTS_KEPT).
 counters.seqs = () => S.events.map((e) => e.seq);
+counters.jobCounts = () => {
+  let pending = 0;
+  for (const j of S.jobs.values()) if (j.status === 'pending') pending += 1;
+  return { pending, active: S.jobs.size - pending, completed: S.completed.length, failed: S.failed.length };
+};
 wire();
 route();
 loadHealth();

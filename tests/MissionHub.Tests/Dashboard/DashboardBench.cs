@@ -50,7 +50,8 @@ public sealed class DashboardBench(BrowserFixture browser, ITestOutputHelper out
         await using var _ = context;
         await page.GotoAsync(new Uri(server.BaseAddress, "/#/" + view).ToString());
         await Microsoft.Playwright.Assertions.Expect(page.Locator("#conn")).ToHaveAttributeAsync("data-state", "live");
-        await Microsoft.Playwright.Assertions.Expect(page.Locator("#c-active")).ToHaveTextAsync("1000", new() { Timeout = 15000 });
+        await Eventually.TrueAsync(async () => await page.EvaluateAsync<int>("() => window.missionHub.jobCounts().active") == 1000,
+            TimeSpan.FromSeconds(15), "the page to hold the 1,000 active jobs");
 
         var startApplied = await page.EvaluateAsync<double>("() => window.missionHub.eventsApplied");
         var startLong = await page.EvaluateAsync<double>("() => window.missionHub.longTasks");
