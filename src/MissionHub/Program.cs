@@ -30,6 +30,9 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
 app.UseMissionHubCorrelation();
+// The dashboard (wwwroot/index.html at /): static files, no build step.
+app.UseDefaultFiles();
+app.UseStaticFiles();
 app.MapEventsApi();
 app.MapMissionsApi();
 app.MapJobsApi();
