@@ -29,6 +29,12 @@ internal sealed class BenchArgs
             ? value
             : throw new ArgumentException($"--{name} must be a positive whole number");
 
+    public IReadOnlyList<int> IntList(string name) =>
+        [.. _values[name].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(v =>
+            int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value > 0
+                ? value
+                : throw new ArgumentException($"--{name} must be a list of positive whole numbers, e.g. 1,10,50"))];
+
     public IReadOnlyList<string> Backends => _values["backend"] switch
     {
         "all" => ["sqlite", "redis"],

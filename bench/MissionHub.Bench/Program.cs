@@ -7,6 +7,7 @@ var benchmarks = new Dictionary<string, (string Usage, Func<string[], Task<int>>
     ["eventlog"] = (EventLogBenchmark.Usage, EventLogBenchmark.RunAsync),
     ["hub"] = (HubBenchmark.Usage, HubBenchmark.RunAsync),
     ["missions"] = (MissionsBenchmark.Usage, MissionsBenchmark.RunAsync),
+    ["monitor"] = (MonitorBenchmark.Usage, MonitorBenchmark.RunAsync),
     ["supervisor-status"] = (SupervisorStatusBenchmark.Usage, SupervisorStatusBenchmark.RunAsync),
     ["telemetry"] = (TelemetryBenchmark.Usage, TelemetryBenchmark.RunAsync),
 };

@@ -32,6 +32,7 @@ public sealed class SqliteTelemetryStore(SqliteDatabase database) : ITelemetrySt
             return;
         }
         await using var connection = await database.OpenAsync(cancellationToken);
+        using var turn = await database.WaitForWriteTurnAsync(cancellationToken);
         using var transaction = connection.BeginTransaction(deferred: false);
         using var insert = connection.CreateCommand();
         insert.Transaction = transaction;
@@ -68,6 +69,7 @@ public sealed class SqliteTelemetryStore(SqliteDatabase database) : ITelemetrySt
     public async Task<long> TrimAsync(double before, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
+        using var turn = await database.WaitForWriteTurnAsync(cancellationToken);
         using var delete = connection.CreateCommand();
         delete.CommandText = "DELETE FROM telemetry_samples WHERE ts < $before";
         delete.Parameters.AddWithValue("$before", before);

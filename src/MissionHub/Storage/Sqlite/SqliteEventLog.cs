@@ -92,6 +92,7 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
         var insert = _insert!;
         var committed = new CharterEvent[drafts.Count];
         var seq = _nextSeq;
+        using (await database.WaitForWriteTurnAsync(cancellationToken))
         using (var transaction = (SqliteTransaction)await writer.BeginTransactionAsync(cancellationToken))
         {
             insert.Transaction = transaction;
@@ -229,6 +230,7 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
         while (true)
         {
             // Small chunks: the writer never waits long for the lock.
+            using var turn = await database.WaitForWriteTurnAsync(cancellationToken);
             using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
             using var chunk = connection.CreateCommand();
             chunk.Transaction = transaction;

@@ -38,6 +38,7 @@ public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore, IAsyncD
     private async Task CommitAsync(IReadOnlyList<Job> jobs, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
+        using var turn = await database.WaitForWriteTurnAsync(cancellationToken);
         using var transaction = connection.BeginTransaction(deferred: false);
         using var upsert = connection.CreateCommand();
         upsert.Transaction = transaction;

@@ -10,7 +10,7 @@ namespace MissionHub.Storage.Sqlite;
 /// semaphore so they queue fairly instead of spinning in SQLite's busy handler; the busy timeout only covers
 /// the event log's writer and other processes.
 /// </summary>
-public sealed class SqliteMissionStore(SqliteDatabase database) : IMissionStore, IDisposable
+public sealed class SqliteMissionStore(SqliteDatabase database) : IMissionStore
 {
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS missions (
@@ -42,7 +42,6 @@ public sealed class SqliteMissionStore(SqliteDatabase database) : IMissionStore,
 
     private const string MissionColumns = "seq, id, name, description, data, status, created_at, updated_at";
 
-    private readonly SemaphoreSlim _writeTurn = new(1, 1);
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
@@ -55,38 +54,31 @@ public sealed class SqliteMissionStore(SqliteDatabase database) : IMissionStore,
 
     public async Task<bool> CreateAsync(Mission mission, MissionLogEntry initialLog, CancellationToken cancellationToken)
     {
-        await _writeTurn.WaitAsync(cancellationToken);
-        try
+        using var turn = await database.WaitForWriteTurnAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var transaction = connection.BeginTransaction(deferred: false);
+        using (var insert = Command(connection, transaction, """
+            INSERT INTO missions (id, name, description, data, status, created_at, updated_at)
+            VALUES ($id, $name, $description, $data, $status, $created_at, $updated_at)
+            ON CONFLICT(id) DO NOTHING
+            """))
         {
-            await using var connection = await database.OpenAsync(cancellationToken);
-            using var transaction = connection.BeginTransaction(deferred: false);
-            using (var insert = Command(connection, transaction, """
-                INSERT INTO missions (id, name, description, data, status, created_at, updated_at)
-                VALUES ($id, $name, $description, $data, $status, $created_at, $updated_at)
-                ON CONFLICT(id) DO NOTHING
-                """))
+            insert.Parameters.AddWithValue("$id", mission.Id);
+            insert.Parameters.AddWithValue("$name", mission.Name);
+            insert.Parameters.AddWithValue("$description", (object?)mission.Description ?? DBNull.Value);
+            insert.Parameters.AddWithValue("$data", mission.Data.GetRawText());
+            insert.Parameters.AddWithValue("$status", mission.Status.ToWire());
+            insert.Parameters.AddWithValue("$created_at", mission.CreatedAt);
+            insert.Parameters.AddWithValue("$updated_at", mission.UpdatedAt);
+            if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0)
             {
-                insert.Parameters.AddWithValue("$id", mission.Id);
-                insert.Parameters.AddWithValue("$name", mission.Name);
-                insert.Parameters.AddWithValue("$description", (object?)mission.Description ?? DBNull.Value);
-                insert.Parameters.AddWithValue("$data", mission.Data.GetRawText());
-                insert.Parameters.AddWithValue("$status", mission.Status.ToWire());
-                insert.Parameters.AddWithValue("$created_at", mission.CreatedAt);
-                insert.Parameters.AddWithValue("$updated_at", mission.UpdatedAt);
-                if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0)
-                {
-                    return false; // the transaction rolls back on dispose; nothing was written
-                }
+                return false; // the transaction rolls back on dispose; nothing was written
             }
-            await CountAsync(connection, transaction, mission.Status, +1, mission.CreatedAt, cancellationToken);
-            await InsertLogAsync(connection, transaction, mission.Id, initialLog, cancellationToken);
-            transaction.Commit();
-            return true;
         }
-        finally
-        {
-            _writeTurn.Release();
-        }
+        await CountAsync(connection, transaction, mission.Status, +1, mission.CreatedAt, cancellationToken);
+        await InsertLogAsync(connection, transaction, mission.Id, initialLog, cancellationToken);
+        transaction.Commit();
+        return true;
     }
 
     public async Task<Mission?> GetAsync(string id, CancellationToken cancellationToken)
@@ -125,66 +117,52 @@ public sealed class SqliteMissionStore(SqliteDatabase database) : IMissionStore,
 
     public async Task<StatusChange> ChangeStatusAsync(string id, MissionStatus to, double at, CancellationToken cancellationToken)
     {
-        await _writeTurn.WaitAsync(cancellationToken);
-        try
+        using var turn = await database.WaitForWriteTurnAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        // IMMEDIATE: the read of the current status and the write are one step; no other writer comes between.
+        using var transaction = connection.BeginTransaction(deferred: false);
+        var mission = await GetAsync(connection, transaction, id, cancellationToken);
+        if (mission is null)
         {
-            await using var connection = await database.OpenAsync(cancellationToken);
-            // IMMEDIATE: the read of the current status and the write are one step; no other writer comes between.
-            using var transaction = connection.BeginTransaction(deferred: false);
-            var mission = await GetAsync(connection, transaction, id, cancellationToken);
-            if (mission is null)
-            {
-                return StatusChange.NotFound;
-            }
-            var from = mission.Status;
-            if (from == to)
-            {
-                return new StatusChange(StatusChangeOutcome.Unchanged, mission, from);
-            }
-            if (!MissionStatuses.CanChange(from, to))
-            {
-                return new StatusChange(StatusChangeOutcome.Refused, mission, from);
-            }
+            return StatusChange.NotFound;
+        }
+        var from = mission.Status;
+        if (from == to)
+        {
+            return new StatusChange(StatusChangeOutcome.Unchanged, mission, from);
+        }
+        if (!MissionStatuses.CanChange(from, to))
+        {
+            return new StatusChange(StatusChangeOutcome.Refused, mission, from);
+        }
 
-            using (var update = Command(connection, transaction,
-                "UPDATE missions SET status = $status, updated_at = $at WHERE id = $id"))
-            {
-                update.Parameters.AddWithValue("$status", to.ToWire());
-                update.Parameters.AddWithValue("$at", at);
-                update.Parameters.AddWithValue("$id", id);
-                await update.ExecuteNonQueryAsync(cancellationToken);
-            }
-            await CountAsync(connection, transaction, from, -1, at, cancellationToken);
-            await CountAsync(connection, transaction, to, +1, at, cancellationToken);
-            await InsertLogAsync(connection, transaction, id, MissionLogEntries.StatusChanged(from, to, at), cancellationToken);
-            transaction.Commit();
-            return new StatusChange(StatusChangeOutcome.Changed, mission with { Status = to, UpdatedAt = at }, from);
-        }
-        finally
+        using (var update = Command(connection, transaction,
+            "UPDATE missions SET status = $status, updated_at = $at WHERE id = $id"))
         {
-            _writeTurn.Release();
+            update.Parameters.AddWithValue("$status", to.ToWire());
+            update.Parameters.AddWithValue("$at", at);
+            update.Parameters.AddWithValue("$id", id);
+            await update.ExecuteNonQueryAsync(cancellationToken);
         }
+        await CountAsync(connection, transaction, from, -1, at, cancellationToken);
+        await CountAsync(connection, transaction, to, +1, at, cancellationToken);
+        await InsertLogAsync(connection, transaction, id, MissionLogEntries.StatusChanged(from, to, at), cancellationToken);
+        transaction.Commit();
+        return new StatusChange(StatusChangeOutcome.Changed, mission with { Status = to, UpdatedAt = at }, from);
     }
 
     public async Task<bool> AppendLogAsync(string id, MissionLogEntry entry, CancellationToken cancellationToken)
     {
-        await _writeTurn.WaitAsync(cancellationToken);
-        try
+        using var turn = await database.WaitForWriteTurnAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var transaction = connection.BeginTransaction(deferred: false);
+        if (!await ExistsAsync(connection, transaction, id, cancellationToken))
         {
-            await using var connection = await database.OpenAsync(cancellationToken);
-            using var transaction = connection.BeginTransaction(deferred: false);
-            if (!await ExistsAsync(connection, transaction, id, cancellationToken))
-            {
-                return false;
-            }
-            await InsertLogAsync(connection, transaction, id, entry, cancellationToken);
-            transaction.Commit();
-            return true;
+            return false;
         }
-        finally
-        {
-            _writeTurn.Release();
-        }
+        await InsertLogAsync(connection, transaction, id, entry, cancellationToken);
+        transaction.Commit();
+        return true;
     }
 
     public async Task<MissionLogSlice?> ReadLogAsync(string id, long from, int limit, CancellationToken cancellationToken)
@@ -255,8 +233,6 @@ public sealed class SqliteMissionStore(SqliteDatabase database) : IMissionStore,
         }
         return changes;
     }
-
-    public void Dispose() => _writeTurn.Dispose();
 
     private static async Task<Mission?> GetAsync(
         SqliteConnection connection, SqliteTransaction? transaction, string id, CancellationToken cancellationToken)
