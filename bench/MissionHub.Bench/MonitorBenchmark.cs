@@ -28,11 +28,11 @@ namespace MissionHub.Bench;
 /// </summary>
 internal static class MonitorBenchmark
 {
-    public const string Usage = "[--rates 1000,5000] [--monitors 1,10,50] [--seconds 5] [--traffic-seconds 60]";
+    public const string Usage = "[--rates 1000,5000] [--monitors 1,10,50] [--seconds 5] [--traffic-seconds 60] [--progress-every-ms 100,300]";
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var options = BenchArgs.Parse(args, new() { ["rates"] = "1000,5000", ["monitors"] = "1,10,50", ["seconds"] = "5", ["traffic-seconds"] = "60", ["backend"] = "sqlite" });
+        var options = BenchArgs.Parse(args, new() { ["rates"] = "1000,5000", ["monitors"] = "1,10,50", ["seconds"] = "5", ["traffic-seconds"] = "60", ["backend"] = "sqlite", ["progress-every-ms"] = "100,300" });
         var rates = options.IntList("rates");
         var monitorCounts = options.IntList("monitors");
         var seconds = options.Int("seconds");
@@ -61,7 +61,7 @@ internal static class MonitorBenchmark
                     }
                     // Not awaited one by one: the publisher runs at the offered rate, as real features would.
                     _ = hub.Publisher.PublishAsync("mission.bench", "missions_service", null,
-                        JsonSerializer.SerializeToElement(new Dictionary<string, long> { ["t"] = Stopwatch.GetTimestamp(), ["n"] = i }));
+                        JsonSerializer.SerializeToElement(new Dictionary<string, long> { ["t"] = Stopwatch.GetTimestamp(), ["n"] = i })).AsTask();
                 }
                 var expected = (long)total * count;
                 var deadline = Stopwatch.StartNew();
@@ -85,25 +85,34 @@ internal static class MonitorBenchmark
         Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | ---: |");
         rows.ForEach(Console.WriteLine);
         Console.WriteLine();
-        await MeasureTrafficAsync(hub, TimeSpan.FromSeconds(options.Int("traffic-seconds")));
+        Console.WriteLine("| workload | duration | bytes to the monitor (events) | full snapshot every 2 s (baseline) | saving |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");
+        foreach (var every in options.IntList("progress-every-ms"))
+        {
+            await MeasureTrafficAsync(hub, TimeSpan.FromSeconds(options.Int("traffic-seconds")), TimeSpan.FromMilliseconds(every));
+        }
         return 0;
     }
 
-    /// <summary>100 jobs held by 10 workers, each job reporting progress every 10 s and one job finishing (and a new one arriving) every 5 s.</summary>
-    private static async Task MeasureTrafficAsync(InProcessHub hub, TimeSpan duration)
+    /// <summary>
+    /// 100 jobs held by 10 workers; one progress report every <paramref name="progressEvery"/> (round-robin over the jobs)
+    /// and one job finishing (and a new one arriving) every 50 reports.
+    /// </summary>
+    private static async Task MeasureTrafficAsync(InProcessHub hub, TimeSpan duration, TimeSpan progressEvery)
     {
+        var run = Guid.NewGuid().ToString("N")[..6];
         var broker = hub.Services.GetRequiredService<JobBroker>();
         var workers = new List<ClientWebSocket>();
         for (var w = 0; w < 10; w++)
         {
             var socket = new ClientWebSocket();
             await socket.ConnectAsync(hub.WorkerUri, CancellationToken.None);
-            await SendAsync(socket, $"{{\"type\":\"worker_register\",\"worker_id\":\"traffic-{w}\",\"capabilities\":{{\"job_types\":[\"traffic\"],\"max_concurrent_jobs\":10}}}}");
+            await SendAsync(socket, $"{{\"type\":\"worker_register\",\"worker_id\":\"traffic-{run}-{w}\",\"capabilities\":{{\"job_types\":[\"traffic{run}\"],\"max_concurrent_jobs\":10}}}}");
             workers.Add(socket);
         }
         for (var j = 0; j < 100; j++)
         {
-            await broker.SubmitAsync(new NewJob("traffic", 0, JsonSerializer.SerializeToElement(new { j }), null, 3, null), CancellationToken.None);
+            await broker.SubmitAsync(new NewJob("traffic" + run, 0, JsonSerializer.SerializeToElement(new { j }), null, 3, null), CancellationToken.None);
         }
         var assigned = new List<(ClientWebSocket Socket, string JobId)>();
         foreach (var socket in workers)
@@ -128,7 +137,7 @@ internal static class MonitorBenchmark
         var next = 0;
         while (clock.Elapsed < duration)
         {
-            await Task.Delay(TimeSpan.FromMilliseconds(100));
+            await Task.Delay(progressEvery);
             tick++;
             // 100 jobs x one progress report per 10 s = 1 progress per 100 ms.
             var (socket, jobId) = assigned[tick % assigned.Count];
@@ -138,16 +147,20 @@ internal static class MonitorBenchmark
                 var index = next++ % assigned.Count;
                 var done = assigned[index];
                 await SendAsync(done.Socket, $"{{\"type\":\"job_completed\",\"job_id\":\"{done.JobId}\",\"result\":null}}");
-                var submitted = await broker.SubmitAsync(new NewJob("traffic", 0, JsonSerializer.SerializeToElement(new { index }), null, 3, null), CancellationToken.None);
+                var submitted = await broker.SubmitAsync(new NewJob("traffic" + run, 0, JsonSerializer.SerializeToElement(new { index }), null, 3, null), CancellationToken.None);
                 assigned[index] = (done.Socket, submitted.Id); // the freed slot takes it
             }
         }
         var eventBytes = monitor.Bytes;
         var baseline = snapshotBytes * (duration.TotalSeconds / 2);
-        Console.WriteLine("| workload | duration | bytes to the monitor (events) | full snapshot every 2 s (baseline) | saving |");
-        Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");
+        var perSecond = 1000.0 / progressEvery.TotalMilliseconds;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"| 100 active jobs, 10 workers, 10 progress/s, 1 completion + 1 submission per 5 s | {duration.TotalSeconds:0} s | {eventBytes:N0} | {baseline:N0} ({snapshotBytes:N0} B x {duration.TotalSeconds / 2:0}) | {100 * (1 - eventBytes / baseline):0.0} % |"));
+            $"| 100 active jobs, 10 workers, {perSecond:0.#} progress/s, 1 completion + 1 submission per {50 / perSecond:0} s | {duration.TotalSeconds:0} s | {eventBytes:N0} | {baseline:N0} ({snapshotBytes:N0} B x {duration.TotalSeconds / 2:0}) | {100 * (1 - eventBytes / baseline):0.0} % |"));
+        // Leave nothing behind for the next run's snapshot.
+        foreach (var (_, jobId) in assigned)
+        {
+            await broker.CancelAsync(jobId, CancellationToken.None);
+        }
         foreach (var socket in workers)
         {
             socket.Abort();

@@ -40,8 +40,9 @@ internal static class SupervisorStatusBenchmark
             {
                 var path = Path.Combine(folder, "missionhub.db");
                 var storage = new StorageOptions { Provider = StorageOptions.SqliteProvider, Sqlite = { Path = path, Synchronous = "normal" } };
-                using (var store = new SqliteMissionStore(new SqliteDatabase(Options.Create(storage))))
+                using (var database = new SqliteDatabase(Options.Create(storage)))
                 {
+                    var store = new SqliteMissionStore(database);
                     await SeedAsync("sqlite", store, settings.Missions, writers: 4);
                 }
                 SqliteConnection.ClearAllPools();
