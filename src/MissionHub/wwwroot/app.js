@@ -454,11 +454,13 @@ const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : (typeof v 
 function metricsOf(o) {
   if (!o || typeof o !== 'object') return {};
   const src = o.metrics || o.latest || o.telemetry || o.frame || o;
+  // History buckets carry {min, avg, max} per metric: chart the average.
+  const value = (v) => num(v !== null && typeof v === 'object' ? v.avg : v);
   return {
-    battery: num(src.battery_percentage ?? src.battery),
-    cpu: num(src.cpu_usage ?? src.cpu),
-    latency: num(src.network_latency_ms ?? src.latency_ms ?? src.latency),
-    memory: num(src.memory_usage ?? src.memory),
+    battery: value(src.battery_percentage ?? src.battery),
+    cpu: value(src.cpu_usage ?? src.cpu),
+    latency: value(src.network_latency_ms ?? src.latency_ms ?? src.latency),
+    memory: value(src.memory_usage ?? src.memory),
   };
 }
 function alertsOf(robot) {
@@ -587,10 +589,10 @@ async function openRobot(id) {
   const from = to - 15 * 60;
   try {
     const data = await api('GET', `/api/telemetry/robots/${encodeURIComponent(id)}/history?from=${from.toFixed(3)}&to=${to.toFixed(3)}&step=5`);
-    const points = Array.isArray(data) ? data : (data?.points || data?.history || data?.samples || data?.items || []);
+    const points = Array.isArray(data) ? data : (data?.buckets || data?.points || data?.history || data?.samples || data?.items || []);
     const series = { battery: [], cpu: [], latency: [] };
     for (const point of points) {
-      const t = toMs(point.timestamp ?? point.t ?? point.time ?? point.ts ?? point.bucket) / 1000;
+      const t = toMs(point.start ?? point.timestamp ?? point.t ?? point.time ?? point.ts ?? point.bucket) / 1000;
       const m = metricsOf(point);
       for (const key of Object.keys(series)) if (m[key] !== undefined) series[key].push([t, m[key]]);
     }
@@ -682,8 +684,8 @@ function renderOverview() {
     const d = h.data || {};
     const checks = d.checks || d.components || {};
     const rows = Array.isArray(checks)
-      ? checks.map((c) => [c.name || c.check || '?', c.status || (c.ok ? 'ok' : 'error'), c.detail || c.message || c.error || ''])
-      : Object.entries(checks).map(([name, c]) => [name, typeof c === 'string' ? c : (c?.status || (c?.ok ? 'ok' : 'error')), typeof c === 'object' ? (c?.detail || c?.message || c?.error || '') : '']);
+      ? checks.map((c) => [c.name || c.check || '?', c.state || c.status || (c.ok ? 'ok' : 'error'), c.detail || c.message || c.error || ''])
+      : Object.entries(checks).map(([name, c]) => [name, typeof c === 'string' ? c : (c?.state || c?.status || (c?.ok ? 'ok' : 'error')), typeof c === 'object' ? (c?.detail || c?.message || c?.error || '') : '']);
     $('health').innerHTML = `<p>Overall: ${badge(d.status || 'unknown')} ${d.checked_at || d.timestamp ? `<span class="muted small">checked ${timeTag(toMs(d.checked_at ?? d.timestamp), false)}</span>` : ''}</p>`
       + (rows.length ? `<ul class="checks">${rows.map(([n, st, det]) => `<li>${badge(st)} <strong>${esc(n)}</strong> <span class="muted">${esc(det)}</span></li>`).join('')}</ul>` : '');
   }
