@@ -13,9 +13,9 @@ public abstract class HubTestBase : IAsyncLifetime
 {
     protected TempFolder Folder { get; } = new();
 
-    protected MissionHubFactory Factory { get; private set; } = null!;
+    protected MissionHubFactory Factory { get; set; } = null!;
 
-    protected HttpClient Client { get; private set; } = null!;
+    protected HttpClient Client { get; set; } = null!;
 
     protected abstract MissionHubFactory CreateFactory(IDictionary<string, string?> settings);
 
@@ -54,7 +54,10 @@ public abstract class HubTestBase : IAsyncLifetime
         });
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.Created, body);
-        return JsonDocument.Parse(body).RootElement.GetProperty("id").GetString()!;
+        var job = JsonDocument.Parse(body).RootElement;
+        Assert.Equal("pending", job.GetProperty("status").GetString());
+        Assert.Equal($"/api/jobs/{job.GetProperty("id").GetString()}", response.Headers.Location?.ToString());
+        return job.GetProperty("id").GetString()!;
     }
 
     /// <summary>POSTs a body exactly as given (for bodies a serializer would never produce).</summary>

@@ -4,71 +4,8 @@ using System.Text.Json;
 namespace MissionHub.Tests.Hub;
 
 /// <summary>The broker through the real surface: REST submissions and real worker WebSockets, on each backend.</summary>
-public abstract class JobHubTests : IAsyncLifetime
+public abstract class JobHubTests : HubTestBase
 {
-    protected TempFolder Folder { get; } = new();
-
-    protected MissionHubFactory Factory { get; set; } = null!;
-
-    protected HttpClient Client { get; set; } = null!;
-
-    /// <summary>A new server on the same store as the previous one (the same file, or Redis and key prefix).</summary>
-    protected abstract MissionHubFactory CreateFactory(IDictionary<string, string?> settings);
-
-    protected static Dictionary<string, string?> Settings => new()
-    {
-        ["MissionHub:Hub:RetryBaseDelay"] = "00:00:00.050",
-        ["MissionHub:Hub:RetryMaxDelay"] = "00:00:00.200",
-        ["MissionHub:Hub:RestartGracePeriod"] = "00:00:01",
-    };
-
-    public Task InitializeAsync()
-    {
-        Factory = CreateFactory(Settings);
-        Client = Factory.CreateClient();
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        Client.Dispose();
-        await Factory.DisposeAsync();
-        Folder.Dispose();
-    }
-
-    protected async Task<string> SubmitAsync(string jobType, int priority = 0, object? payload = null, int? maxAttempts = null, double? timeout = null)
-    {
-        using var response = await Client.PostAsJsonAsync("/api/jobs", new Dictionary<string, object?>
-        {
-            ["job_type"] = jobType,
-            ["priority"] = priority,
-            ["payload"] = payload ?? new { },
-            ["max_attempts"] = maxAttempts,
-            ["timeout_s"] = timeout,
-        });
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Created, body);
-        var job = JsonDocument.Parse(body).RootElement;
-        Assert.Equal("pending", job.GetProperty("status").GetString());
-        Assert.Equal($"/api/jobs/{job.GetProperty("id").GetString()}", response.Headers.Location?.ToString());
-        return job.GetProperty("id").GetString()!;
-    }
-
-    protected Task<JsonElement> GetJobAsync(string id) => Client.GetJsonAsync($"/api/jobs/{id}");
-
-    protected async Task WaitForStatusAsync(string id, string status, TimeSpan? timeout = null)
-    {
-        try
-        {
-            await Eventually.TrueAsync(async () => (await GetJobAsync(id)).GetProperty("status").GetString() == status,
-                timeout ?? TimeSpan.FromSeconds(10), $"job {id} to be {status}");
-        }
-        catch (TimeoutException ex)
-        {
-            throw new TimeoutException($"{ex.Message}; job now: {await GetJobAsync(id)}; server log:\n{string.Join("\n", Factory.Logs.Entries.Select(e => $"{e.Level} {e.Category}: {e.Message} {e.Exception}"))}", ex);
-        }
-    }
-
     [Fact]
     public async Task Jobs_AreHandedOut_HighestPriorityFirst_FifoWithinAPriority()
     {
