@@ -4,6 +4,7 @@ using MissionHub.Bench;
 // Each benchmark is a sub-command with its own options; add new ones to the table below.
 var benchmarks = new Dictionary<string, (string Usage, Func<string[], Task<int>> Run)>(StringComparer.OrdinalIgnoreCase)
 {
+    ["aggregation"] = (AggregationBenchmark.Usage, AggregationBenchmark.RunAsync),
     ["eventlog"] = (EventLogBenchmark.Usage, EventLogBenchmark.RunAsync),
     ["hub"] = (HubBenchmark.Usage, HubBenchmark.RunAsync),
     ["missions"] = (MissionsBenchmark.Usage, MissionsBenchmark.RunAsync),
