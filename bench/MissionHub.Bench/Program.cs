@@ -7,6 +7,7 @@ var benchmarks = new Dictionary<string, (string Usage, Func<string[], Task<int>>
     ["aggregation"] = (AggregationBenchmark.Usage, AggregationBenchmark.RunAsync),
     ["eventlog"] = (EventLogBenchmark.Usage, EventLogBenchmark.RunAsync),
     ["hub"] = (HubBenchmark.Usage, HubBenchmark.RunAsync),
+    ["metrics-published"] = (MetricsPublishedBenchmark.Usage, MetricsPublishedBenchmark.RunAsync),
     ["missions"] = (MissionsBenchmark.Usage, MissionsBenchmark.RunAsync),
     ["supervisor-status"] = (SupervisorStatusBenchmark.Usage, SupervisorStatusBenchmark.RunAsync),
     ["telemetry"] = (TelemetryBenchmark.Usage, TelemetryBenchmark.RunAsync),
