@@ -109,6 +109,7 @@ internal static class AggregationBenchmark
         settings["MissionHub:Metrics:AggregateAtStart"] = "false";
         settings["MissionHub:Metrics:AggregationInterval"] = "01:00:00"; // only the benchmark's own calls run
         settings["Logging:LogLevel:Default"] = "Warning";
+        settings["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning";
         builder.Configuration.AddInMemoryCollection(settings);
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.AddMissionHubStorage();
@@ -141,8 +142,15 @@ internal static class AggregationBenchmark
 
             var next = 0;
             var steady = new List<Run>();
+            // Each run re-reads ChangeOverlap (5 s) before its last position. Back to back, runs would re-read every earlier
+            // batch; in production runs are 30 s apart. Waiting the overlap between batches bounds the re-read to one batch.
+            var overlap = app.Services.GetRequiredService<IOptions<MetricsOptions>>().Value.ChangeOverlap;
             for (var r = 0; r < runs; r++)
             {
+                if (r > 0)
+                {
+                    await Task.Delay(overlap + TimeSpan.FromMilliseconds(100));
+                }
                 for (var moved = 0; moved < changes; next++)
                 {
                     if (next >= missions)
