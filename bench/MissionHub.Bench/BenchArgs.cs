@@ -29,11 +29,14 @@ internal sealed class BenchArgs
             ? value
             : throw new ArgumentException($"--{name} must be a positive whole number");
 
-    public IReadOnlyList<int> IntList(string name) =>
-        [.. _values[name].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(v =>
-            int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value > 0
-                ? value
-                : throw new ArgumentException($"--{name} must be a list of positive whole numbers, e.g. 1,10,50"))];
+    /// <summary>A comma-separated list of positive whole numbers, such as <c>1,16,64</c>.</summary>
+    public IReadOnlyList<int> IntList(string name)
+    {
+        var items = _values[name].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return items.Length > 0 && items.All(i => int.TryParse(i, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0)
+            ? items.Select(i => int.Parse(i, CultureInfo.InvariantCulture)).ToArray()
+            : throw new ArgumentException($"--{name} must be a comma-separated list of positive whole numbers, such as 1,16,64");
+    }
 
     public IReadOnlyList<string> Backends => _values["backend"] switch
     {

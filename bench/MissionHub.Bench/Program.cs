@@ -4,8 +4,10 @@ using MissionHub.Bench;
 // Each benchmark is a sub-command with its own options; add new ones to the table below.
 var benchmarks = new Dictionary<string, (string Usage, Func<string[], Task<int>> Run)>(StringComparer.OrdinalIgnoreCase)
 {
+    ["aggregation"] = (AggregationBenchmark.Usage, AggregationBenchmark.RunAsync),
     ["eventlog"] = (EventLogBenchmark.Usage, EventLogBenchmark.RunAsync),
     ["hub"] = (HubBenchmark.Usage, HubBenchmark.RunAsync),
+    ["metrics-published"] = (MetricsPublishedBenchmark.Usage, MetricsPublishedBenchmark.RunAsync),
     ["missions"] = (MissionsBenchmark.Usage, MissionsBenchmark.RunAsync),
     ["monitor"] = (MonitorBenchmark.Usage, MonitorBenchmark.RunAsync),
     ["supervisor-status"] = (SupervisorStatusBenchmark.Usage, SupervisorStatusBenchmark.RunAsync),

@@ -24,7 +24,7 @@ internal static class SupervisorStatusBenchmark
 {
     public const string Usage = "[--missions N] [--clients 1,16,64] [--seconds S] [--backend sqlite|redis|all]";
 
-    private static readonly long MaxLatencyTicks = 60 * Stopwatch.Frequency;
+    private static readonly Uri StatusUri = new("/api/supervisor/status", UriKind.Relative);
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -43,7 +43,7 @@ internal static class SupervisorStatusBenchmark
                 using (var database = new SqliteDatabase(Options.Create(storage)))
                 {
                     var store = new SqliteMissionStore(database);
-                    await SeedAsync("sqlite", store, settings.Missions, writers: 4);
+                    await MissionSeeder.SeedThroughStoreAsync("sqlite", store, settings.Missions, writers: 4);
                 }
                 SqliteConnection.ClearAllPools();
                 results.AddRange(await MeasureServerAsync("sqlite", settings, new Dictionary<string, string>
@@ -68,7 +68,7 @@ internal static class SupervisorStatusBenchmark
             });
             await using (var connection = new RedisConnection(storage, NullLogger<RedisConnection>.Instance))
             {
-                await SeedAsync("redis", new RedisMissionStore(connection, new RedisKeys(storage)), settings.Missions, writers: 64);
+                await MissionSeeder.SeedThroughStoreAsync("redis", new RedisMissionStore(connection, new RedisKeys(storage)), settings.Missions, writers: 64);
             }
             results.AddRange(await MeasureServerAsync("redis", settings, new Dictionary<string, string>
             {
@@ -80,51 +80,6 @@ internal static class SupervisorStatusBenchmark
         Console.WriteLine(FormatReport(settings, results));
         return 0;
     }
-
-    /// <summary>
-    /// N missions; of them 10% end RUNNING, 5% COMPLETED, 2% FAILED, 1% CANCELLED, the rest PENDING: the counters are
-    /// then checked against what <c>/status</c> answers.
-    /// </summary>
-    private static async Task SeedAsync(string backend, IMissionStore store, int missions, int writers)
-    {
-        await store.InitializeAsync(CancellationToken.None);
-        var timer = Stopwatch.StartNew();
-        var next = -1;
-        var data = JsonDocument.Parse("""{"site":"bench"}""").RootElement.Clone();
-        await Task.WhenAll(Enumerable.Range(0, writers).Select(_ => Task.Run(async () =>
-        {
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < missions)
-            {
-                var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
-                var mission = new Mission($"m{i:D7}", $"mission {i}", "seeded by the benchmark", data, MissionStatus.Pending, now, now);
-                if (!await store.CreateAsync(mission, MissionLogEntries.Created(mission), CancellationToken.None))
-                {
-                    throw new InvalidOperationException($"mission {mission.Id} already existed");
-                }
-                foreach (var status in PathFor(i))
-                {
-                    var change = await store.ChangeStatusAsync(mission.Id, status, now, CancellationToken.None);
-                    if (change.Outcome != StatusChangeOutcome.Changed)
-                    {
-                        throw new InvalidOperationException($"mission {mission.Id}: {change.Outcome}");
-                    }
-                }
-            }
-        })));
-        Console.Error.WriteLine($"  {backend}: seeded {missions:N0} missions in {timer.Elapsed.TotalSeconds:N1} s");
-    }
-
-    private static MissionStatus[] PathFor(int i) => (i % 100) switch
-    {
-        < 10 => [MissionStatus.Running],
-        < 15 => [MissionStatus.Running, MissionStatus.Completed],
-        < 17 => [MissionStatus.Failed],
-        < 18 => [MissionStatus.Running, MissionStatus.Cancelled],
-        _ => [],
-    };
-
-    private static long Expected(int missions, Func<int, bool> bucket) => Enumerable.Range(0, missions).Count(i => bucket(i % 100));
 
     private static async Task<List<StatusResult>> MeasureServerAsync(string backend, StatusSettings settings, Dictionary<string, string> environment)
     {
@@ -159,10 +114,10 @@ internal static class SupervisorStatusBenchmark
             var results = new List<StatusResult>();
             foreach (var clients in settings.Clients)
             {
-                await RunAsync(client, clients, TimeSpan.FromSeconds(Math.Min(2, settings.Seconds)));
-                var (requests, elapsed, latency) = await RunAsync(client, clients, TimeSpan.FromSeconds(settings.Seconds));
+                await HttpLoad.RunAsync(client, StatusUri, clients, TimeSpan.FromSeconds(Math.Min(2, settings.Seconds)));
+                var (requests, elapsed, latency) = await HttpLoad.RunAsync(client, StatusUri, clients, TimeSpan.FromSeconds(settings.Seconds));
                 var result = new StatusResult(backend, clients, requests / elapsed.TotalSeconds,
-                    TicksToMicros(latency.GetValueAtPercentile(50)), TicksToMicros(latency.GetValueAtPercentile(99)));
+                    HttpLoad.TicksToMicros(latency.GetValueAtPercentile(50)), HttpLoad.TicksToMicros(latency.GetValueAtPercentile(99)));
                 Console.Error.WriteLine($"  {backend} x{clients}: {result.RequestsPerSecond:N0} requests/s, p50 {result.P50Micros:N0} µs, p99 {result.P99Micros:N0} µs");
                 results.Add(result);
             }
@@ -184,12 +139,12 @@ internal static class SupervisorStatusBenchmark
         var root = status.RootElement;
         (string Field, long Expected)[] expected =
         [
-            ("total_missions", missions),
-            ("running_missions", Expected(missions, b => b < 10)),
-            ("completed_missions", Expected(missions, b => b is >= 10 and < 15)),
-            ("failed_missions", Expected(missions, b => b is >= 15 and < 17)),
-            ("cancelled_missions", Expected(missions, b => b == 17)),
-            ("pending_missions", Expected(missions, b => b >= 18)),
+            ("total_missions", missions), // the seeded set: see MissionSeeder.PathFor
+            ("running_missions", MissionSeeder.Expected(missions, b => b < 10)),
+            ("completed_missions", MissionSeeder.Expected(missions, b => b is >= 10 and < 15)),
+            ("failed_missions", MissionSeeder.Expected(missions, b => b is >= 15 and < 17)),
+            ("cancelled_missions", MissionSeeder.Expected(missions, b => b == 17)),
+            ("pending_missions", MissionSeeder.Expected(missions, b => b >= 18)),
         ];
         foreach (var (field, count) in expected)
         {
@@ -199,36 +154,6 @@ internal static class SupervisorStatusBenchmark
                 throw new InvalidOperationException($"/api/supervisor/status answered {field} {answered}, expected {count}");
             }
         }
-    }
-
-    /// <summary>Each of <paramref name="clients"/> tasks sends one request at a time until the time is up.</summary>
-    private static async Task<(long Requests, TimeSpan Elapsed, LongHistogram Latency)> RunAsync(HttpClient client, int clients, TimeSpan duration)
-    {
-        var uri = new Uri("/api/supervisor/status", UriKind.Relative);
-        var timer = Stopwatch.StartNew();
-        var perClient = await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
-        {
-            var latency = new LongHistogram(MaxLatencyTicks, 3);
-            long requests = 0;
-            while (timer.Elapsed < duration)
-            {
-                var started = Stopwatch.GetTimestamp();
-                using (var response = await client.GetAsync(uri, HttpCompletionOption.ResponseContentRead))
-                {
-                    response.EnsureSuccessStatusCode();
-                }
-                latency.RecordValue(Stopwatch.GetTimestamp() - started);
-                requests++;
-            }
-            return (requests, latency);
-        })));
-        var elapsed = timer.Elapsed;
-        var all = new LongHistogram(MaxLatencyTicks, 3);
-        foreach (var (_, latency) in perClient)
-        {
-            all.Add(latency);
-        }
-        return (perClient.Sum(p => p.requests), elapsed, all);
     }
 
     private static async Task WaitUntilReadyAsync(HttpClient client, Process server, StringBuilder errors)
@@ -269,8 +194,6 @@ internal static class SupervisorStatusBenchmark
         }
         return report.ToString();
     }
-
-    private static double TicksToMicros(long ticks) => ticks * 1_000_000.0 / Stopwatch.Frequency;
 
     private static int FreePort()
     {
