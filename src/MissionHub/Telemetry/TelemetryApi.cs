@@ -59,7 +59,7 @@ public static class TelemetryApi
         {
             return Problems.NotFound($"no robot with id '{robot_id}' has connected");
         }
-        return await service.PublishLatestAsync(robot_id, cancellationToken) is { } metrics
+        return service.PublishLatest(robot_id) is { } metrics
             ? TypedResults.Ok(metrics)
             : Problems.NotFound($"robot '{robot_id}' has connected but sent no telemetry yet");
     }

@@ -265,18 +265,22 @@ public sealed partial class TelemetryService : IAsyncDisposable
 
     public RobotSummary? GetRobot(string robotId) => _robots.TryGetValue(robotId, out var robot) ? Describe(robot) : null;
 
-    /// <summary>The latest values of a robot that has sent at least one frame; publishes <c>telemetry.metrics_published</c>.</summary>
-    public async Task<RobotMetricsResponse?> PublishLatestAsync(string robotId, CancellationToken cancellationToken)
+    /// <summary>
+    /// The latest values of a robot that has sent at least one frame; publishes <c>telemetry.metrics_published</c>
+    /// without making the read wait for the event's durable append (spec 004: publishing never blocks the request;
+    /// the append still completes, and a failure is logged by the publisher).
+    /// </summary>
+    public RobotMetricsResponse? PublishLatest(string robotId)
     {
         if (GetRobot(robotId) is not { } robot || !_robots.TryGetValue(robotId, out var state) || state.LatestTimestamp is not { } at)
         {
             return null;
         }
         var now = EventBus.UnixSeconds(_time.GetUtcNow());
-        await _events.PublishAsync(
+        _ = _events.PublishAsync(
             TelemetryEvents.MetricsPublished, TelemetryEvents.Source, null,
             new MetricsPublishedPayload(robotId, robot.Metrics, now),
-            TelemetryJsonContext.Default.MetricsPublishedPayload, cancellationToken);
+            TelemetryJsonContext.Default.MetricsPublishedPayload, CancellationToken.None).AsTask();
         return new RobotMetricsResponse(robotId, robot.State, robot.Metrics, robot.Extra, at);
     }
 
