@@ -158,22 +158,14 @@ public sealed partial class JobBroker(
             Then(entry, () => Publish("job_submitted", job, new JobSubmittedPayload(job.Id,
                 new JobData(job.Id, job.JobType, JobStatus.Pending, job.Priority, job.WorkflowId, job.CreatedAt)),
                 HubJsonContext.Default.JobSubmittedPayload));
-            // Offered only once job_submitted is in the log, so job_assigned always follows it.
-            Then(entry, () =>
-            {
-                lock (_lock)
-                {
-                    if (entry.Job.Status == JobStatus.Pending && !entry.Queued)
-                    {
-                        Enqueue(entry, Now());
-                    }
-                }
-                Dispatch();
-                return Task.CompletedTask;
-            });
             ready = entry.Tail;
+            // Offered at once: its job_assigned is published further along the same chain, so it still follows
+            // job_submitted in the log.
+            Enqueue(entry, Now());
         }
         SignalStats();
+        Dispatch();
+        // The answer waits for job_submitted too, so a client that reads the log after 201 finds it.
         await ready;
         return job;
     }
@@ -193,7 +185,7 @@ public sealed partial class JobBroker(
                 Finish(entry, job);
                 if (session is not null)
                 {
-                    SendLocked(entry, session, Frame(new JobCancelledMessage("job_cancelled", jobId, "cancelled"), HubJsonContext.Default.JobCancelledMessage));
+                    Send(session, jobId, Frame(new JobCancelledMessage("job_cancelled", jobId, "cancelled"), HubJsonContext.Default.JobCancelledMessage));
                     WorkerMaybeIdle(session);
                 }
                 Then(entry, () => SaveAndPublish(job, old.Status, "job_status_changed",
@@ -524,9 +516,11 @@ public sealed partial class JobBroker(
         StartTimeoutLocked(entry);
         Then(entry, () => SaveAndPublish(job, old.Status, "job_assigned",
             new JobAssignedPayload(job.Id, session.WorkerId, JobStatus.Pending, JobStatus.Assigned, now, job.Attempts), HubJsonContext.Default.JobAssignedPayload));
-        SendLocked(entry, session, Frame(new JobAssignedMessage("job_assigned",
-            new AssignedJob(job.Id, job.JobType, job.Priority, job.Payload, job.Attempts, job.TimeoutS)), HubJsonContext.Default.JobAssignedMessage),
-            onlyIfAttempt: job.Attempts);
+        // Sent at once rather than after the save and the event: whatever the worker answers is applied after them,
+        // along this job's chain. (A crash before the save lands re-offers the job after the restart; the old
+        // worker's late answer is then refused, so the job still completes once.)
+        Send(session, job.Id, Frame(new JobAssignedMessage("job_assigned",
+            new AssignedJob(job.Id, job.JobType, job.Priority, job.Payload, job.Attempts, job.TimeoutS)), HubJsonContext.Default.JobAssignedMessage));
         entry.MilestoneLogged = 0;
         Journal(entry, () => journal.AssignedAsync(job));
         if (wasIdle)
@@ -670,7 +664,7 @@ public sealed partial class JobBroker(
             if (entry.Session is { } session)
             {
                 // Tell the worker to stop; a late completion from it is refused since it no longer holds the job.
-                SendLocked(entry, session, Frame(new JobCancelledMessage("job_cancelled", entry.Job.Id, "timeout"), HubJsonContext.Default.JobCancelledMessage));
+                Send(session, entry.Job.Id, Frame(new JobCancelledMessage("job_cancelled", entry.Job.Id, "timeout"), HubJsonContext.Default.JobCancelledMessage));
             }
             FailAttemptLocked(entry, string.Create(CultureInfo.InvariantCulture, $"timed out after {entry.Job.TimeoutS} s"), RetryDelay(entry.Job.Attempts));
         }
@@ -772,24 +766,13 @@ public sealed partial class JobBroker(
         }
     }
 
-    /// <summary>Sends a frame once the job's earlier effects are done, if the session still holds the job.</summary>
-    private void SendLocked(JobEntry entry, WorkerSession session, byte[] frame, int? onlyIfAttempt = null)
+    /// <summary>Queues a frame for the worker now (never waits on its socket); what it answers is applied along the job's chain.</summary>
+    private void Send(WorkerSession session, string jobId, byte[] frame)
     {
-        var jobId = entry.Job.Id;
-        Then(entry, () =>
+        if (!session.Link.TrySend(frame))
         {
-            bool stillRelevant;
-            lock (_lock)
-            {
-                stillRelevant = onlyIfAttempt is null
-                    || (ReferenceEquals(entry.Session, session) && entry.Job.Attempts == onlyIfAttempt && _jobs.ContainsKey(jobId));
-            }
-            if (stillRelevant && !session.Link.TrySend(frame))
-            {
-                LogSendFailed(logger, session.WorkerId, jobId);
-            }
-            return Task.CompletedTask;
-        });
+            LogSendFailed(logger, session.WorkerId, jobId);
+        }
     }
 
     private async Task SaveAndPublish<TPayload>(Job job, string previousStatus, string type, TPayload payload, JsonTypeInfo<TPayload> info)
