@@ -36,6 +36,7 @@ public sealed class MonitorClient : IAsyncDisposable
     // Touched only by the receive loop (and read elsewhere as flags).
     private volatile bool _resyncing;
     private volatile bool _live;
+    private bool _subscribed;
 
     private long _eventsApplied;
     private long _duplicatesIgnored;
@@ -91,6 +92,9 @@ public sealed class MonitorClient : IAsyncDisposable
 
     /// <summary>Connected, holding a state, and not catching up: events arrive live.</summary>
     public bool IsLive => _live && !_resyncing;
+
+    /// <summary>The hub has confirmed the current subscription (<c>subscribed</c>): events from here on reach this client.</summary>
+    public bool IsSubscribed => Volatile.Read(ref _subscribed);
 
     public long EventsApplied => Interlocked.Read(ref _eventsApplied);
 
@@ -189,6 +193,7 @@ public sealed class MonitorClient : IAsyncDisposable
             finally
             {
                 _live = false;
+                Volatile.Write(ref _subscribed, false);
                 Volatile.Write(ref _socket, null);
                 socket.Dispose();
             }
@@ -311,6 +316,7 @@ public sealed class MonitorClient : IAsyncDisposable
             case "subscribed":
                 // Every matching event up to this seq came before this message.
                 AdvanceTo(message, "seq");
+                Volatile.Write(ref _subscribed, true);
                 return;
             case "monitor_connected":
                 _live = true;

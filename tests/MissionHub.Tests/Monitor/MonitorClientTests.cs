@@ -90,14 +90,13 @@ public sealed class MonitorClientTests(ITestOutputHelper output)
             var workloadTime = clock.Elapsed;
 
             // Quiet: no new event for a while (retries and the stats publisher settle).
-            long head = -1;
+            var (head, quietPolls) = (-1L, 0);
             await Eventually.TrueAsync(async () =>
             {
-                await Task.Delay(300);
                 var now = (await http.GetJsonAsync("/api/health")).GetProperty("last_seq").GetInt64();
-                var quiet = now == head;
+                quietPolls = now == head ? quietPolls + 1 : 0;
                 head = now;
-                return quiet;
+                return quietPolls >= 15; // ~300 ms without a new event
             }, TimeSpan.FromSeconds(30), "the hub to go quiet");
             var expected = (await http.ReadEventsAsync(string.Join(',', HubEventTypes), firstSeq))
                 .Select(e => e.GetProperty("seq").GetInt64()).ToList();
@@ -188,8 +187,7 @@ public sealed class MonitorClientTests(ITestOutputHelper output)
         stalled.MissedReported += (_, _) => inResync = true; // the client resyncs on the first report; replayed events follow
         using var stop = new CancellationTokenSource();
         var runs = new[] { stalled.RunAsync(stop.Token), reading.RunAsync(stop.Token) };
-        await Eventually.TrueAsync(() => stalled.IsLive && reading.IsLive, TimeSpan.FromSeconds(10), "both monitors live");
-        await Task.Delay(200); // the subscriptions are in place
+        await Eventually.TrueAsync(() => stalled.IsSubscribed && reading.IsSubscribed, TimeSpan.FromSeconds(10), "both monitors subscribed");
         var firstSeq = stalled.LastSeq;
         await using var worker = await RawWorker.RegisterAsync(factory, "slow-w1", ["render"], slots: 2);
 
@@ -227,7 +225,16 @@ public sealed class MonitorClientTests(ITestOutputHelper output)
         var head = (await http.GetJsonAsync("/api/health")).GetProperty("last_seq").GetInt64();
         await Eventually.TrueAsync(() => reading.LastSeq >= head, TimeSpan.FromSeconds(20), "the reading monitor to keep up");
         Assert.Equal(0, reading.MissedReports);
-        await Task.Delay(500); // heartbeats answered after the last event carry the final missed count
+        // The hub has finished counting what the stalled monitor missed once its count stops moving.
+        var monitorState = factory.Services.GetRequiredService<MissionHub.Monitor.MonitorState>();
+        var (lastCount, steadyPolls) = (-1L, 0);
+        await Eventually.TrueAsync(() =>
+        {
+            var count = monitorState.MissedEvents;
+            steadyPolls = count > 0 && count == lastCount ? steadyPolls + 1 : 0;
+            lastCount = count;
+            return steadyPolls >= 25; // ~0.5 s: several heartbeats (every 100 ms) are answered with the final count
+        }, TimeSpan.FromSeconds(20), "the hub's missed count for the stalled monitor to settle");
 
         stalled.ResumeReading();
         await Eventually.TrueAsync(() => stalled.LastSeq >= head && stalled.IsLive, TimeSpan.FromSeconds(30), "the stalled monitor to resync");
