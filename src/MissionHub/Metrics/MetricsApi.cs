@@ -19,8 +19,11 @@ public static class MetricsApi
         services.AddHostedService(sp => sp.GetRequiredService<MissionMetricsAggregator>());
         services.TryAddSingleton<MissionHubInstruments>();
         services.AddHostedService<InstrumentsStartup>();
-        services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(MissionHubInstruments.MeterName)
+        services.AddOpenTelemetry().WithMetrics(metrics => ((IDeferredMeterProviderBuilder)metrics)
+            // The raw setting, not the validated options: this runs while the host is being built, where a
+            // validation failure would crash instead of giving the one-line message at start-up.
+            .Configure((sp, configured) => configured.AddMeter(
+                sp.GetRequiredService<IConfiguration>()[$"{MetricsOptions.Section}:{nameof(MetricsOptions.MeterName)}"] ?? new MetricsOptions().MeterName))
             .AddMeter("Microsoft.AspNetCore.Hosting")
             .AddMeter("Microsoft.AspNetCore.Server.Kestrel")
             .AddPrometheusExporter());

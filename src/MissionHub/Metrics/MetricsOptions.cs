@@ -16,6 +16,12 @@ public sealed class MetricsOptions
     /// </summary>
     public TimeSpan ChangeOverlap { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Name of the meter MissionHub's instruments live on. Meters are process-wide: two servers hosted in one process
+    /// (tests) give theirs different names so each <c>/metrics</c> shows only its own.
+    /// </summary>
+    public string MeterName { get; set; } = "MissionHub";
+
     /// <summary>Run once as soon as the server starts (so figures exist at once), then every interval.</summary>
     public bool AggregateAtStart { get; set; } = true;
 

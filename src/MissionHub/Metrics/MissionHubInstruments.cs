@@ -14,8 +14,6 @@ namespace MissionHub.Metrics;
 /// </summary>
 public sealed class MissionHubInstruments : IDisposable
 {
-    public const string MeterName = "MissionHub";
-
     private readonly Meter _meter;
 
     public MissionHubInstruments(
@@ -25,9 +23,10 @@ public sealed class MissionHubInstruments : IDisposable
         AgentRegistry agents,
         EventBus bus,
         MonitorState monitors,
-        TelemetryService telemetry)
+        TelemetryService telemetry,
+        Microsoft.Extensions.Options.IOptions<MetricsOptions> options)
     {
-        _meter = meters.Create(MeterName);
+        _meter = meters.Create(options.Value.MeterName);
 
         _meter.CreateObservableGauge("missionhub.missions", () => aggregator.Latest is { } latest
             ? latest.ByStatus.Select(s => new Measurement<long>(s.Value, Tag("status", s.Key)))

@@ -81,6 +81,8 @@ public sealed class MissionHubFactory : WebApplicationFactory<Program>
         // Tests of the aggregation set these themselves.
         settings.TryAdd("MissionHub:Metrics:AggregateAtStart", "false");
         settings.TryAdd("MissionHub:Metrics:AggregationInterval", "01:00:00");
+        // Meters are process-wide: a name of its own keeps each test server's /metrics to itself.
+        settings.TryAdd("MissionHub:Metrics:MeterName", $"MissionHub.Test{Guid.NewGuid():N}");
         foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
         {
             settings[key] = value;
