@@ -127,25 +127,14 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
 
     private async Task HandleFrameAsync(ReadOnlyMemory<byte> frame)
     {
-        JsonDocument document;
-        try
+        if (!ProtocolFrame.TryParse(frame, out var document, out var type, out var errorCode, out var errorMessage))
         {
-            document = JsonDocument.Parse(frame);
-        }
-        catch (JsonException ex)
-        {
-            SendError("malformed_json", $"the frame is not valid JSON: {ex.Message}");
+            SendError(errorCode, errorMessage);
             return;
         }
         using (document)
         {
             var message = document.RootElement;
-            if (message.ValueKind != JsonValueKind.Object || !message.TryGetProperty("type", out var typeElement) || typeElement.ValueKind != JsonValueKind.String)
-            {
-                SendError("invalid_message", "a frame must be a JSON object with a string 'type'");
-                return;
-            }
-            var type = typeElement.GetString()!;
             CorrelationContext.Current = message.TryGetProperty("correlation_id", out var correlation) && correlation.ValueKind == JsonValueKind.String
                 ? CorrelationContext.Normalize(correlation.GetString())
                 : _connectionId;
