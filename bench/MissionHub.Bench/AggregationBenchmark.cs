@@ -1,3 +1,4 @@
+using MissionHub;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -112,15 +113,7 @@ internal static class AggregationBenchmark
         settings["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning";
         builder.Configuration.AddInMemoryCollection(settings);
         builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.AddMissionHubStorage();
-        builder.AddMissionHubEvents();
-        builder.AddMissionHubMissions();
-        builder.AddMissionHubJobs();
-        builder.AddMissionHubMonitor();
-        builder.AddMissionHubAgents();
-        builder.AddMissionHubSupervisor();
-        builder.AddMissionHubTelemetry();
-        builder.AddMissionHubMetrics();
+        builder.AddMissionHub();
         await using var app = builder.Build();
         await app.StartAsync();
         try

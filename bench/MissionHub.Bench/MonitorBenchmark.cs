@@ -265,7 +265,7 @@ internal static class MonitorBenchmark
         }
     }
 
-    /// <summary>The server composed as Program.cs does (the parts monitors need), on Kestrel at a free loopback port.</summary>
+    /// <summary>The server composed as Program.cs does, on Kestrel at a free loopback port.</summary>
     private sealed class InProcessHub : IAsyncDisposable
     {
         private readonly WebApplication _app;
@@ -297,17 +297,12 @@ internal static class MonitorBenchmark
                 ["MissionHub:Storage:Sqlite:Path"] = Path.Combine(folder, "bench.db"),
                 ["MissionHub:Storage:Sqlite:Synchronous"] = "normal",
                 ["MissionHub:Monitor:MaxQueuedBytes"] = "16777216",
+                ["MissionHub:Metrics:AggregateAtStart"] = "false",
             });
             builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
-            builder.AddMissionHubStorage();
-            builder.AddMissionHubEvents();
-            builder.AddMissionHubMissions();
-            builder.AddMissionHubJobs();
-            builder.AddMissionHubMonitor();
+            builder.AddMissionHub();
             var app = builder.Build();
-            app.UseWebSockets();
-            app.MapJobsApi();
-            app.MapMonitorSocket();
+            app.MapMissionHub();
             await app.StartAsync();
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
             return new InProcessHub(app, folder, new Uri(address));

@@ -1,45 +1,11 @@
 using Microsoft.Extensions.Options;
-using MissionHub.Agents;
-using MissionHub.Events;
-using MissionHub.Hub;
-using MissionHub.Metrics;
-using MissionHub.Missions;
-using MissionHub.Monitor;
-using MissionHub.Storage;
-using MissionHub.Supervisor;
-using MissionHub.Telemetry;
+using MissionHub;
 
 var builder = WebApplication.CreateBuilder(args);
-
-builder.AddMissionHubStorage();
-builder.AddMissionHubEvents();
-builder.AddMissionHubMissions();
-builder.AddMissionHubJobs();
-builder.AddMissionHubMonitor();
-builder.AddMissionHubAgents();
-builder.AddMissionHubSupervisor();
-builder.AddMissionHubTelemetry();
-builder.AddMissionHubMetrics();
-builder.Services.AddProblemDetails();
-builder.Services.ConfigureHttpJsonOptions(json =>
-    json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
+builder.AddMissionHub();
 
 var app = builder.Build();
-
-app.UseExceptionHandler();
-app.UseStatusCodePages();
-app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
-app.UseMissionHubCorrelation();
-// The dashboard (wwwroot/index.html at /): static files, no build step.
-app.UseDefaultFiles();
-app.UseStaticFiles();
-app.MapEventsApi();
-app.MapMissionsApi();
-app.MapJobsApi();
-app.MapSupervisorApi();
-app.MapMonitorSocket();
-app.MapTelemetryApi();
-app.MapMetricsApi();
+app.MapMissionHub();
 
 try
 {

@@ -1,0 +1,53 @@
+using MissionHub.Agents;
+using MissionHub.Events;
+using MissionHub.Hub;
+using MissionHub.Metrics;
+using MissionHub.Missions;
+using MissionHub.Monitor;
+using MissionHub.Storage;
+using MissionHub.Supervisor;
+using MissionHub.Telemetry;
+
+namespace MissionHub;
+
+/// <summary>The whole server in two calls, for <c>Program.cs</c> and for anything that hosts it in-process (benchmarks).</summary>
+public static class MissionHubApp
+{
+    /// <summary>Every feature, storage first so the store is open before anything uses it.</summary>
+    public static IHostApplicationBuilder AddMissionHub(this IHostApplicationBuilder builder)
+    {
+        builder.AddMissionHubStorage();
+        builder.AddMissionHubEvents();
+        builder.AddMissionHubMissions();
+        builder.AddMissionHubJobs();
+        builder.AddMissionHubMonitor();
+        builder.AddMissionHubAgents();
+        builder.AddMissionHubSupervisor();
+        builder.AddMissionHubTelemetry();
+        builder.AddMissionHubMetrics();
+        builder.Services.AddProblemDetails();
+        builder.Services.ConfigureHttpJsonOptions(json =>
+            json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
+        return builder;
+    }
+
+    /// <summary>The middleware and every endpoint: REST, SSE, the sockets and the dashboard at <c>/</c>.</summary>
+    public static WebApplication MapMissionHub(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
+        app.UseMissionHubCorrelation();
+        // The dashboard (wwwroot/index.html at /): static files, no build step.
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
+        app.MapEventsApi();
+        app.MapMissionsApi();
+        app.MapJobsApi();
+        app.MapSupervisorApi();
+        app.MapMonitorSocket();
+        app.MapTelemetryApi();
+        app.MapMetricsApi();
+        return app;
+    }
+}
