@@ -12,9 +12,28 @@ public static class JsonBody
     public static async Task<(JsonElement Body, ProblemHttpResult? Problem)> ReadObjectAsync(
         HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
+        var (document, problem) = await ReadDocumentAsync(request, maxBytes, cancellationToken);
+        if (document is null)
+        {
+            return (default, Problems.Invalid("body", problem!));
+        }
+        using (document)
+        {
+            return (document.RootElement.Clone(), null);
+        }
+    }
+
+    /// <summary>
+    /// The body as a JSON document whose root is an object (the caller disposes it), or what is wrong with the
+    /// body, as a sentence about the <c>body</c> field.
+    /// </summary>
+    public static async Task<(JsonDocument? Document, string? Problem)> ReadDocumentAsync(
+        HttpRequest request, int maxBytes, CancellationToken cancellationToken)
+    {
+        var tooLarge = $"the request body is larger than {maxBytes} bytes";
         if (request.ContentLength > maxBytes)
         {
-            return (default, Problems.Invalid("body", $"the request body is larger than {maxBytes} bytes"));
+            return (null, tooLarge);
         }
         using var buffer = new MemoryStream();
         var chunk = new byte[8192];
@@ -23,27 +42,30 @@ public static class JsonBody
         {
             if (buffer.Length + read > maxBytes)
             {
-                return (default, Problems.Invalid("body", $"the request body is larger than {maxBytes} bytes"));
+                return (null, tooLarge);
             }
             buffer.Write(chunk, 0, read);
         }
         if (buffer.Length == 0)
         {
-            return (default, Problems.Invalid("body", "the request needs a JSON object body"));
+            return (null, "the request body is empty; send a JSON object");
         }
+        JsonDocument document;
         try
         {
-            using var document = JsonDocument.Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                return (default, Problems.Invalid("body", $"the body must be a JSON object, not {Describe(document.RootElement.ValueKind)}"));
-            }
-            return (document.RootElement.Clone(), null);
+            document = JsonDocument.Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
         }
         catch (JsonException ex)
         {
-            return (default, Problems.Invalid("body", $"the body is not valid JSON: {ex.Message}"));
+            return (null, $"the request body is not valid JSON: {ex.Message}");
         }
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            var kind = Describe(document.RootElement.ValueKind);
+            document.Dispose();
+            return (null, $"the request body must be a JSON object, not {kind}");
+        }
+        return (document, null);
     }
 
     /// <summary>"a string", "an array", … for error messages.</summary>

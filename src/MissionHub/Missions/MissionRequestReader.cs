@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MissionHub.Infrastructure;
 
 namespace MissionHub.Missions;
 
@@ -13,40 +14,8 @@ internal static class MissionRequestReader
 
     public static async Task<(JsonDocument? Body, MissionError? Error)> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
     {
-        if (request.ContentLength > MaxBodyBytes)
-        {
-            return (null, TooLarge());
-        }
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + read > MaxBodyBytes)
-            {
-                return (null, TooLarge());
-            }
-            buffer.Write(chunk, 0, read);
-        }
-        if (buffer.Length == 0)
-        {
-            return (null, MissionError.Invalid("body", "the request body is empty; send a JSON object"));
-        }
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
-        }
-        catch (JsonException ex)
-        {
-            return (null, MissionError.Invalid("body", $"the request body is not valid JSON: {ex.Message}"));
-        }
-        if (document.RootElement.ValueKind != JsonValueKind.Object)
-        {
-            document.Dispose();
-            return (null, MissionError.Invalid("body", "the request body must be a JSON object"));
-        }
-        return (document, null);
+        var (document, problem) = await JsonBody.ReadDocumentAsync(request, MaxBodyBytes, cancellationToken);
+        return document is null ? (null, MissionError.Invalid("body", problem!)) : (document, null);
     }
 
     /// <summary>
@@ -70,7 +39,4 @@ internal static class MissionRequestReader
     /// <summary>Any JSON value (kept as a detached copy); absent gives null. Its shape is the service's to judge.</summary>
     public static JsonElement? GetValue(JsonElement body, string field) =>
         body.TryGetProperty(field, out var property) ? property.Clone() : null;
-
-    private static MissionError TooLarge() =>
-        MissionError.Invalid("body", $"the request body is larger than {MaxBodyBytes / 1024} KiB");
 }
