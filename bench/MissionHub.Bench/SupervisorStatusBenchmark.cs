@@ -209,50 +209,9 @@ internal sealed record StatusSettings(int Missions, IReadOnlyList<int> Clients, 
 {
     public static StatusSettings Parse(IReadOnlyList<string> args)
     {
-        var missions = 100_000;
-        int[] clients = [1, 16, 64];
-        var seconds = 10;
-        var backend = "all";
-        for (var i = 0; i < args.Count; i++)
-        {
-            var name = args[i];
-            if (i + 1 >= args.Count)
-            {
-                throw new ArgumentException($"{name} needs a value");
-            }
-            var value = args[++i];
-            switch (name)
-            {
-                case "--missions":
-                    missions = PositiveInt(name, value);
-                    break;
-                case "--clients":
-                    clients = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                        .Select(c => PositiveInt(name, c)).ToArray();
-                    if (clients.Length == 0)
-                    {
-                        throw new ArgumentException("--clients needs a comma-separated list such as 1,16,64");
-                    }
-                    break;
-                case "--seconds":
-                    seconds = PositiveInt(name, value);
-                    break;
-                case "--backend":
-                    backend = value.ToLowerInvariant();
-                    if (backend is not ("sqlite" or "redis" or "all"))
-                    {
-                        throw new ArgumentException($"--backend is '{value}'; valid values: sqlite, redis, all");
-                    }
-                    break;
-                default:
-                    throw new ArgumentException($"unknown option '{name}'");
-            }
-        }
-        return new StatusSettings(missions, clients, seconds, Sqlite: backend is "sqlite" or "all", Redis: backend is "redis" or "all");
+        var options = BenchArgs.Parse([.. args], new() { ["missions"] = "100000", ["clients"] = "1,16,64", ["seconds"] = "10", ["backend"] = "all" });
+        var backends = options.Backends;
+        return new StatusSettings(options.Int("missions"), options.IntList("clients"), options.Int("seconds"),
+            Sqlite: backends.Contains("sqlite"), Redis: backends.Contains("redis"));
     }
-
-    private static int PositiveInt(string name, string value) =>
-        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0
-            ? n
-            : throw new ArgumentException($"{name} is '{value}'; it must be a positive whole number");
 }
