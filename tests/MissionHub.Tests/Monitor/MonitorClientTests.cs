@@ -74,6 +74,8 @@ public sealed class MonitorClientTests(ITestOutputHelper output)
                 done += count;
                 if (dropsAt.Any(at => before < at && at <= done))
                 {
+                    // Drop a live connection (not one still coming back from the previous drop or the restart).
+                    await Eventually.TrueAsync(() => monitor.IsLive, TimeSpan.FromSeconds(30), "the monitor to be connected before the drop");
                     monitor.AbortConnection();
                 }
                 if (before < restartAt && restartAt <= done)
