@@ -110,7 +110,8 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
         }
         catch (OperationCanceledException)
         {
-            return _closeReason ?? (heartbeat.IsCancellationRequested || !requestAborted.IsCancellationRequested ? "heartbeat_timeout" : "server_shutdown");
+            // A shutdown or a replacement sets its reason first; a dropped client also aborts the request.
+            return _closeReason ?? (heartbeat.IsCancellationRequested ? "heartbeat_timeout" : "connection_lost");
         }
         catch (WebSocketException)
         {

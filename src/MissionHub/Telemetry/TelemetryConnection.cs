@@ -127,10 +127,8 @@ internal sealed partial class TelemetryConnection : IDisposable
                 Interlocked.CompareExchange(ref _closeReason, TelemetryCloseReasons.HeartbeatTimeout, null);
                 return TelemetryCloseReasons.HeartbeatTimeout;
             }
-            // Otherwise the link dropped without a close handshake, or the server is going down.
-            return ex is OperationCanceledException && requestAborted.IsCancellationRequested
-                ? TelemetryCloseReasons.ServerShutdown
-                : TelemetryCloseReasons.Error;
+            // Otherwise the link dropped without a close handshake (a server shutdown sets its reason first, above).
+            return TelemetryCloseReasons.Error;
         }
     }
 
