@@ -4,33 +4,16 @@ using System.Text.Json.Serialization;
 namespace MissionHub.Client;
 
 // Wire shapes of /ws/monitor (spec 003 §2 and §5, DESIGN.md §4) as the client reads and writes them.
-
-internal sealed record SnapshotJob(
-    string Id,
-    string JobType,
-    string Status,
-    int Priority,
-    string? WorkflowId,
-    string? WorkerId,
-    double Progress,
-    int Attempts,
-    double CreatedAt,
-    double? AssignedAt,
-    double? CompletedAt,
-    string? Error,
-    JsonElement? Result);
+// Snapshot jobs and stats arrive exactly as the public state records, so they are read straight into those.
 
 internal sealed record SnapshotCapabilities(IReadOnlyList<string> JobTypes, int MaxConcurrentJobs);
 
 internal sealed record SnapshotWorker(string Id, string Status, SnapshotCapabilities Capabilities, string ConnectedAt, IReadOnlyList<string> CurrentJobs);
 
 internal sealed record SnapshotJobs(
-    IReadOnlyList<SnapshotJob> Pending, IReadOnlyList<SnapshotJob> Active, IReadOnlyList<SnapshotJob> Completed, IReadOnlyList<SnapshotJob> Failed);
+    IReadOnlyList<MonitorJobState> Pending, IReadOnlyList<MonitorJobState> Active, IReadOnlyList<MonitorJobState> Completed, IReadOnlyList<MonitorJobState> Failed);
 
-internal sealed record SnapshotStats(
-    long TotalWorkers, long ActiveWorkers, long TotalJobs, long PendingJobs, long ActiveJobs, long CompletedJobs, long FailedJobs);
-
-internal sealed record SnapshotData(IReadOnlyDictionary<string, SnapshotWorker> Workers, SnapshotJobs Jobs, SnapshotStats SystemStats);
+internal sealed record SnapshotData(IReadOnlyDictionary<string, SnapshotWorker> Workers, SnapshotJobs Jobs, MonitorSystemStats SystemStats);
 
 internal sealed record FullStateSnapshotMessage(string Type, SnapshotData Data, string Epoch, long Seq, long Timestamp);
 

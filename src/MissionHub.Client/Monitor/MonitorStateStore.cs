@@ -23,22 +23,22 @@ internal sealed class MonitorStateStore(int recentKept)
         _workers.Clear();
         foreach (var job in data.Jobs.Pending.Concat(data.Jobs.Active))
         {
-            _jobs[job.Id] = ToState(job);
+            _jobs[job.Id] = job;
         }
         foreach (var job in data.Jobs.Completed)
         {
-            AddRecent(_completed, ToState(job), atFront: false);
+            AddRecent(_completed, job, atFront: false);
         }
         foreach (var job in data.Jobs.Failed)
         {
-            AddRecent(_failed, ToState(job), atFront: false);
+            AddRecent(_failed, job, atFront: false);
         }
         foreach (var (id, worker) in data.Workers)
         {
             _workers[id] = new MonitorWorkerState(worker.Id, worker.Status, worker.Capabilities.JobTypes, worker.Capabilities.MaxConcurrentJobs,
                 worker.ConnectedAt, worker.CurrentJobs);
         }
-        _stats = ToState(data.SystemStats);
+        _stats = data.SystemStats;
     }
 
     public MonitorStateSnapshot Copy(string? epoch, long lastSeq) => new(
@@ -206,12 +206,6 @@ internal sealed class MonitorStateStore(int recentKept)
     }
 
     private static bool IsActive(string status) => status is "assigned" or "running";
-
-    private static MonitorJobState ToState(SnapshotJob j) =>
-        new(j.Id, j.JobType, j.Status, j.Priority, j.WorkflowId, j.WorkerId, j.Progress, j.Attempts, j.CreatedAt, j.AssignedAt, j.CompletedAt, j.Error, j.Result);
-
-    private static MonitorSystemStats ToState(SnapshotStats s) =>
-        new(s.TotalWorkers, s.ActiveWorkers, s.TotalJobs, s.PendingJobs, s.ActiveJobs, s.CompletedJobs, s.FailedJobs);
 
     private static string? Str(JsonElement element, string name) =>
         element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
