@@ -7,6 +7,9 @@ public sealed class StartupTests
     [InlineData("MissionHub__Storage__Provider", "postgres", "MissionHub:Storage:Provider is 'postgres'; valid values: sqlite, redis")]
     [InlineData("MissionHub__Storage__Sqlite__Synchronous", "sometimes", "MissionHub:Storage:Sqlite:Synchronous is 'sometimes'; valid values: full, normal")]
     [InlineData("MissionHub__Events__MaxEvents", "0", "MissionHub:Events:MaxEvents is 0")]
+    [InlineData("MissionHub__Telemetry__HeartbeatTimeout", "00:00:00", "MissionHub:Telemetry:HeartbeatTimeout is 00:00:00")]
+    [InlineData("MissionHub__Telemetry__Alerts__BatteryClearAtOrAbove", "10", "MissionHub:Telemetry:Alerts:BatteryClearAtOrAbove (10) must be at least BatteryLowBelow (20)")]
+    [InlineData("MissionHub__Metrics__AggregationInterval", "-00:00:01", "MissionHub:Metrics:AggregationInterval is -00:00:01")]
     public async Task WrongSetting_FailsAtStartup_WithOneLineNamingIt(string setting, string value, string expected)
     {
         using var folder = new TempFolder();
