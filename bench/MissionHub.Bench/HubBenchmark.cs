@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Http.Json;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
@@ -15,15 +14,17 @@ internal static class HubBenchmark
 {
     private static readonly string[] JobTypes = ["bench"];
 
-    public const string Usage = "[--backend sqlite|redis|all] [--jobs N] [--workers 16] [--slots 4] [--rate 1000] [--seconds 5]";
+    public const string Usage = "[--backend sqlite|redis|all] [--jobs N] [--submitters 32] [--warmup 10 (seconds)] [--workers 16] [--slots 4] [--rate 1000] [--seconds 5]";
 
     public static async Task<int> RunAsync(string[] args)
     {
         var options = BenchArgs.Parse(args, new()
         {
-            ["backend"] = "all", ["jobs"] = "20000", ["workers"] = "16", ["slots"] = "4", ["rate"] = "1000", ["seconds"] = "5",
+            ["backend"] = "all", ["jobs"] = "20000", ["submitters"] = "32", ["warmup"] = "10", ["workers"] = "16", ["slots"] = "4", ["rate"] = "1000", ["seconds"] = "5",
         });
         var jobs = options.Int("jobs");
+        var submitters = options.Int("submitters");
+        var warmup = options.Int("warmup");
         var workers = options.Int("workers");
         var slots = options.Int("slots");
         var rate = options.Int("rate");
@@ -39,19 +40,13 @@ internal static class HubBenchmark
             var pool = new WorkerPool(server, workers, slots);
             await pool.StartAsync();
 
-            // Throughput: 32 submitters, all jobs, until the workers have completed every one.
-            await SubmitAsync(http, 500, 0); // warm-up
-            await pool.WaitForCompletionsAsync(500);
+            // Throughput: concurrent submitters, all jobs, until the workers have completed every one.
+            // Warm-up at full load until tiered compilation has settled (it takes the server ~8 s here).
+            var warmed = await SubmitConcurrentlyAsync(http, int.MaxValue, submitters, TimeSpan.FromSeconds(warmup));
+            await pool.WaitForCompletionsAsync(warmed);
             pool.Reset();
             var clock = Stopwatch.StartNew();
-            var next = 0;
-            await Task.WhenAll(Enumerable.Range(0, 32).Select(async _ =>
-            {
-                while (Interlocked.Increment(ref next) <= jobs)
-                {
-                    await SubmitOneAsync(http, 0);
-                }
-            }));
+            await SubmitConcurrentlyAsync(http, jobs, submitters, Timeout.InfiniteTimeSpan);
             await pool.WaitForCompletionsAsync(jobs);
             var throughput = jobs / clock.Elapsed.TotalSeconds;
             Console.Error.WriteLine($"  {backend}: {throughput:N0} jobs/s end to end");
@@ -88,17 +83,30 @@ internal static class HubBenchmark
         return 0;
     }
 
-    private static async Task SubmitAsync(HttpClient http, int count, long stamp)
+    /// <summary>Submits up to <paramref name="count"/> jobs from concurrent submitters, stopping early after <paramref name="limit"/>; returns how many.</summary>
+    private static async Task<int> SubmitConcurrentlyAsync(HttpClient http, int count, int submitters, TimeSpan limit)
     {
-        for (var i = 0; i < count; i++)
+        var next = 0;
+        var submitted = 0;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, submitters).Select(async _ =>
         {
-            await SubmitOneAsync(http, stamp);
-        }
+            while ((limit == Timeout.InfiniteTimeSpan || clock.Elapsed < limit) && Interlocked.Increment(ref next) <= count)
+            {
+                await SubmitOneAsync(http, 0);
+                Interlocked.Increment(ref submitted);
+            }
+        }));
+        return submitted;
     }
 
     private static async Task SubmitOneAsync(HttpClient http, long stamp)
     {
-        using var response = await http.PostAsJsonAsync("/api/jobs", new { job_type = "bench", payload = new { t = stamp } });
+        // A sized body, as JobsClient sends it: no chunked encoding to pay for on either side.
+        using var content = new StringContent(
+            "{\"job_type\":\"bench\",\"payload\":{\"t\":" + stamp.ToString(System.Globalization.CultureInfo.InvariantCulture) + "}}",
+            Encoding.UTF8, "application/json");
+        using var response = await http.PostAsync("/api/jobs", content);
         response.EnsureSuccessStatusCode();
     }
 

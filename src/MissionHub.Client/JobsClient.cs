@@ -30,6 +30,8 @@ public sealed class JobsClient
     {
         ArgumentNullException.ThrowIfNull(submission);
         using var content = JsonContent.Create(submission, MissionHubClientJsonContext.Default.JobSubmission);
+        // Buffered, so the request carries Content-Length instead of chunked encoding: cheaper on both sides.
+        await content.LoadIntoBufferAsync(cancellationToken);
         using var response = await _http.PostAsync(Relative("api/jobs"), content, cancellationToken);
         return await ReadAsync(response, MissionHubClientJsonContext.Default.JobInfo, "POST /api/jobs", cancellationToken);
     }

@@ -1,7 +1,9 @@
 using Microsoft.Extensions.Options;
 using MissionHub;
 
-var builder = WebApplication.CreateBuilder(args);
+// appsettings files are read once: watching them means watching the content root, and the database under
+// ./data would then wake the watcher on every write. Put first so an explicit setting still wins.
+var builder = WebApplication.CreateBuilder(["--hostBuilder:reloadConfigOnChange=false", .. args]);
 builder.AddMissionHub();
 
 var app = builder.Build();

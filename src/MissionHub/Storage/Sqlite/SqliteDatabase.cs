@@ -8,9 +8,14 @@ public sealed class SqliteDatabase : IDisposable
 {
     private readonly string _connectionString;
     private readonly string _synchronous;
+    private readonly ILogger _logger;
+    private readonly Lock _writerLock = new();
+    private SqliteWriter? _writer;
+    private bool _disposed;
 
-    public SqliteDatabase(IOptions<StorageOptions> options)
+    public SqliteDatabase(IOptions<StorageOptions> options, ILogger<SqliteDatabase>? logger = null)
     {
+        _logger = (ILogger?)logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         var sqlite = options.Value.Sqlite;
         FilePath = System.IO.Path.GetFullPath(sqlite.Path);
         var folder = System.IO.Path.GetDirectoryName(FilePath);
@@ -31,6 +36,19 @@ public sealed class SqliteDatabase : IDisposable
 
     public string FilePath { get; }
 
+    /// <summary>The one writer thread of this file, started on first use: small writes of every store share its commits.</summary>
+    public SqliteWriter Writer
+    {
+        get
+        {
+            lock (_writerLock)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                return _writer ??= new SqliteWriter(this, _logger);
+            }
+        }
+    }
+
     // SQLite has one writer at a time; its own busy handler waits by sleeping (1 ms, 2 ms, 5 ms ...), which turns
     // contention between the event log, jobs and missions into milliseconds of latency. Writers of this process
     // take turns here instead, in order, and never meet the busy handler.
@@ -43,12 +61,51 @@ public sealed class SqliteDatabase : IDisposable
         return new WriteTurn(_writeTurn);
     }
 
-    public void Dispose() => _writeTurn.Dispose();
+    /// <summary>The same turn for the writer thread, which may block.</summary>
+    internal WriteTurn WaitForWriteTurn()
+    {
+        _writeTurn.Wait();
+        return new WriteTurn(_writeTurn);
+    }
+
+    public void Dispose()
+    {
+        SqliteWriter? writer;
+        lock (_writerLock)
+        {
+            writer = _writer;
+            _writer = null;
+            _disposed = true;
+        }
+        writer?.Dispose();
+        _writeTurn.Dispose();
+    }
 
     public readonly struct WriteTurn(SemaphoreSlim turn) : IDisposable
     {
         public void Dispose() => turn.Release();
     }
+
+    /// <summary>Opens a pooled connection at once, for the writer thread (which may block).</summary>
+    internal SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            connection.Open();
+            using var pragma = connection.CreateCommand();
+            pragma.CommandText = Pragmas;
+            pragma.ExecuteNonQuery();
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    private string Pragmas => $"PRAGMA journal_mode=WAL; PRAGMA synchronous={_synchronous}; PRAGMA busy_timeout=5000;";
 
     /// <summary>Opens a pooled connection: WAL journal, the configured synchronous level, a 5 s busy timeout.</summary>
     public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken = default)
@@ -58,7 +115,7 @@ public sealed class SqliteDatabase : IDisposable
         {
             await connection.OpenAsync(cancellationToken);
             using var pragma = connection.CreateCommand();
-            pragma.CommandText = $"PRAGMA journal_mode=WAL; PRAGMA synchronous={_synchronous}; PRAGMA busy_timeout=5000;";
+            pragma.CommandText = Pragmas;
             await pragma.ExecuteNonQueryAsync(cancellationToken);
             return connection;
         }

@@ -29,9 +29,14 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
         CREATE INDEX IF NOT EXISTS ix_events_ts ON events(ts);
         """;
 
-    private SqliteConnection? _writer;
-    private SqliteCommand? _insert;
-    private SqliteCommand? _setLastSeq;
+    private const string InsertSql = """
+        INSERT INTO events (seq, id, type, source, target, ts, payload, correlation_id, version)
+        VALUES ($seq, $id, $type, $source, $target, $ts, $payload, $correlation_id, $version)
+        """;
+
+    private const string SetLastSeqSql =
+        "INSERT INTO event_log_meta (key, value) VALUES ('last_seq', $v) ON CONFLICT(key) DO UPDATE SET value = excluded.value";
+
     private string _epoch = "";
     private long _nextSeq;
 
@@ -39,22 +44,22 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
 
     protected override async Task<(string Epoch, long LastSeq, long FirstSeq)> OpenAsync(CancellationToken cancellationToken)
     {
-        _writer = await database.OpenAsync(cancellationToken);
-        using (var create = _writer.CreateCommand())
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using (var create = connection.CreateCommand())
         {
             create.CommandText = Schema;
             await create.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        _epoch = await GetMetaAsync(_writer, "epoch", cancellationToken) ?? "";
+        _epoch = await GetMetaAsync(connection, "epoch", cancellationToken) ?? "";
         if (_epoch.Length == 0)
         {
             // A new file (or one whose log was lost): a new epoch, so old resume points are refused.
             _epoch = NewEpochId();
-            await SetMetaAsync(_writer, "epoch", _epoch, cancellationToken);
+            await SetMetaAsync(connection, "epoch", _epoch, cancellationToken);
         }
 
-        using var position = _writer.CreateCommand();
+        using var position = connection.CreateCommand();
         position.CommandText = """
             SELECT COALESCE(MAX(seq), 0), MIN(seq) FROM events;
             """;
@@ -66,59 +71,47 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
             maxSeq = reader.GetInt64(0);
             minSeq = reader.IsDBNull(1) ? null : reader.GetInt64(1);
         }
-        var storedLast = long.Parse(await GetMetaAsync(_writer, "last_seq", cancellationToken) ?? "0", CultureInfo.InvariantCulture);
+        var storedLast = long.Parse(await GetMetaAsync(connection, "last_seq", cancellationToken) ?? "0", CultureInfo.InvariantCulture);
         var lastSeq = Math.Max(maxSeq, storedLast);
         _nextSeq = lastSeq + 1;
 
-        _insert = _writer.CreateCommand();
-        _insert.CommandText = """
-            INSERT INTO events (seq, id, type, source, target, ts, payload, correlation_id, version)
-            VALUES ($seq, $id, $type, $source, $target, $ts, $payload, $correlation_id, $version)
-            """;
-        foreach (var name in new[] { "$seq", "$id", "$type", "$source", "$target", "$ts", "$payload", "$correlation_id", "$version" })
-        {
-            _insert.Parameters.Add(new SqliteParameter { ParameterName = name });
-        }
-        _setLastSeq = _writer.CreateCommand();
-        _setLastSeq.CommandText = "INSERT INTO event_log_meta (key, value) VALUES ('last_seq', $v) ON CONFLICT(key) DO UPDATE SET value = excluded.value";
-        _setLastSeq.Parameters.Add(new SqliteParameter { ParameterName = "$v" });
         return (_epoch, lastSeq, minSeq ?? lastSeq + 1);
     }
 
     protected override async Task<(string Epoch, CharterEvent[] Events)> CommitBatchAsync(
         IReadOnlyList<CharterEvent> drafts, CancellationToken cancellationToken)
     {
-        var writer = _writer!;
-        var insert = _insert!;
-        var committed = new CharterEvent[drafts.Count];
+        // One batch in flight at a time (see the constructor), so seqs are handed out in commit order.
         var seq = _nextSeq;
-        using (await database.WaitForWriteTurnAsync(cancellationToken))
-        using (var transaction = (SqliteTransaction)await writer.BeginTransactionAsync(cancellationToken))
-        {
-            insert.Transaction = transaction;
-            _setLastSeq!.Transaction = transaction;
-            var p = insert.Parameters;
-            for (var i = 0; i < drafts.Count; i++)
-            {
-                var evt = drafts[i] with { Seq = seq + i };
-                p[0].Value = evt.Seq;
-                p[1].Value = evt.Id;
-                p[2].Value = evt.Type;
-                p[3].Value = evt.Source;
-                p[4].Value = (object?)evt.Target ?? DBNull.Value;
-                p[5].Value = evt.Timestamp;
-                p[6].Value = evt.Payload.GetRawText();
-                p[7].Value = (object?)evt.Meta.CorrelationId ?? DBNull.Value;
-                p[8].Value = evt.Meta.Version;
-                await insert.ExecuteNonQueryAsync(cancellationToken);
-                committed[i] = evt;
-            }
-            _setLastSeq.Parameters[0].Value = (seq + drafts.Count - 1).ToString(CultureInfo.InvariantCulture);
-            await _setLastSeq.ExecuteNonQueryAsync(cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
-        }
+        var committed = await database.Writer.WriteAsync(write => Insert(write, drafts, seq));
         _nextSeq = seq + drafts.Count;
         return (_epoch, committed);
+    }
+
+    private static CharterEvent[] Insert(SqliteWriteContext write, IReadOnlyList<CharterEvent> drafts, long firstSeq)
+    {
+        var insert = write.Command(InsertSql, "$seq", "$id", "$type", "$source", "$target", "$ts", "$payload", "$correlation_id", "$version");
+        var p = insert.Parameters;
+        var committed = new CharterEvent[drafts.Count];
+        for (var i = 0; i < drafts.Count; i++)
+        {
+            var evt = drafts[i] with { Seq = firstSeq + i };
+            p[0].Value = evt.Seq;
+            p[1].Value = evt.Id;
+            p[2].Value = evt.Type;
+            p[3].Value = evt.Source;
+            p[4].Value = (object?)evt.Target ?? DBNull.Value;
+            p[5].Value = evt.Timestamp;
+            p[6].Value = evt.Payload.GetRawText();
+            p[7].Value = (object?)evt.Meta.CorrelationId ?? DBNull.Value;
+            p[8].Value = evt.Meta.Version;
+            insert.ExecuteNonQuery();
+            committed[i] = evt;
+        }
+        var setLastSeq = write.Command(SetLastSeqSql, "$v");
+        setLastSeq.Parameters[0].Value = (firstSeq + drafts.Count - 1).ToString(CultureInfo.InvariantCulture);
+        setLastSeq.ExecuteNonQuery();
+        return committed;
     }
 
     protected override async Task<EventPage> ReadCoreAsync(EventQuery query, CancellationToken cancellationToken)
@@ -265,15 +258,7 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
         return removed;
     }
 
-    protected override async ValueTask DisposeCoreAsync()
-    {
-        _insert?.Dispose();
-        _setLastSeq?.Dispose();
-        if (_writer is not null)
-        {
-            await _writer.DisposeAsync();
-        }
-    }
+    protected override ValueTask DisposeCoreAsync() => ValueTask.CompletedTask;
 
 
     private static JsonElement ParsePayload(string json)

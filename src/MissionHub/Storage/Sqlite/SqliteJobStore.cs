@@ -2,14 +2,18 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using MissionHub.Hub;
-using MissionHub.Infrastructure;
 
 namespace MissionHub.Storage.Sqlite;
 
 /// <summary>Jobs in the embedded SQLite file: one row per job holding its JSON snapshot, plus indexed columns.</summary>
-public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore, IAsyncDisposable
+public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore
 {
-    private BatchWriter<Job>? _writer;
+    private const string UpsertSql = """
+        INSERT INTO jobs (id, job_type, status, worker_id, priority, order_no, updated_at, doc)
+        VALUES ($id, $type, $status, $worker, $priority, $order, $updated, $doc)
+        ON CONFLICT(id) DO UPDATE SET status = excluded.status, worker_id = excluded.worker_id,
+          updated_at = excluded.updated_at, doc = excluded.doc
+        """;
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
@@ -29,46 +33,30 @@ public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore, IAsyncD
             CREATE INDEX IF NOT EXISTS ix_jobs_status_order ON jobs(status, order_no);
             """;
         await create.ExecuteNonQueryAsync(cancellationToken);
-        _writer ??= new BatchWriter<Job>(CommitAsync);
     }
 
-    public Task SaveAsync(Job job, string? previousStatus, CancellationToken cancellationToken = default) =>
-        (_writer ?? throw new InvalidOperationException("the job store is not initialized")).WriteAsync(job, cancellationToken);
-
-    private async Task CommitAsync(IReadOnlyList<Job> jobs, CancellationToken cancellationToken)
+    /// <summary>Upserts the job in the writer's next commit, beside whatever else is being written then (its events too).</summary>
+    public Task SaveAsync(Job job, string? previousStatus, CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        using var turn = await database.WaitForWriteTurnAsync(cancellationToken);
-        using var transaction = connection.BeginTransaction(deferred: false);
-        using var upsert = connection.CreateCommand();
-        upsert.Transaction = transaction;
-        upsert.CommandText = """
-            INSERT INTO jobs (id, job_type, status, worker_id, priority, order_no, updated_at, doc)
-            VALUES ($id, $type, $status, $worker, $priority, $order, $updated, $doc)
-            ON CONFLICT(id) DO UPDATE SET status = excluded.status, worker_id = excluded.worker_id,
-              updated_at = excluded.updated_at, doc = excluded.doc
-            """;
-        var id = upsert.Parameters.Add("$id", SqliteType.Text);
-        var type = upsert.Parameters.Add("$type", SqliteType.Text);
-        var status = upsert.Parameters.Add("$status", SqliteType.Text);
-        var worker = upsert.Parameters.Add("$worker", SqliteType.Text);
-        var priority = upsert.Parameters.Add("$priority", SqliteType.Integer);
-        var order = upsert.Parameters.Add("$order", SqliteType.Integer);
-        var updated = upsert.Parameters.Add("$updated", SqliteType.Real);
-        var doc = upsert.Parameters.Add("$doc", SqliteType.Text);
-        foreach (var job in jobs)
-        {
-            id.Value = job.Id;
-            type.Value = job.JobType;
-            status.Value = job.Status;
-            worker.Value = (object?)job.WorkerId ?? DBNull.Value;
-            priority.Value = job.Priority;
-            order.Value = job.Order;
-            updated.Value = job.UpdatedAt;
-            doc.Value = JsonSerializer.Serialize(job, HubJsonContext.Default.Job);
-            await upsert.ExecuteNonQueryAsync(cancellationToken);
-        }
-        await transaction.CommitAsync(cancellationToken);
+        var doc = JsonSerializer.Serialize(job, HubJsonContext.Default.Job);
+        var saved = database.Writer.WriteAsync(write => Upsert(write, job, doc));
+        return cancellationToken.CanBeCanceled ? saved.WaitAsync(cancellationToken) : saved;
+    }
+
+    private static bool Upsert(SqliteWriteContext write, Job job, string doc)
+    {
+        var upsert = write.Command(UpsertSql, "$id", "$type", "$status", "$worker", "$priority", "$order", "$updated", "$doc");
+        var p = upsert.Parameters;
+        p[0].Value = job.Id;
+        p[1].Value = job.JobType;
+        p[2].Value = job.Status;
+        p[3].Value = (object?)job.WorkerId ?? DBNull.Value;
+        p[4].Value = job.Priority;
+        p[5].Value = job.Order;
+        p[6].Value = job.UpdatedAt;
+        p[7].Value = doc;
+        upsert.ExecuteNonQuery();
+        return true;
     }
 
     public async Task<Job?> GetAsync(string id, CancellationToken cancellationToken = default)
@@ -151,14 +139,6 @@ public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore, IAsyncD
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT COALESCE(MAX(order_no), 0) FROM jobs";
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_writer is not null)
-        {
-            await _writer.DisposeAsync();
-        }
     }
 
     private static async Task<List<Job>> ReadJobsAsync(SqliteCommand command, CancellationToken cancellationToken)

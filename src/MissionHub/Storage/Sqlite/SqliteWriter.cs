@@ -1,0 +1,191 @@
+using System.Collections.Concurrent;
+using Microsoft.Data.Sqlite;
+
+namespace MissionHub.Storage.Sqlite;
+
+/// <summary>
+/// One thread that owns the write connection and commits, in one transaction, every small write waiting for
+/// it: the event log's batches and the job rows go to disk together, with one fsync, instead of taking turns.
+/// SQLite calls block; on this thread they never hold up a thread-pool thread or each other's callers.
+/// A write that fails is retried on its own, so one bad write never fails the others of its group.
+/// </summary>
+public sealed partial class SqliteWriter : IDisposable
+{
+    private const int MaxGroup = 1024;
+
+    private readonly BlockingCollection<SqliteWrite> _queue = [];
+    private readonly SqliteDatabase _database;
+    private readonly ILogger _logger;
+    private readonly Thread _thread;
+    private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+    private SqliteConnection? _connection;
+
+    internal SqliteWriter(SqliteDatabase database, ILogger logger)
+    {
+        _database = database;
+        _logger = logger;
+        _thread = new Thread(Run) { IsBackground = true, Name = "MissionHub SQLite writer" };
+        _thread.Start();
+    }
+
+    /// <summary>Runs <paramref name="write"/> inside the next group's transaction; completes once that group is durable.</summary>
+    public Task<T> WriteAsync<T>(Func<SqliteWriteContext, T> write)
+    {
+        var pending = new SqliteWrite<T>(write);
+        try
+        {
+            _queue.Add(pending);
+        }
+        catch (InvalidOperationException)
+        {
+            throw new ObjectDisposedException(nameof(SqliteWriter), "the database is closed");
+        }
+        return pending.Task;
+    }
+
+    public void Dispose()
+    {
+        _queue.CompleteAdding();
+        if (Thread.CurrentThread != _thread)
+        {
+            _thread.Join();
+        }
+        _queue.Dispose();
+    }
+
+    private void Run()
+    {
+        var group = new List<SqliteWrite>(MaxGroup);
+        foreach (var first in _queue.GetConsumingEnumerable())
+        {
+            group.Add(first);
+            while (group.Count < MaxGroup && _queue.TryTake(out var next))
+            {
+                group.Add(next);
+            }
+            try
+            {
+                Commit(group);
+            }
+            catch (Exception ex) when (group.Count > 1)
+            {
+                // Find the culprit: each write alone, so the others still land.
+                LogGroupFailed(_logger, ex, group.Count);
+                foreach (var write in group)
+                {
+                    try
+                    {
+                        Commit([write]);
+                    }
+                    catch (Exception alone)
+                    {
+                        write.Fail(alone);
+                    }
+                }
+            }
+            catch (Exception ex)
+            {
+                group[0].Fail(ex);
+            }
+            group.Clear();
+        }
+        foreach (var command in _commands.Values)
+        {
+            command.Dispose();
+        }
+        _connection?.Dispose();
+    }
+
+    private void Commit(List<SqliteWrite> group)
+    {
+        var connection = _connection ??= _database.Open();
+        using var turn = _database.WaitForWriteTurn();
+        using var transaction = connection.BeginTransaction(deferred: false);
+        var context = new SqliteWriteContext(connection, transaction, _commands);
+        try
+        {
+            foreach (var write in group)
+            {
+                write.Execute(context);
+            }
+            transaction.Commit();
+        }
+        catch
+        {
+            foreach (var write in group)
+            {
+                write.Discard();
+            }
+            throw;
+        }
+        // Only now durable: callers hear of it after the commit, in the order they queued.
+        foreach (var write in group)
+        {
+            write.Complete();
+        }
+    }
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "A group of {Count} SQLite writes failed; retrying each on its own")]
+    private static partial void LogGroupFailed(ILogger logger, Exception exception, int count);
+}
+
+/// <summary>What a write sees: the writer's connection and open transaction, and its prepared commands.</summary>
+public sealed class SqliteWriteContext
+{
+    private readonly Dictionary<string, SqliteCommand> _commands;
+
+    internal SqliteWriteContext(SqliteConnection connection, SqliteTransaction transaction, Dictionary<string, SqliteCommand> commands)
+    {
+        Connection = connection;
+        Transaction = transaction;
+        _commands = commands;
+    }
+
+    public SqliteConnection Connection { get; }
+
+    public SqliteTransaction Transaction { get; }
+
+    /// <summary>A command prepared once per statement and reused; its parameters are added in the order named.</summary>
+    public SqliteCommand Command(string sql, params ReadOnlySpan<string> parameterNames)
+    {
+        if (!_commands.TryGetValue(sql, out var command))
+        {
+            command = Connection.CreateCommand();
+            command.CommandText = sql;
+            foreach (var name in parameterNames)
+            {
+                command.Parameters.Add(new SqliteParameter { ParameterName = name });
+            }
+            _commands[sql] = command;
+        }
+        command.Transaction = Transaction;
+        return command;
+    }
+}
+
+internal abstract class SqliteWrite
+{
+    public abstract void Execute(SqliteWriteContext context);
+
+    public abstract void Complete();
+
+    public abstract void Discard();
+
+    public abstract void Fail(Exception exception);
+}
+
+internal sealed class SqliteWrite<T>(Func<SqliteWriteContext, T> write) : SqliteWrite
+{
+    private readonly TaskCompletionSource<T> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private T? _result;
+
+    public Task<T> Task => _done.Task;
+
+    public override void Execute(SqliteWriteContext context) => _result = write(context);
+
+    public override void Complete() => _done.TrySetResult(_result!);
+
+    public override void Discard() => _result = default;
+
+    public override void Fail(Exception exception) => _done.TrySetException(exception);
+}
