@@ -42,18 +42,19 @@ internal static class HubBenchmark
 
             // Throughput: concurrent submitters, all jobs, until the workers have completed every one.
             // Warm-up at full load until tiered compilation has settled (it takes the server ~8 s here).
-            var warmed = await SubmitConcurrentlyAsync(http, int.MaxValue, submitters, TimeSpan.FromSeconds(warmup));
+            var warmed = await SubmitConcurrentlyAsync(server.BaseAddress, int.MaxValue, submitters, TimeSpan.FromSeconds(warmup));
             await pool.WaitForCompletionsAsync(warmed);
             pool.Reset();
             var clock = Stopwatch.StartNew();
-            await SubmitConcurrentlyAsync(http, jobs, submitters, Timeout.InfiniteTimeSpan);
+            await SubmitConcurrentlyAsync(server.BaseAddress, jobs, submitters, Timeout.InfiniteTimeSpan);
             await pool.WaitForCompletionsAsync(jobs);
             var throughput = jobs / clock.Elapsed.TotalSeconds;
             Console.Error.WriteLine($"  {backend}: {throughput:N0} jobs/s end to end");
 
             // Latency: paced submissions; each job carries its submit time, the worker measures on arrival.
             pool.Reset();
-            pool.Latency = new LongHistogram(TimeSpan.FromSeconds(10).Ticks, 3);
+            // Stopwatch ticks, not TimeSpan ticks: a value past the highest trackable one throws.
+            pool.Latency = new LongHistogram(60 * Stopwatch.Frequency, 3);
             var total = rate * seconds;
             var pacing = Stopwatch.StartNew();
             var inFlight = new List<Task>(total);
@@ -68,7 +69,24 @@ internal static class HubBenchmark
                 inFlight.Add(SubmitOneAsync(http, Stopwatch.GetTimestamp()));
             }
             await Task.WhenAll(inFlight);
-            await pool.WaitForCompletionsAsync(total);
+            try
+            {
+                await pool.WaitForCompletionsAsync(total);
+            }
+            catch (TimeoutException)
+            {
+                // What the hub says it holds, to tell a stuck broker from a stuck worker.
+                foreach (var path in new[] { "/api/supervisor/agents", "/api/jobs?status=pending&limit=2", "/api/jobs?status=assigned&limit=3" })
+                {
+                    Console.Error.WriteLine($"  {path}: {await http.GetStringAsync(new Uri(path, UriKind.Relative))}");
+                }
+                if (Environment.GetEnvironmentVariable("MISSIONHUB_BENCH_HOLD_ON_STALL") is not null)
+                {
+                    Console.Error.WriteLine("  holding the stalled server for 10 minutes (for dotnet-dump)");
+                    await Task.Delay(TimeSpan.FromMinutes(10));
+                }
+                throw;
+            }
             var latency = pool.Latency;
             string Ms(double percentile) => (latency.GetValueAtPercentile(percentile) * 1000.0 / Stopwatch.Frequency).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);
             var max = (latency.GetMaxValue() * 1000.0 / Stopwatch.Frequency).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);
@@ -84,16 +102,26 @@ internal static class HubBenchmark
     }
 
     /// <summary>Submits up to <paramref name="count"/> jobs from concurrent submitters, stopping early after <paramref name="limit"/>; returns how many.</summary>
-    private static async Task<int> SubmitConcurrentlyAsync(HttpClient http, int count, int submitters, TimeSpan limit)
+    /// <summary>
+    /// Submits up to <paramref name="count"/> jobs from concurrent submitters, each on its own keep-alive connection
+    /// with a ready-made request (as cheap as wrk), stopping early after <paramref name="limit"/>; returns how many.
+    /// </summary>
+    private static async Task<int> SubmitConcurrentlyAsync(Uri baseAddress, int count, int submitters, TimeSpan limit)
     {
+        var request = RawHttpConnection.JsonPost(baseAddress, "/api/jobs", """{"job_type":"bench","payload":{"t":0}}""");
         var next = 0;
         var submitted = 0;
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, submitters).Select(async _ =>
         {
+            using var connection = await RawHttpConnection.OpenAsync(baseAddress);
             while ((limit == Timeout.InfiniteTimeSpan || clock.Elapsed < limit) && Interlocked.Increment(ref next) <= count)
             {
-                await SubmitOneAsync(http, 0);
+                var status = await connection.SendAsync(request);
+                if (status != 201)
+                {
+                    throw new InvalidOperationException($"POST /api/jobs answered {status}");
+                }
                 Interlocked.Increment(ref submitted);
             }
         }));
@@ -195,6 +223,12 @@ internal static class HubBenchmark
             }
             catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
             {
+            }
+            catch (Exception ex)
+            {
+                // A dead worker loop would look like a stalled hub: say what happened.
+                Console.Error.WriteLine($"  bench worker failed: {ex}");
+                throw;
             }
         }
 

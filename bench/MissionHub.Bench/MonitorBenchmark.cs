@@ -44,7 +44,7 @@ internal static class MonitorBenchmark
         {
             foreach (var count in monitorCounts)
             {
-                var latency = new LongHistogram(TimeSpan.FromSeconds(30).Ticks, 3);
+                var latency = new LongHistogram(60 * Stopwatch.Frequency, 3); // Stopwatch ticks
                 var monitors = new List<BenchMonitor>();
                 for (var i = 0; i < count; i++)
                 {

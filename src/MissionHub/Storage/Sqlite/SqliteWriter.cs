@@ -13,12 +13,16 @@ public sealed partial class SqliteWriter : IDisposable
 {
     private const int MaxGroup = 1024;
 
-    private readonly BlockingCollection<SqliteWrite> _queue = [];
+    private readonly ConcurrentQueue<SqliteWrite> _queue = new();
+    // Waits without spinning: a spinning writer thread takes the CPU the callers need on a small machine.
+    private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
     private readonly SqliteDatabase _database;
     private readonly ILogger _logger;
     private readonly Thread _thread;
     private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
     private SqliteConnection? _connection;
+    private int _sleeping;
+    private volatile bool _closed;
 
     internal SqliteWriter(SqliteDatabase database, ILogger logger)
     {
@@ -31,35 +35,70 @@ public sealed partial class SqliteWriter : IDisposable
     /// <summary>Runs <paramref name="write"/> inside the next group's transaction; completes once that group is durable.</summary>
     public Task<T> WriteAsync<T>(Func<SqliteWriteContext, T> write)
     {
+        ObjectDisposedException.ThrowIf(_closed, this);
         var pending = new SqliteWrite<T>(write);
-        try
+        _queue.Enqueue(pending);
+        if (Volatile.Read(ref _sleeping) == 1 && !_closed)
         {
-            _queue.Add(pending);
+            _wake.Set();
         }
-        catch (InvalidOperationException)
+        if (_closed)
         {
-            throw new ObjectDisposedException(nameof(SqliteWriter), "the database is closed");
+            FailLeftovers(); // closed while queueing: the writer may have gone already
         }
         return pending.Task;
     }
 
     public void Dispose()
     {
-        _queue.CompleteAdding();
+        _closed = true;
+        _wake.Set();
         if (Thread.CurrentThread != _thread)
         {
             _thread.Join();
         }
-        _queue.Dispose();
+        FailLeftovers();
+    }
+
+    private void FailLeftovers()
+    {
+        while (_queue.TryDequeue(out var write))
+        {
+            write.Fail(new ObjectDisposedException(nameof(SqliteWriter), "the database is closed"));
+        }
+    }
+
+    /// <summary>Takes the next write, sleeping while there is none; null once closed and drained.</summary>
+    private SqliteWrite? Take()
+    {
+        while (true)
+        {
+            if (_queue.TryDequeue(out var write))
+            {
+                return write;
+            }
+            _wake.Reset();
+            Volatile.Write(ref _sleeping, 1);
+            Interlocked.MemoryBarrier();
+            if (_queue.IsEmpty)
+            {
+                if (_closed)
+                {
+                    return null;
+                }
+                _wake.Wait();
+            }
+            Volatile.Write(ref _sleeping, 0);
+        }
     }
 
     private void Run()
     {
         var group = new List<SqliteWrite>(MaxGroup);
-        foreach (var first in _queue.GetConsumingEnumerable())
+        while (Take() is { } first)
         {
             group.Add(first);
-            while (group.Count < MaxGroup && _queue.TryTake(out var next))
+            while (group.Count < MaxGroup && _queue.TryDequeue(out var next))
             {
                 group.Add(next);
             }
