@@ -83,7 +83,9 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
     {
         // One batch in flight at a time (see the constructor), so seqs are handed out in commit order.
         var seq = _nextSeq;
-        var committed = await database.Writer.WriteAsync(write => Insert(write, drafts, seq));
+        // What follows the commit (the ring, the signal, completing each append) is short and never blocks, so it runs
+        // on the writer thread; the next batch is often queued from there before the writer looks for more work.
+        var committed = await database.Writer.WriteAsync(write => Insert(write, drafts, seq), continueOnWriter: true);
         _nextSeq = seq + drafts.Count;
         return (_epoch, committed);
     }
