@@ -28,6 +28,21 @@ public sealed class StartupTests
     }
 
     [Fact]
+    public async Task DefaultStart_DoesNotWatchTheContentRoot_WhereTheDatabaseIsWritten()
+    {
+        // A config file watcher on the content root would wake on every write to ./data/missionhub.db.
+        using var folder = new TempFolder();
+        await using var server = ServerProcess.Start(new Dictionary<string, string>(), workingDirectory: folder.Path);
+        await server.WaitUntilReadyAsync();
+
+        var watchers = Directory.GetFiles($"/proc/{server.ProcessId}/fd")
+            .Select(fd => new FileInfo(fd).LinkTarget)
+            .Count(target => target is not null && target.Contains("inotify", StringComparison.Ordinal));
+
+        Assert.Equal(0, watchers);
+    }
+
+    [Fact]
     public async Task DefaultStart_ServesHealth_OnTheEmbeddedStore()
     {
         using var folder = new TempFolder();

@@ -162,10 +162,13 @@ public abstract class MetricsAggregationTests : IDisposable
         Assert.Equal(FailedKeys, Keys(failed.GetProperty("payload")));
         Assert.False(string.IsNullOrWhiteSpace(failed.PayloadString("error_message")));
         var seq = failed.GetProperty("seq").GetInt64();
+        // The run shows as completed a moment before its event is committed: wait for the event itself.
+        await client.WaitForEventsAsync("metrics.aggregation_completed", e => e.GetProperty("seq").GetInt64() > seq, 1);
         var events = await client.ReadEventsAsync("metrics.*");
         var before = events.Last(e => e.GetProperty("seq").GetInt64() < seq);
         Assert.Equal("metrics.aggregation_started", before.GetProperty("type").GetString());
         var after = events.Where(e => e.GetProperty("seq").GetInt64() > seq).Select(e => e.GetProperty("type").GetString()).ToList();
+        Assert.Equal("metrics.aggregation_started", after[0]);
         Assert.Contains("metrics.aggregation_completed", after);
     }
 

@@ -32,6 +32,8 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
+    public int ProcessId => _process.Id;
+
     /// <summary>Starts the server with the given <c>MissionHub__…</c> environment settings.</summary>
     public static ServerProcess Start(IDictionary<string, string> environment, string? workingDirectory = null)
     {
