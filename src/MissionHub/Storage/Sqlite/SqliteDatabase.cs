@@ -51,7 +51,7 @@ public sealed class SqliteDatabase : IDisposable
 
     // SQLite has one writer at a time; its own busy handler waits by sleeping (1 ms, 2 ms, 5 ms ...), which turns
     // contention between the event log, jobs and missions into milliseconds of latency. Writers of this process
-    // take turns here instead, in order, and never meet the busy handler.
+    // (the writer thread, missions, telemetry, retention) take turns here instead, in order, and never meet it.
     private readonly SemaphoreSlim _writeTurn = new(1, 1);
 
     /// <summary>Waits for this process's turn to write; dispose the result to pass the turn on.</summary>

@@ -8,8 +8,9 @@ using MissionHub.Events;
 namespace MissionHub.Storage.Sqlite;
 
 /// <summary>
-/// The event log in the embedded SQLite file. One writer connection commits each group of appends in one
-/// transaction; with <c>synchronous=FULL</c> an append has reached the disk when it returns.
+/// The event log in the embedded SQLite file. Each group of appends is committed by the file's one writer thread
+/// (<see cref="SqliteWriter"/>), in the same transaction as whatever else is waiting (job rows); with
+/// <c>synchronous=FULL</c> an append has reached the disk when it returns.
 /// </summary>
 public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOptions> options, ILogger<SqliteEventLog> logger)
     : GroupCommitEventLog(options.Value.MaxBatchSize, maxBatchesInFlight: 1, options.Value.RecentEventsInMemory, logger)
