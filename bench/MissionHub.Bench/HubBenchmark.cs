@@ -80,11 +80,6 @@ internal static class HubBenchmark
                 {
                     Console.Error.WriteLine($"  {path}: {await http.GetStringAsync(new Uri(path, UriKind.Relative))}");
                 }
-                if (Environment.GetEnvironmentVariable("MISSIONHUB_BENCH_HOLD_ON_STALL") is not null)
-                {
-                    Console.Error.WriteLine("  holding the stalled server for 10 minutes (for dotnet-dump)");
-                    await Task.Delay(TimeSpan.FromMinutes(10));
-                }
                 throw;
             }
             var latency = pool.Latency;
@@ -101,7 +96,6 @@ internal static class HubBenchmark
         return 0;
     }
 
-    /// <summary>Submits up to <paramref name="count"/> jobs from concurrent submitters, stopping early after <paramref name="limit"/>; returns how many.</summary>
     /// <summary>
     /// Submits up to <paramref name="count"/> jobs from concurrent submitters, each on its own keep-alive connection
     /// with a ready-made request (as cheap as wrk), stopping early after <paramref name="limit"/>; returns how many.

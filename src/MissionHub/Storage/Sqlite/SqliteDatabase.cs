@@ -7,7 +7,7 @@ namespace MissionHub.Storage.Sqlite;
 public sealed class SqliteDatabase : IDisposable
 {
     private readonly string _connectionString;
-    private readonly string _synchronous;
+    private readonly string _pragmas;
     private readonly ILogger _logger;
     private readonly Lock _writerLock = new();
     private SqliteWriter? _writer;
@@ -31,7 +31,7 @@ public sealed class SqliteDatabase : IDisposable
             Pooling = true,
             DefaultTimeout = 30,
         }.ToString();
-        _synchronous = sqlite.Synchronous.ToUpperInvariant();
+        _pragmas = $"PRAGMA journal_mode=WAL; PRAGMA synchronous={sqlite.Synchronous.ToUpperInvariant()}; PRAGMA busy_timeout=5000;";
     }
 
     public string FilePath { get; }
@@ -86,7 +86,7 @@ public sealed class SqliteDatabase : IDisposable
         public void Dispose() => turn.Release();
     }
 
-    /// <summary>Opens a pooled connection at once, for the writer thread (which may block).</summary>
+    /// <summary>Opens a pooled connection: WAL journal, the configured synchronous level, a 5 s busy timeout.</summary>
     internal SqliteConnection Open()
     {
         var connection = new SqliteConnection(_connectionString);
@@ -94,7 +94,7 @@ public sealed class SqliteDatabase : IDisposable
         {
             connection.Open();
             using var pragma = connection.CreateCommand();
-            pragma.CommandText = Pragmas;
+            pragma.CommandText = _pragmas;
             pragma.ExecuteNonQuery();
             return connection;
         }
@@ -105,24 +105,10 @@ public sealed class SqliteDatabase : IDisposable
         }
     }
 
-    private string Pragmas => $"PRAGMA journal_mode=WAL; PRAGMA synchronous={_synchronous}; PRAGMA busy_timeout=5000;";
-
-    /// <summary>Opens a pooled connection: WAL journal, the configured synchronous level, a 5 s busy timeout.</summary>
-    public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken = default)
+    /// <summary>As <see cref="Open"/>: Microsoft.Data.Sqlite opens synchronously whichever method is called.</summary>
+    public Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken = default)
     {
-        var connection = new SqliteConnection(_connectionString);
-        try
-        {
-            await connection.OpenAsync(cancellationToken);
-            using var pragma = connection.CreateCommand();
-            pragma.CommandText = Pragmas;
-            await pragma.ExecuteNonQueryAsync(cancellationToken);
-            return connection;
-        }
-        catch
-        {
-            await connection.DisposeAsync();
-            throw;
-        }
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult(Open());
     }
 }
