@@ -101,7 +101,7 @@ internal static class MonitorBenchmark
     private static async Task MeasureTrafficAsync(InProcessHub hub, TimeSpan duration, TimeSpan progressEvery)
     {
         var run = Guid.NewGuid().ToString("N")[..6];
-        var broker = hub.Services.GetRequiredService<JobBroker>();
+        var broker = hub.Services.GetRequiredService<JobHub>();
         var workers = new List<ClientWebSocket>();
         for (var w = 0; w < 10; w++)
         {
@@ -112,7 +112,7 @@ internal static class MonitorBenchmark
         }
         for (var j = 0; j < 100; j++)
         {
-            await broker.SubmitAsync(new NewJob("traffic" + run, 0, JsonSerializer.SerializeToElement(new { j }), null, 3, null), CancellationToken.None);
+            await broker.SubmitAsync(new NewJob("traffic" + run, 0, JsonSerializer.SerializeToElement(new { j }), null, 3, null));
         }
         var assigned = new List<(ClientWebSocket Socket, string JobId)>();
         foreach (var socket in workers)
@@ -147,8 +147,8 @@ internal static class MonitorBenchmark
                 var index = next++ % assigned.Count;
                 var done = assigned[index];
                 await SendAsync(done.Socket, $"{{\"type\":\"job_completed\",\"job_id\":\"{done.JobId}\",\"result\":null}}");
-                var submitted = await broker.SubmitAsync(new NewJob("traffic" + run, 0, JsonSerializer.SerializeToElement(new { index }), null, 3, null), CancellationToken.None);
-                assigned[index] = (done.Socket, submitted.Id); // the freed slot takes it
+                var submitted = await broker.SubmitAsync(new NewJob("traffic" + run, 0, JsonSerializer.SerializeToElement(new { index }), null, 3, null));
+                assigned[index] = (done.Socket, submitted.Job.Id); // the freed slot takes it
             }
         }
         var eventBytes = monitor.Bytes;
@@ -159,7 +159,7 @@ internal static class MonitorBenchmark
         // Leave nothing behind for the next run's snapshot.
         foreach (var (_, jobId) in assigned)
         {
-            await broker.CancelAsync(jobId, CancellationToken.None);
+            await broker.CancelAsync(jobId);
         }
         foreach (var socket in workers)
         {

@@ -53,7 +53,7 @@ public sealed class AgentOptions
 /// why) and robots as their telemetry sockets report them. Offline agents stay listed for a retention period,
 /// marked as such, instead of vanishing.
 /// </summary>
-public sealed class AgentRegistry(JobBroker broker, IOptions<AgentOptions> options, TimeProvider time)
+public sealed class AgentRegistry(IJobStore store, IOptions<AgentOptions> options, TimeProvider time)
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, AgentInfo> _robots = new(StringComparer.Ordinal);
@@ -102,13 +102,14 @@ public sealed class AgentRegistry(JobBroker broker, IOptions<AgentOptions> optio
     }
 
     /// <summary>Every agent seen within the retention period, optionally of one kind and state, ordered by id.</summary>
-    public IReadOnlyList<AgentInfo> List(string? kind = null, string? state = null)
+    /// <summary>Workers as stored (the same on every process of the hub) and this process's robots.</summary>
+    public async Task<IReadOnlyList<AgentInfo>> ListAsync(string? kind = null, string? state = null, CancellationToken cancellationToken = default)
     {
         var cutoff = time.GetUtcNow() - options.Value.OfflineRetention;
         var agents = new List<AgentInfo>();
         if (kind is null or AgentKind.Worker)
         {
-            agents.AddRange(broker.ListWorkers().Select(ToAgent));
+            agents.AddRange((await store.ListWorkersAsync(cancellationToken)).Select(ToAgent));
         }
         if (kind is null or AgentKind.Robot)
         {
@@ -123,7 +124,15 @@ public sealed class AgentRegistry(JobBroker broker, IOptions<AgentOptions> optio
             .OrderBy(a => a.Id, StringComparer.Ordinal)];
     }
 
-    public int Count(string? kind = null, string? state = null) => List(kind, state).Count;
+    /// <summary>This process's robots with their states, for the gauges (workers' come from the event log's view).</summary>
+    public IReadOnlyList<AgentInfo> ListRobots()
+    {
+        var cutoff = time.GetUtcNow() - options.Value.OfflineRetention;
+        lock (_lock)
+        {
+            return [.. _robots.Values.Where(a => a.State is not (AgentState.Offline or AgentState.ConnectionBroken) || a.LastSeen >= cutoff)];
+        }
+    }
 
     private static AgentInfo ToAgent(WorkerInfo worker) => new(
         worker.Id,

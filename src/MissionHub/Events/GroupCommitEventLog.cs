@@ -98,6 +98,27 @@ public abstract partial class GroupCommitEventLog : IEventLog
 
     protected abstract ValueTask DisposeCoreAsync();
 
+    /// <summary>
+    /// Events committed beside a change, outside this log's own batches (a job step's transaction): serve them from
+    /// memory and wake the readers. Called in seq order.
+    /// </summary>
+    protected void AnnounceCommitted(IReadOnlyList<CharterEvent> committed)
+    {
+        if (committed.Count == 0)
+        {
+            return;
+        }
+        _recent.Add(committed);
+        AdvanceLastSeq(committed[^1].Seq);
+        Signal();
+    }
+
+    /// <summary>
+    /// Events up to <paramref name="seq"/> were committed outside this log's batches, by this process or another
+    /// (a Redis script of a job step): wake the readers, who read them from the store.
+    /// </summary>
+    public void OnCommittedElsewhere(long seq) => OnExternalCommit(seq);
+
     /// <summary>Another process committed up to <paramref name="seq"/> (Redis): wake the readers.</summary>
     protected void OnExternalCommit(long seq)
     {

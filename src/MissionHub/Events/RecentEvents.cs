@@ -11,12 +11,16 @@ internal sealed class RecentEvents(int capacity)
     private long _first = 1; // seq of the oldest event held
     private long _count;
 
-    public void Add(CharterEvent[] committed)
+    public void Add(IReadOnlyList<CharterEvent> committed)
     {
         lock (_lock)
         {
             foreach (var evt in committed)
             {
+                if (_count > 0 && evt.Seq >= _first && evt.Seq < _first + _count)
+                {
+                    continue; // held already: announced when its transaction committed
+                }
                 if (_count > 0 && evt.Seq != _first + _count)
                 {
                     // A gap (another process appended in between): start again from here.

@@ -1,28 +1,23 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
-using MissionHub.Storage;
-using MissionHub.Storage.Redis;
-using MissionHub.Storage.Sqlite;
 
 namespace MissionHub.Hub;
 
 public static class HubExtensions
 {
-    /// <summary>The job store on the configured backend, the broker and the system_stats publisher.</summary>
+    /// <summary>The hub on the job store of the configured backend: dispatch, leases, worker sessions and the system_stats publisher.</summary>
     public static IHostApplicationBuilder AddMissionHubJobs(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
         services.AddOptions<HubOptions>().BindConfiguration(HubOptions.Section).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<HubOptions>, HubOptionsValidator>());
-        services.TryAddSingleton<SqliteJobStore>();
-        services.TryAddSingleton<RedisJobStore>();
-        services.TryAddSingleton<IJobStore>(sp =>
-            sp.GetRequiredService<IOptions<StorageOptions>>().Value.UsesRedis
-                ? sp.GetRequiredService<RedisJobStore>()
-                : sp.GetRequiredService<SqliteJobStore>());
         services.TryAddSingleton<MissionJobJournal>();
-        services.TryAddSingleton<JobBroker>();
-        services.AddHostedService(sp => sp.GetRequiredService<JobBroker>());
+        services.TryAddSingleton<WorkerSessions>();
+        services.TryAddSingleton<JobDispatcher>();
+        services.TryAddSingleton<JobHub>();
+        services.TryAddSingleton<LeaseKeeper>();
+        services.AddHostedService<HubNode>();
+        services.AddHostedService(sp => sp.GetRequiredService<LeaseKeeper>());
         services.AddHostedService<SystemStatsPublisher>();
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Add(HubJsonContext.Default));
         return builder;

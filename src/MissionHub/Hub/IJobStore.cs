@@ -1,28 +1,131 @@
 namespace MissionHub.Hub;
 
 /// <summary>
-/// Durable job records. <see cref="SaveAsync"/> is group-committed: concurrent saves share one
-/// transaction (SQLite) or one pipeline (Redis), and each returns once its snapshot is durable.
-/// Saves of one job are issued in order by the broker, so the last one wins.
+/// The job hub's state, owned by storage (DESIGN.md §6). Every transition is one atomic step in storage — one
+/// transaction on SQLite, one Lua script on Redis — that checks the job is still where the caller thinks, changes
+/// it, moves the counters and the worker's state, and appends the job's events, all or nothing. A step that no
+/// longer applies changes nothing and says why. Any number of processes may call these at once (Redis).
 /// </summary>
 public interface IJobStore
 {
     Task InitializeAsync(CancellationToken cancellationToken);
 
-    Task SaveAsync(Job job, string? previousStatus, CancellationToken cancellationToken = default);
+    /// <summary>Stores a new pending job and its <c>job_submitted</c>; with an idempotency key already used, returns that job instead.</summary>
+    Task<SubmitResult> SubmitAsync(Job job, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Claims the best pending jobs for the given free slots (priority desc, then submission order), round-robin
+    /// over the slots: each claimed job is assigned to its slot's holder with <c>attempt + 1</c> and a lease.
+    /// </summary>
+    Task<IReadOnlyList<ClaimedJob>> ClaimAsync(IReadOnlyList<FreeSlots> slots, double leaseUntil, CancellationToken cancellationToken = default);
+
+    Task<JobStep> ProgressAsync(JobHolder holder, string jobId, double progress, CancellationToken cancellationToken = default);
+
+    Task<JobStep> CompleteAsync(JobHolder holder, string jobId, System.Text.Json.JsonElement? result, CancellationToken cancellationToken = default);
+
+    /// <summary>A failed attempt: back to pending (not before the backoff has passed) while attempts remain, else failed.</summary>
+    Task<JobStep> FailAsync(JobHolder holder, string jobId, string error, RetryBackoff backoff, CancellationToken cancellationToken = default);
+
+    /// <summary>Cancels a pending or active job, whoever holds it.</summary>
+    Task<JobStep> CancelAsync(string jobId, CancellationToken cancellationToken = default);
+
+    /// <summary>Records a worker connection: replaces any earlier connection of the same id, and settles the jobs leased to that id.</summary>
+    Task<WorkerRegistration> RegisterWorkerAsync(WorkerRecord worker, IReadOnlyCollection<string>? heldJobs, double leaseUntil, CancellationToken cancellationToken = default);
+
+    /// <summary>The connection ended: unless it was replaced, the worker goes offline and its jobs go back to pending (an attempt is counted).</summary>
+    Task<IReadOnlyList<Job>> UnregisterWorkerAsync(JobHolder holder, string reason, bool requeueJobs, CancellationToken cancellationToken = default);
+
+    /// <summary>Extends the leases of every job these connections hold, and records that they were seen.</summary>
+    Task RenewLeasesAsync(IReadOnlyList<JobHolder> holders, double leaseUntil, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Requeues (or fails) jobs whose lease expired or whose <c>timeout_s</c> passed, and releases delayed jobs that
+    /// came due; each exactly once whichever process calls. Returns what changed and when the next deadline is.
+    /// </summary>
+    Task<SweepResult> SweepAsync(double now, CancellationToken cancellationToken = default);
 
     Task<Job?> GetAsync(string id, CancellationToken cancellationToken = default);
 
     Task<JobListing> ListAsync(JobListQuery query, CancellationToken cancellationToken = default);
 
-    /// <summary>Pending, assigned and running jobs: what the broker must hold after a restart.</summary>
-    Task<IReadOnlyList<Job>> LoadUnfinishedAsync(CancellationToken cancellationToken = default);
-
     Task<JobCounts> CountAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>The newest finished jobs of one status, newest first.</summary>
-    Task<IReadOnlyList<Job>> RecentAsync(string status, int count, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<WorkerInfo>> ListWorkersAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Highest submission order stored, so FIFO order continues across restarts.</summary>
-    Task<long> MaxOrderAsync(CancellationToken cancellationToken = default);
+    /// <summary>The hub as of one <c>seq</c>: unfinished jobs, the newest finished ones, workers and counts, read in one atomic step.</summary>
+    Task<HubSnapshot> SnapshotAsync(int recentFinished, CancellationToken cancellationToken = default);
 }
+
+/// <summary>Delay before the next attempt of a job that failed: <see cref="Base"/> doubled per attempt so far, at most <see cref="Max"/>.</summary>
+public sealed record RetryBackoff(TimeSpan Base, TimeSpan Max)
+{
+    public double DelaySeconds(int attemptsSoFar) =>
+        Math.Min(Base.TotalSeconds * Math.Pow(2, Math.Max(0, attemptsSoFar - 1)), Max.TotalSeconds);
+}
+
+/// <summary>Who holds a job: the worker's id and the connection it was handed to (a reconnect is a new session).</summary>
+public sealed record JobHolder(string WorkerId, string SessionId);
+
+/// <summary>A connection's free slots and the job types it takes, for one claim.</summary>
+public sealed record FreeSlots(JobHolder Holder, IReadOnlyList<string> JobTypes, int Count);
+
+public sealed record ClaimedJob(JobHolder Holder, Job Job);
+
+public sealed record SubmitResult(Job Job, bool Created);
+
+public enum StepOutcome
+{
+    Done,
+    NotFound,
+
+    /// <summary>The job exists but this holder does not hold it (requeued, cancelled, timed out or handed to another).</summary>
+    NotHeld,
+    AlreadyFinished,
+}
+
+/// <summary>
+/// What a step did. <see cref="Job"/> is the job after the step (or as found). <see cref="Holder"/> is who held
+/// it before, when the step took it from them (a cancel, a timeout), so their connection can be told.
+/// </summary>
+public sealed record JobStep(StepOutcome Outcome, Job? Job, JobHolder? Holder = null)
+{
+    public static readonly JobStep NotFound = new(StepOutcome.NotFound, null);
+}
+
+/// <summary>A worker connection as stored (the shared agents view).</summary>
+public sealed record WorkerRecord(
+    string WorkerId,
+    string SessionId,
+    string NodeId,
+    IReadOnlyList<string> JobTypes,
+    int MaxConcurrentJobs,
+    double ConnectedAt);
+
+/// <summary>
+/// How a registration settled the jobs leased to the worker id: <see cref="Kept"/> it listed as held (still leased to it),
+/// <see cref="Resend"/> it did not list but never started (their <c>job_assigned</c> is sent again), <see cref="Unknown"/>
+/// it listed but does not hold (it must stop them). <see cref="Replaced"/> is the connection it replaced, if any.
+/// </summary>
+public sealed record WorkerRegistration(
+    IReadOnlyList<Job> Kept,
+    IReadOnlyList<Job> Resend,
+    IReadOnlyList<Job> Requeued,
+    IReadOnlyList<string> Unknown,
+    ReplacedSession? Replaced);
+
+public sealed record ReplacedSession(string SessionId, string NodeId);
+
+/// <summary>
+/// What a sweep did: jobs taken back from their holders (expired lease or timeout), jobs released to pending, and
+/// the earliest time anything else falls due (null when nothing is waiting).
+/// </summary>
+public sealed record SweepResult(IReadOnlyList<JobStep> TakenBack, int Released, double? NextDue);
+
+public sealed record HubSnapshot(
+    long Seq,
+    string Epoch,
+    IReadOnlyList<Job> Unfinished,
+    IReadOnlyList<Job> Completed,
+    IReadOnlyList<Job> Failed,
+    IReadOnlyList<WorkerInfo> Workers,
+    JobCounts Counts);

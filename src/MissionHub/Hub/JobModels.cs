@@ -73,6 +73,16 @@ public sealed record Job
 
     /// <summary>Submission order: FIFO within a priority, and the listing cursor.</summary>
     public long Order { get; init; }
+
+    /// <summary>The submitter's key: a second submit with the same key returns this job instead of a new one.</summary>
+    public string? IdempotencyKey { get; init; }
+
+    /// <summary>While assigned or running: the holder keeps the job until this time unless its heartbeats renew it.</summary>
+    public double? LeaseUntil { get; init; }
+
+    /// <summary>The worker connection holding the job; a frame from any other connection is refused.</summary>
+    [JsonIgnore]
+    public string? SessionId { get; init; }
 }
 
 /// <summary>Counts of jobs by status.</summary>
@@ -94,6 +104,9 @@ public sealed record JobPage(IReadOnlyList<Job> Jobs, string? NextCursor);
 // ---- worker protocol, hub → worker ----
 
 public sealed record RegisteredMessage(string Type, string WorkerId);
+
+/// <summary>Between processes (Redis): close a replaced connection, or tell a connection it no longer holds a job.</summary>
+public sealed record HubNotice(string Kind, string SessionId, string? JobId = null, string? Reason = null);
 
 public sealed record AssignedJob(string Id, string JobType, int Priority, JsonElement Payload, int Attempt, double? TimeoutS);
 
@@ -140,6 +153,8 @@ public sealed record SystemStatsPayload(SystemStats Stats);
 [JsonSerializable(typeof(Job))]
 [JsonSerializable(typeof(JobPage))]
 [JsonSerializable(typeof(RegisteredMessage))]
+[JsonSerializable(typeof(HubNotice))]
+[JsonSerializable(typeof(WorkerInfo))]
 [JsonSerializable(typeof(JobAssignedMessage))]
 [JsonSerializable(typeof(JobCancelledMessage))]
 [JsonSerializable(typeof(ErrorMessage))]

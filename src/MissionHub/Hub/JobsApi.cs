@@ -25,8 +25,8 @@ public static class JobsApi
     public static bool IsValidJobType(string jobType) =>
         jobType.Length is > 0 and <= 100 && jobType.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':');
 
-    internal static async Task<Results<Created<Job>, ProblemHttpResult>> SubmitAsync(
-        HttpRequest request, JobBroker broker, IOptions<HubOptions> options, CancellationToken cancellationToken)
+    internal static async Task<Results<Created<Job>, Ok<Job>, ProblemHttpResult>> SubmitAsync(
+        HttpRequest request, JobHub hub, IOptions<HubOptions> options, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var (body, problem) = await JsonBody.ReadObjectAsync(request, settings.MaxPayloadBytes + 16 * 1024, cancellationToken);
@@ -38,8 +38,9 @@ public static class JobsApi
         {
             return problem;
         }
-        var job = await broker.SubmitAsync(newJob, cancellationToken);
-        return TypedResults.Created($"/api/jobs/{job.Id}", job);
+        var (job, created) = await hub.SubmitAsync(newJob);
+        // A repeated idempotency key answers with the job it created the first time.
+        return created ? TypedResults.Created($"/api/jobs/{job.Id}", job) : TypedResults.Ok(job);
     }
 
     internal static bool TryParseNewJob(JsonElement body, HubOptions settings, out NewJob newJob, out ProblemHttpResult problem)
@@ -107,7 +108,18 @@ public static class JobsApi
             }
             timeout = seconds;
         }
-        newJob = new NewJob(jobType, priority, payload, workflowId, maxAttempts, timeout);
+        string? idempotencyKey = null;
+        if (body.TryGetProperty("idempotency_key", out var keyElement) && keyElement.ValueKind != JsonValueKind.Null)
+        {
+            if (keyElement.ValueKind != JsonValueKind.String || keyElement.GetString() is not { Length: > 0 and <= 128 } key
+                || !key.All(c => c is > ' ' and <= '~'))
+            {
+                problem = Problems.Invalid("idempotency_key", "idempotency_key must be 1 to 128 visible ASCII characters");
+                return false;
+            }
+            idempotencyKey = key;
+        }
+        newJob = new NewJob(jobType, priority, payload, workflowId, maxAttempts, timeout, idempotencyKey);
         return true;
     }
 
@@ -140,24 +152,24 @@ public static class JobsApi
         return TypedResults.Ok(new JobPage(listing.Jobs, listing.NextBeforeOrder?.ToString(CultureInfo.InvariantCulture)));
     }
 
-    internal static async Task<Results<Ok<Job>, ProblemHttpResult>> GetAsync(string id, JobBroker broker, CancellationToken cancellationToken) =>
-        await broker.GetAsync(id, cancellationToken) is { } job
+    internal static async Task<Results<Ok<Job>, ProblemHttpResult>> GetAsync(string id, JobHub hub, CancellationToken cancellationToken) =>
+        await hub.GetAsync(id, cancellationToken) is { } job
             ? TypedResults.Ok(job)
             : Problems.NotFound($"no job with id '{id}'");
 
-    internal static async Task<Results<Ok<Job>, ProblemHttpResult>> CancelAsync(string id, JobBroker broker, CancellationToken cancellationToken)
+    internal static async Task<Results<Ok<Job>, ProblemHttpResult>> CancelAsync(string id, JobHub hub)
     {
-        var (outcome, job) = await broker.CancelAsync(id, cancellationToken);
+        var (outcome, job, _) = await hub.CancelAsync(id);
         return outcome switch
         {
-            CancelOutcome.Cancelled => TypedResults.Ok(job!),
-            CancelOutcome.NotFound => Problems.NotFound($"no job with id '{id}'"),
+            StepOutcome.Done => TypedResults.Ok(job!),
+            StepOutcome.NotFound => Problems.NotFound($"no job with id '{id}'"),
             _ => Problems.Conflict($"job '{id}' is already {job!.Status} and cannot be cancelled",
                 new Dictionary<string, object?> { ["current_status"] = job.Status }),
         };
     }
 
-    internal static async Task AcceptWorkerAsync(HttpContext context, JobBroker broker, IOptions<HubOptions> options, TimeProvider time, ILoggerFactory loggers)
+    internal static async Task AcceptWorkerAsync(HttpContext context, JobHub hub, IOptions<HubOptions> options, TimeProvider time, ILoggerFactory loggers)
     {
         if (!context.WebSockets.IsWebSocketRequest)
         {
@@ -165,7 +177,7 @@ public static class JobsApi
             return;
         }
         using var socket = await context.WebSockets.AcceptWebSocketAsync();
-        using var connection = new WorkerConnection(socket, broker, options.Value, time, loggers.CreateLogger("MissionHub.Hub.WorkerConnection"));
+        using var connection = new WorkerConnection(socket, hub, options.Value, time, loggers.CreateLogger("MissionHub.Hub.WorkerConnection"));
         await connection.RunAsync(context.RequestAborted);
     }
 

@@ -17,20 +17,20 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
     private static readonly string[] KnownTypes = ["worker_register", "heartbeat", "job_progress", "job_completed", "job_failed"];
 
     private readonly WebSocket _socket;
-    private readonly JobBroker _broker;
+    private readonly JobHub _hub;
     private readonly HubOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Channel<ReadOnlyMemory<byte>> _outbound;
     private readonly CancellationTokenSource _closed = new();
-    private readonly string _connectionId = Guid.NewGuid().ToString("N")[..12];
+    private readonly string _connectionId = Guid.NewGuid().ToString("N");
     private WorkerSession? _session;
     private string? _closeReason;
 
-    public WorkerConnection(WebSocket socket, JobBroker broker, HubOptions options, TimeProvider time, ILogger logger)
+    public WorkerConnection(WebSocket socket, JobHub hub, HubOptions options, TimeProvider time, ILogger logger)
     {
         _socket = socket;
-        _broker = broker;
+        _hub = hub;
         _options = options;
         _time = time;
         _logger = logger;
@@ -70,7 +70,7 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
         var reason = await ReceiveLoopAsync(requestAborted);
         if (_session is not null)
         {
-            _broker.Disconnect(_session, reason);
+            await _hub.DisconnectAsync(_session, reason);
         }
         _outbound.Writer.TryComplete();
         await sending;
@@ -142,7 +142,7 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
 
             if (type == "worker_register")
             {
-                Register(message);
+                await RegisterAsync(message);
                 return;
             }
             if (!KnownTypes.Contains(type))
@@ -170,7 +170,7 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
                         SendError("invalid_field", "progress must be a number from 0 to 1");
                         return;
                     }
-                    await ApplyAsync(_broker.Progress(_session, progressJob, progress), progressJob);
+                    Refuse(await _hub.ProgressAsync(_session, progressJob, progress), progressJob);
                     return;
                 case "job_completed":
                     if (RequireJobId(message) is not { } completedJob)
@@ -178,7 +178,7 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
                         return;
                     }
                     JsonElement? result = message.TryGetProperty("result", out var resultElement) ? resultElement.Clone() : null;
-                    await ApplyAsync(_broker.Complete(_session, completedJob, result), completedJob);
+                    Refuse(await _hub.CompleteAsync(_session, completedJob, result), completedJob);
                     return;
                 case "job_failed":
                     if (RequireJobId(message) is not { } failedJob)
@@ -188,13 +188,13 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
                     var error = message.TryGetProperty("error", out var errorElement) && errorElement.ValueKind == JsonValueKind.String
                         ? Truncate(errorElement.GetString()!, 2000)
                         : "the worker reported a failure without a message";
-                    await ApplyAsync(_broker.Fail(_session, failedJob, error), failedJob);
+                    Refuse(await _hub.FailAsync(_session, failedJob, error), failedJob);
                     return;
             }
         }
     }
 
-    private void Register(JsonElement message)
+    private async Task RegisterAsync(JsonElement message)
     {
         if (_session is not null)
         {
@@ -226,11 +226,22 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
             SendError("invalid_field", "capabilities.max_concurrent_jobs must be a whole number from 1 to 1000");
             return;
         }
+        List<string>? heldJobs = null;
+        if (message.TryGetProperty("held_jobs", out var heldElement) && heldElement.ValueKind != JsonValueKind.Null)
+        {
+            if (heldElement.ValueKind != JsonValueKind.Array || heldElement.GetArrayLength() > 1000
+                || heldElement.EnumerateArray().Any(j => j.ValueKind != JsonValueKind.String || j.GetString() is not { Length: > 0 and <= 128 }))
+            {
+                SendError("invalid_field", "held_jobs must be a list of at most 1000 job ids this worker is still running");
+                return;
+            }
+            heldJobs = [.. heldElement.EnumerateArray().Select(j => j.GetString()!)];
+        }
         var workerId = idElement.GetString()!;
         var jobTypes = typesElement.EnumerateArray().Select(t => t.GetString()!).Distinct(StringComparer.Ordinal).ToArray();
-        _session = new WorkerSession(workerId, jobTypes, slots, this, _time.GetUtcNow());
+        _session = new WorkerSession(workerId, _connectionId, jobTypes, slots, this, _time.GetUtcNow());
         TrySend(Serialize(new RegisteredMessage("registered", workerId), HubJsonContext.Default.RegisteredMessage));
-        _broker.Register(_session);
+        await _hub.RegisterAsync(_session, heldJobs);
     }
 
     private string? RequireJobId(JsonElement message)
@@ -243,14 +254,12 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
         return null;
     }
 
-    private async Task ApplyAsync(Task? effects, string jobId)
+    private void Refuse(JobStep step, string jobId)
     {
-        if (effects is null)
+        if (step.Outcome != StepOutcome.Done)
         {
             SendError("job_not_held", $"job '{Truncate(jobId)}' is not held by this worker: it was completed, cancelled, timed out or handed to another worker");
-            return;
         }
-        await effects;
     }
 
     private void SendError(string code, string message)

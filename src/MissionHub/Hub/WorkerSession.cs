@@ -10,14 +10,21 @@ public interface IWorkerLink
 }
 
 /// <summary>
-/// One registered worker connection as the broker sees it. Mutable fields are only touched under the
-/// broker's lock, except <see cref="LastSeen"/>, which the connection updates on every frame.
+/// One registered worker connection of this process. Storage holds the truth (which jobs it holds, their leases);
+/// <see cref="Active"/> is this process's copy, used to count free slots and to route frames.
 /// </summary>
-public sealed class WorkerSession(string workerId, IReadOnlyList<string> jobTypes, int maxConcurrentJobs, IWorkerLink link, DateTimeOffset connectedAt)
+public sealed class WorkerSession(string workerId, string sessionId, IReadOnlyList<string> jobTypes, int maxConcurrentJobs, IWorkerLink link, DateTimeOffset connectedAt)
 {
+    private readonly Lock _lock = new();
+    private readonly HashSet<string> _active = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _milestones = new(StringComparer.Ordinal);
     private long _lastSeenTicks = connectedAt.UtcTicks;
 
     public string WorkerId { get; } = workerId;
+
+    public string SessionId { get; } = sessionId;
+
+    public JobHolder Holder { get; } = new(workerId, sessionId);
 
     public IReadOnlyList<string> JobTypes { get; } = jobTypes;
 
@@ -29,15 +36,66 @@ public sealed class WorkerSession(string workerId, IReadOnlyList<string> jobType
 
     public DateTimeOffset LastSeen => new(Interlocked.Read(ref _lastSeenTicks), TimeSpan.Zero);
 
-    /// <summary>Jobs this connection holds now.</summary>
-    internal HashSet<string> Active { get; } = new(StringComparer.Ordinal);
+    /// <summary>Set once the connection is ending: no more jobs are claimed for it.</summary>
+    public bool Closing { get; private set; }
 
-    /// <summary>Worker events (connected, status changes) are published in order along this chain.</summary>
-    internal Task EventTail { get; set; } = Task.CompletedTask;
-
-    internal string Status => Active.Count == 0 ? WorkerStatus.Idle : WorkerStatus.Busy;
+    /// <summary>Registered in storage: until then it takes no jobs.</summary>
+    public bool Ready { get; set; }
 
     public void Touch(DateTimeOffset now) => Interlocked.Exchange(ref _lastSeenTicks, now.UtcTicks);
+
+    public void MarkClosing() => Closing = true;
+
+    public int FreeSlots
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return Closing || !Ready ? 0 : Math.Max(0, MaxConcurrentJobs - _active.Count);
+            }
+        }
+    }
+
+    public bool Holds(string jobId)
+    {
+        lock (_lock)
+        {
+            return _active.Contains(jobId);
+        }
+    }
+
+    public void Add(string jobId)
+    {
+        lock (_lock)
+        {
+            _active.Add(jobId);
+            _milestones[jobId] = 0;
+        }
+    }
+
+    public bool Remove(string jobId)
+    {
+        lock (_lock)
+        {
+            _milestones.Remove(jobId);
+            return _active.Remove(jobId);
+        }
+    }
+
+    /// <summary>True the first time this attempt passes <paramref name="milestone"/> (the mission log notes each quarter once).</summary>
+    public bool PassMilestone(string jobId, int milestone)
+    {
+        lock (_lock)
+        {
+            if (milestone <= _milestones.GetValueOrDefault(jobId))
+            {
+                return false;
+            }
+            _milestones[jobId] = milestone;
+            return true;
+        }
+    }
 }
 
 /// <summary>A worker as listed: connected or not (offline workers stay listed).</summary>
@@ -50,3 +108,27 @@ public sealed record WorkerInfo(
     DateTimeOffset LastSeen,
     IReadOnlyList<string> CurrentJobs,
     string? DisconnectReason);
+
+/// <summary>A worker as the stores keep it (times in Unix seconds).</summary>
+public sealed record StoredWorker(
+    string WorkerId,
+    string SessionId,
+    string NodeId,
+    string Status,
+    IReadOnlyList<string> JobTypes,
+    int MaxConcurrentJobs,
+    double ConnectedAt,
+    double LastSeen,
+    string? Reason)
+{
+    public WorkerInfo ToInfo(IReadOnlyList<string> currentJobs) => new(
+        WorkerId, Status, JobTypes, MaxConcurrentJobs, FromUnix(ConnectedAt), FromUnix(LastSeen), currentJobs, Reason);
+
+    private static DateTimeOffset FromUnix(double seconds) => DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Round(seconds * 1000));
+}
+
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.SnakeCaseLower)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(StoredWorker))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(IReadOnlyList<string>))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(string))]
+internal sealed partial class HubStoreJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

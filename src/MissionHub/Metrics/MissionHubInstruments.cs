@@ -19,7 +19,6 @@ public sealed class MissionHubInstruments : IDisposable
     public MissionHubInstruments(
         IMeterFactory meters,
         MissionMetricsAggregator aggregator,
-        JobBroker broker,
         AgentRegistry agents,
         EventBus bus,
         MonitorState monitors,
@@ -38,7 +37,7 @@ public sealed class MissionHubInstruments : IDisposable
 
         _meter.CreateObservableGauge("missionhub.jobs", () =>
         {
-            var counts = broker.GetCounts();
+            var counts = monitors.Counts();
             return new[]
             {
                 new Measurement<long>(counts.Pending, Tag("status", JobStatus.Pending)),
@@ -51,7 +50,8 @@ public sealed class MissionHubInstruments : IDisposable
         }, "{job}", "Jobs by status");
 
         _meter.CreateObservableGauge("missionhub.agents", () =>
-            agents.List()
+            monitors.WorkerStates().Select(w => (Kind: AgentKind.Worker, State: w.Status))
+                .Concat(agents.ListRobots().Select(r => (r.Kind, r.State)))
                 .GroupBy(a => (a.Kind, a.State))
                 .Select(g => new Measurement<long>(g.Count(), Tag("kind", g.Key.Kind), Tag("state", g.Key.State))),
             "{agent}", "Workers and robots by state (offline and broken ones while they are still listed)");

@@ -16,7 +16,7 @@ namespace MissionHub.Metrics;
 /// </summary>
 public sealed partial class MissionMetricsAggregator(
     IMissionStore store,
-    JobBroker broker,
+    MissionHub.Monitor.MonitorState hubState,
     IEventPublisher events,
     IOptions<MetricsOptions> options,
     IBackgroundJobHeartbeat heartbeat,
@@ -212,7 +212,7 @@ public sealed partial class MissionMetricsAggregator(
 
     private JobStats JobFigures()
     {
-        var counts = broker.GetCounts();
+        var counts = hubState.Counts();
         var now = time.GetTimestamp();
         double? completedPerMinute = null, failedPerMinute = null;
         if (_lastJobs is { } last && time.GetElapsedTime(last.Timestamp, now).TotalMinutes is var minutes and > 0

@@ -18,7 +18,7 @@ internal static class MonitorFrames
         {
             return cached;
         }
-        var frame = evt.Source == JobBroker.Source ? RenderFlat(evt) : evt.ToUtf8Json().ToArray();
+        var frame = evt.Source == HubEvents.Source ? RenderFlat(evt) : evt.ToUtf8Json().ToArray();
         evt.MonitorFrame = frame;
         return frame;
     }

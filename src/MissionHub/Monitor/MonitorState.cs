@@ -10,7 +10,7 @@ namespace MissionHub.Monitor;
 /// stream from that seq sees every later change once — nothing lost, nothing twice. It also remembers each
 /// job's type, priority and worker so that filters apply to events whose payload lacks them.
 /// </summary>
-public sealed partial class MonitorState(EventBus bus, JobBroker broker, ILogger<MonitorState> logger) : BackgroundService
+public sealed partial class MonitorState(EventBus bus, IJobStore store, ILogger<MonitorState> logger) : BackgroundService
 {
     private const int RecentKept = 100;
     private const int AttributesKept = 200_000;
@@ -25,6 +25,7 @@ public sealed partial class MonitorState(EventBus bus, JobBroker broker, ILogger
     private long _totalJobs;
     private long _completedTotal;
     private long _failedTotal;
+    private long _cancelledTotal;
     private long _seq;
     private string _epoch = "";
     private TaskCompletionSource _advanced = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -55,11 +56,50 @@ public sealed partial class MonitorState(EventBus bus, JobBroker broker, ILogger
         }
     }
 
-    public override Task StartAsync(CancellationToken cancellationToken)
+    public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        Reset();
-        return base.StartAsync(cancellationToken);
+        await ResetAsync(cancellationToken);
+        await base.StartAsync(cancellationToken);
     }
+
+    /// <summary>The hub's counts as of the last applied event: the same in every process that follows the log.</summary>
+    public SystemStats Stats()
+    {
+        lock (_lock)
+        {
+            return StatsLocked();
+        }
+    }
+
+    public JobCounts Counts()
+    {
+        lock (_lock)
+        {
+            long pending = 0, assigned = 0, running = 0;
+            foreach (var job in _jobs.Values)
+            {
+                switch (job.Status)
+                {
+                    case JobStatus.Pending: pending++; break;
+                    case JobStatus.Assigned: assigned++; break;
+                    case JobStatus.Running: running++; break;
+                }
+            }
+            return new JobCounts(pending, assigned, running, _completedTotal, _failedTotal, _cancelledTotal);
+        }
+    }
+
+    /// <summary>Workers by state as of the last applied event.</summary>
+    public IReadOnlyList<(string Id, string Status)> WorkerStates()
+    {
+        lock (_lock)
+        {
+            return [.. _workers.Values.Select(w => (w.Id, w.Status))];
+        }
+    }
+
+    /// <summary>Completes when the next events have been applied.</summary>
+    public Task WaitForChangeAsync(CancellationToken cancellationToken) => Volatile.Read(ref _advanced).Task.WaitAsync(cancellationToken);
 
     public (SnapshotData Data, string Epoch, long Seq) Snapshot()
     {
@@ -133,7 +173,7 @@ public sealed partial class MonitorState(EventBus bus, JobBroker broker, ILogger
             catch (EventLogResetException reset)
             {
                 LogReset(logger, reset.Epoch);
-                Reset();
+                await ResetAsync(stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -148,20 +188,20 @@ public sealed partial class MonitorState(EventBus bus, JobBroker broker, ILogger
     }
 
     /// <summary>Starts from the broker's current state at the log's head (at start-up, or after the log was replaced).</summary>
-    private void Reset()
+    /// <summary>Starts over from the hub as stored, read together with the seq it reflects: events after it follow.</summary>
+    private async Task ResetAsync(CancellationToken cancellationToken)
     {
-        var (pending, active, completed, failed) = broker.SnapshotJobs();
-        var counts = broker.GetCounts();
-        var workers = broker.ListWorkers();
+        var snapshot = await store.SnapshotAsync(RecentKept, cancellationToken);
+        var (completed, failed, workers, counts) = (snapshot.Completed, snapshot.Failed, snapshot.Workers, snapshot.Counts);
         lock (_lock)
         {
-            _epoch = bus.Log.Epoch;
-            _seq = bus.Log.LastSeq;
+            _epoch = snapshot.Epoch;
+            _seq = snapshot.Seq;
             _jobs.Clear();
             _completed.Clear();
             _failed.Clear();
             _workers.Clear();
-            foreach (var job in pending.Concat(active))
+            foreach (var job in snapshot.Unfinished)
             {
                 _jobs[job.Id] = ToView(job);
                 Remember(job.Id, new JobAttributes(job.JobType, job.Priority, job.WorkerId));
@@ -184,12 +224,13 @@ public sealed partial class MonitorState(EventBus bus, JobBroker broker, ILogger
             _totalJobs = counts.Total;
             _completedTotal = counts.Completed;
             _failedTotal = counts.Failed;
+            _cancelledTotal = counts.Cancelled;
         }
     }
 
     private void Apply(CharterEvent evt)
     {
-        if (evt.Source != JobBroker.Source)
+        if (evt.Source != HubEvents.Source)
         {
             return;
         }
@@ -329,6 +370,7 @@ public sealed partial class MonitorState(EventBus bus, JobBroker broker, ILogger
         ReleaseFromWorker(job.WorkerId, id);
         if (change is null)
         {
+            _cancelledTotal++;
             return; // cancelled: neither completed nor failed
         }
         var finished = change(job);
@@ -383,7 +425,7 @@ public sealed partial class MonitorState(EventBus bus, JobBroker broker, ILogger
     private static string? Str(JsonElement element, string name) =>
         element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
-    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Monitor state: the event log was replaced (epoch {Epoch}); reloaded from the broker")]
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Monitor state: the event log was replaced (epoch {Epoch}); reloaded from storage")]
     private static partial void LogReset(ILogger logger, string epoch);
 
     [LoggerMessage(EventId = 4002, Level = LogLevel.Error, Message = "Monitor state could not apply events; retrying")]

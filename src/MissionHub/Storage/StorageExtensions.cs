@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using MissionHub.Events;
+using MissionHub.Hub;
 using MissionHub.Storage.Redis;
 using MissionHub.Storage.Sqlite;
 
@@ -26,6 +27,17 @@ public static class StorageExtensions
             sp.GetRequiredService<IOptions<StorageOptions>>().Value.UsesRedis
                 ? sp.GetRequiredService<RedisEventLog>()
                 : sp.GetRequiredService<SqliteEventLog>());
+        services.TryAddSingleton<SqliteJobStore>();
+        services.TryAddSingleton<RedisJobStore>();
+        services.TryAddSingleton<IJobStore>(sp =>
+            sp.GetRequiredService<IOptions<StorageOptions>>().Value.UsesRedis
+                ? sp.GetRequiredService<RedisJobStore>()
+                : sp.GetRequiredService<SqliteJobStore>());
+        // The processes of one hub wake each other through Redis; the SQLite deployment is one process.
+        services.TryAddSingleton<IHubSignals>(sp =>
+            sp.GetRequiredService<IOptions<StorageOptions>>().Value.UsesRedis
+                ? ActivatorUtilities.CreateInstance<RedisHubSignals>(sp)
+                : new LocalHubSignals());
         services.AddHostedService<StorageStartup>();
         return builder;
     }

@@ -15,7 +15,7 @@ public static class SupervisorApi
         var group = app.MapGroup("/api/supervisor").WithTags("Supervisor");
         group.MapGet("/health", GetHealthAsync);
         group.MapGet("/status", GetStatusAsync);
-        group.MapGet("/agents", ListAgents);
+        group.MapGet("/agents", ListAgentsAsync);
         return app;
     }
 
@@ -35,7 +35,7 @@ public static class SupervisorApi
             ? TypedResults.Ok(status)
             : Problems.Unavailable("the mission counters could not be read from storage; see GET /api/supervisor/health");
 
-    internal static Results<Ok<IReadOnlyList<AgentResponse>>, ProblemHttpResult> ListAgents(HttpRequest request, SupervisorService supervisor)
+    internal static async Task<Results<Ok<IReadOnlyList<AgentResponse>>, ProblemHttpResult>> ListAgentsAsync(HttpRequest request, SupervisorService supervisor, CancellationToken cancellationToken)
     {
         var kind = NullIfEmpty(request.Query["kind"]);
         if (kind is not null && !AgentKind.All.Contains(kind, StringComparer.Ordinal))
@@ -47,7 +47,7 @@ public static class SupervisorApi
         {
             return Problems.Invalid("state", $"state '{state}' is not valid; valid values: {ValidStates}");
         }
-        return TypedResults.Ok(supervisor.ListAgents(kind, state));
+        return TypedResults.Ok(await supervisor.ListAgentsAsync(kind, state, cancellationToken));
     }
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;

@@ -47,7 +47,7 @@ public sealed partial class SupervisorService(
             LogStatsUnavailable(logger, ex);
             return null;
         }
-        var listed = agents.List();
+        var listed = await agents.ListAsync(cancellationToken: cancellationToken);
         var now = time.GetUtcNow();
         var result = new SupervisorStatus(
             HealthState.Ok,
@@ -75,9 +75,9 @@ public sealed partial class SupervisorService(
     }
 
     /// <summary>Agents of the given kind and state (both already validated; null for all).</summary>
-    public IReadOnlyList<AgentResponse> ListAgents(string? kind, string? state)
+    public async Task<IReadOnlyList<AgentResponse>> ListAgentsAsync(string? kind, string? state, CancellationToken cancellationToken)
     {
-        var listed = agents.List(kind, state);
+        var listed = await agents.ListAsync(kind, state, cancellationToken);
         events.Publish(SupervisorEvents.AgentsListed, new AgentsListedPayload(listed.Count, EventBus.UnixSeconds(time.GetUtcNow())),
             SupervisorJsonContext.Default.AgentsListedPayload);
         return [.. listed.Select(AgentResponse.From)];

@@ -111,7 +111,7 @@ public abstract class TelemetryTests : IDisposable
         var listed = await WaitForRobotAsync(client, "robot_001", r => r.GetProperty("state").GetString() == "offline", "the robot to be offline");
         Assert.False(listed.GetProperty("connected").GetBoolean());
         Assert.Equal("client_disconnect", listed.GetProperty("disconnect_reason").GetString());
-        var agent = Assert.Single(factory.Services.GetRequiredService<AgentRegistry>().List(AgentKind.Robot));
+        var agent = Assert.Single(factory.Services.GetRequiredService<AgentRegistry>().ListRobots());
         Assert.Equal(AgentState.Offline, agent.State);
     }
 
@@ -167,7 +167,7 @@ public abstract class TelemetryTests : IDisposable
         var closed = Assert.Single(await ClosedEventsAsync(client, "quiet"));
         Assert.Equal("heartbeat_timeout", closed.PayloadString("reason"));
         await WaitForRobotAsync(client, "quiet", r => r.GetProperty("state").GetString() == "connection_broken", "connection_broken");
-        var agent = Assert.Single(factory.Services.GetRequiredService<AgentRegistry>().List(AgentKind.Robot));
+        var agent = Assert.Single(factory.Services.GetRequiredService<AgentRegistry>().ListRobots());
         Assert.Equal(AgentState.ConnectionBroken, agent.State);
     }
 
@@ -207,7 +207,7 @@ public abstract class TelemetryTests : IDisposable
         var listed = await WaitForRobotAsync(client, "twin", r => r.GetProperty("metrics").GetProperty("cpu_usage").ValueKind == JsonValueKind.Number, "a frame on the new connection");
         Assert.Equal("online", listed.GetProperty("state").GetString());
         Assert.True(listed.GetProperty("connected").GetBoolean());
-        Assert.Equal(AgentState.Online, Assert.Single(factory.Services.GetRequiredService<AgentRegistry>().List(AgentKind.Robot)).State);
+        Assert.Equal(AgentState.Online, Assert.Single(factory.Services.GetRequiredService<AgentRegistry>().ListRobots()).State);
     }
 
     [Fact]

@@ -1,80 +1,159 @@
+using System.Globalization;
 using System.Text.Json;
+using MissionHub.Events;
 using MissionHub.Hub;
-using MissionHub.Infrastructure;
 using StackExchange.Redis;
 
 namespace MissionHub.Storage.Redis;
 
 /// <summary>
-/// Jobs in Redis: <c>job:{id}</c> holds the JSON snapshot; <c>jobs:all</c> and <c>jobs:status:{status}</c>
-/// are sorted sets by submission order. A batch of saves goes out as one MULTI/EXEC transaction.
+/// Jobs and workers in Redis, shared by every MissionHub process on it. Each step is one call of
+/// <see cref="RedisJobScript"/>, which also appends the step's events to the event log's stream; after it, this process's
+/// event log is told that new seqs exist so its readers fetch them at once (other processes hear of them by pub/sub).
 /// </summary>
-public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys) : IJobStore, IAsyncDisposable
+public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, RedisEventLog eventLog, TimeProvider time) : IJobStore
 {
     private const int ScanPage = 200;
-    private BatchWriter<(Job Job, string? Previous)>? _writer;
+    private const int SweepBatch = 500;
+
+    /// <summary>How long an idempotency key keeps pointing at its job.</summary>
+    private static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
+
+    private RedisKey[]? _logKeys;
 
     public Task InitializeAsync(CancellationToken cancellationToken)
     {
-        _writer ??= new BatchWriter<(Job, string?)>(CommitAsync);
+        _logKeys = [keys.EventEpoch, keys.EventSeq, keys.EventStream, keys.EventFirstSeq, keys.EventTimeIndex, keys.EventTimeIndexLast, keys.EventTrimmedThrough];
         return Task.CompletedTask;
     }
 
-    public Task SaveAsync(Job job, string? previousStatus, CancellationToken cancellationToken = default) =>
-        (_writer ?? throw new InvalidOperationException("the job store is not initialized")).WriteAsync((job, previousStatus), cancellationToken);
-
-    private async Task CommitAsync(IReadOnlyList<(Job Job, string? Previous)> saves, CancellationToken cancellationToken)
+    public async Task<SubmitResult> SubmitAsync(Job job, CancellationToken cancellationToken = default)
     {
-        var db = await connection.GetDatabaseAsync(cancellationToken);
-        var transaction = db.CreateTransaction();
-        var writes = new List<Task>(saves.Count * 4);
-        foreach (var (job, previous) in saves)
+        var submitted = JsonSerializer.Serialize(new JobSubmittedPayload(job.Id,
+            new JobData(job.Id, job.JobType, JobStatus.Pending, job.Priority, job.WorkflowId, job.CreatedAt)), HubJsonContext.Default.JobSubmittedPayload);
+        var result = await RunAsync("submit", job.CreatedAt,
+        [
+            job.Id, job.IdempotencyKey ?? "", job.JobType, Int(job.Priority), Int(job.MaxAttempts), job.TimeoutS is { } t ? Num(t) : "",
+            job.Payload.ValueKind == JsonValueKind.Undefined ? "{}" : job.Payload.GetRawText(), job.WorkflowId ?? "", submitted,
+            Int((long)IdempotencyWindow.TotalSeconds),
+        ], cancellationToken);
+        var parts = (RedisResult[])result!;
+        return new SubmitResult(ParseJob(parts[1]), parts[0].ToString() == "created");
+    }
+
+    public async Task<IReadOnlyList<ClaimedJob>> ClaimAsync(IReadOnlyList<FreeSlots> slots, double leaseUntil, CancellationToken cancellationToken = default)
+    {
+        var args = new List<RedisValue> { Num(leaseUntil), slots.Count };
+        foreach (var slot in slots)
         {
-            writes.Add(transaction.StringSetAsync(JobKey(job.Id), JsonSerializer.SerializeToUtf8Bytes(job, HubJsonContext.Default.Job)));
-            writes.Add(transaction.SortedSetAddAsync(keys.Key("jobs:all"), job.Id, job.Order));
-            if (previous is not null && previous != job.Status)
-            {
-                writes.Add(transaction.SortedSetRemoveAsync(StatusKey(previous), job.Id));
-            }
-            writes.Add(transaction.SortedSetAddAsync(StatusKey(job.Status), job.Id, job.Order));
+            args.Add(slot.Holder.WorkerId);
+            args.Add(slot.Holder.SessionId);
+            args.Add(slot.JobTypes.Count);
+            args.AddRange(slot.JobTypes.Select(t => (RedisValue)t));
+            args.Add(slot.Count);
         }
-        if (!await transaction.ExecuteAsync())
+        var result = (RedisResult[])(await RunAsync("claim", null, [.. args], cancellationToken))!;
+        var holders = slots.ToDictionary(s => s.Holder.SessionId, s => s.Holder, StringComparer.Ordinal);
+        return [.. result.Select(r => (RedisResult[])r!).Select(pair => new ClaimedJob(holders[pair[0].ToString()], ParseJob(pair[1])))];
+    }
+
+    public async Task<JobStep> ProgressAsync(JobHolder holder, string jobId, double progress, CancellationToken cancellationToken = default) =>
+        Step(await RunAsync("progress", null, [holder.WorkerId, holder.SessionId, jobId, Num(progress)], cancellationToken), holder);
+
+    public async Task<JobStep> CompleteAsync(JobHolder holder, string jobId, JsonElement? result, CancellationToken cancellationToken = default) =>
+        Step(await RunAsync("complete", null,
+            [holder.WorkerId, holder.SessionId, jobId, result is { ValueKind: not (JsonValueKind.Undefined or JsonValueKind.Null) } r ? r.GetRawText() : ""],
+            cancellationToken), holder);
+
+    public async Task<JobStep> FailAsync(JobHolder holder, string jobId, string error, RetryBackoff backoff, CancellationToken cancellationToken = default) =>
+        Step(await RunAsync("fail", null,
+            [holder.WorkerId, holder.SessionId, jobId, error, JsonString(error), Num(backoff.Base.TotalSeconds), Num(backoff.Max.TotalSeconds)],
+            cancellationToken), holder);
+
+    public async Task<JobStep> CancelAsync(string jobId, CancellationToken cancellationToken = default)
+    {
+        var parts = (RedisResult[])(await RunAsync("cancel", null, [jobId], cancellationToken))!;
+        var step = Step(RedisResult.Create(parts), null);
+        if (step.Outcome == StepOutcome.Done && parts[2].ToString() is { Length: > 0 } workerId && parts[3].ToString() is { Length: > 0 } session)
         {
-            throw new InvalidOperationException("Redis refused the job transaction");
+            return step with { Holder = new JobHolder(workerId, session) };
         }
-        await Task.WhenAll(writes);
+        return step;
+    }
+
+    public async Task<WorkerRegistration> RegisterWorkerAsync(WorkerRecord worker, IReadOnlyCollection<string>? heldJobs, double leaseUntil,
+        CancellationToken cancellationToken = default)
+    {
+        var held = heldJobs ?? [];
+        RedisValue[] args =
+        [
+            worker.WorkerId, worker.SessionId, worker.NodeId,
+            JsonSerializer.Serialize(worker.JobTypes, HubStoreJsonContext.Default.IReadOnlyListString),
+            worker.MaxConcurrentJobs, Num(worker.ConnectedAt), HubEvents.Iso(worker.ConnectedAt), Num(leaseUntil), held.Count,
+            .. held.Select(id => (RedisValue)id),
+        ];
+        var parts = (RedisResult[])(await RunAsync("register", worker.ConnectedAt, args, cancellationToken))!;
+        var replaced = (RedisResult[])parts[0]!;
+        return new WorkerRegistration(
+            Jobs(parts[1]), Jobs(parts[2]), Jobs(parts[3]),
+            [.. ((RedisResult[])parts[4]!).Select(r => r.ToString())],
+            replaced.Length == 2 ? new ReplacedSession(replaced[0].ToString(), replaced[1].ToString()) : null);
+    }
+
+    public async Task<IReadOnlyList<Job>> UnregisterWorkerAsync(JobHolder holder, string reason, bool requeueJobs, CancellationToken cancellationToken = default) =>
+        Jobs(await RunAsync("unregister", null, [holder.WorkerId, holder.SessionId, reason, requeueJobs ? "1" : "0"], cancellationToken));
+
+    public async Task RenewLeasesAsync(IReadOnlyList<JobHolder> holders, double leaseUntil, CancellationToken cancellationToken = default)
+    {
+        if (holders.Count == 0)
+        {
+            return;
+        }
+        await RunAsync("renew", null, [Num(leaseUntil), holders.Count, .. holders.SelectMany(h => new RedisValue[] { h.WorkerId, h.SessionId })],
+            cancellationToken);
+    }
+
+    public async Task<SweepResult> SweepAsync(double now, CancellationToken cancellationToken = default)
+    {
+        var parts = (RedisResult[])(await RunAsync("sweep", now, [SweepBatch], cancellationToken))!;
+        var taken = ((RedisResult[])parts[0]!).Select(r => (RedisResult[])r!)
+            .Select(t => new JobStep(StepOutcome.Done, ParseJob(t[2]), new JobHolder(t[0].ToString(), t[1].ToString())))
+            .ToList();
+        var next = parts[2].ToString();
+        return new SweepResult(taken, (int)parts[1], next.Length == 0 ? null : double.Parse(next, CultureInfo.InvariantCulture));
     }
 
     public async Task<Job?> GetAsync(string id, CancellationToken cancellationToken = default)
     {
         var db = await connection.GetDatabaseAsync(cancellationToken);
-        var value = await db.StringGetAsync(JobKey(id));
-        return value.IsNull ? null : Parse(value);
+        var entries = await db.HashGetAllAsync(keys.Hub("job:" + id));
+        return entries.Length == 0 ? null : FromFields(entries.Select(e => (e.Name.ToString(), e.Value.ToString())));
     }
 
     public async Task<JobListing> ListAsync(JobListQuery query, CancellationToken cancellationToken = default)
     {
         var db = await connection.GetDatabaseAsync(cancellationToken);
-        var index = query.Status is null ? keys.Key("jobs:all") : StatusKey(query.Status);
+        var index = keys.Hub(query.Status is null ? "all" : "status:" + query.Status);
         var jobs = new List<Job>(query.Limit);
         var before = query.BeforeOrder ?? long.MaxValue;
         // Newest first; type and worker filters are applied while scanning the index.
         while (jobs.Count <= query.Limit)
         {
-            var ids = await db.SortedSetRangeByScoreWithScoresAsync(index, double.NegativeInfinity, before,
-                Exclude.Stop, Order.Descending, take: ScanPage);
+            var ids = await db.SortedSetRangeByScoreWithScoresAsync(index, double.NegativeInfinity, before, Exclude.Stop, Order.Descending, take: ScanPage);
             if (ids.Length == 0)
             {
                 break;
             }
-            var values = await db.StringGetAsync(ids.Select(e => (RedisKey)JobKey(e.Element!)).ToArray());
-            foreach (var value in values)
+            var batch = db.CreateBatch();
+            var reads = ids.Select(e => batch.HashGetAllAsync(keys.Hub("job:" + e.Element))).ToArray();
+            batch.Execute();
+            foreach (var entries in await Task.WhenAll(reads))
             {
-                if (value.IsNull)
+                if (entries.Length == 0)
                 {
                     continue;
                 }
-                var job = Parse(value);
+                var job = FromFields(entries.Select(e => (e.Name.ToString(), e.Value.ToString())));
                 if ((query.JobType is null || job.JobType == query.JobType) && (query.WorkerId is null || job.WorkerId == query.WorkerId))
                 {
                     jobs.Add(job);
@@ -98,51 +177,131 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys) : 
         return new JobListing(jobs, null);
     }
 
-    public async Task<IReadOnlyList<Job>> LoadUnfinishedAsync(CancellationToken cancellationToken = default)
-    {
-        var db = await connection.GetDatabaseAsync(cancellationToken);
-        var jobs = new List<Job>();
-        foreach (var status in new[] { JobStatus.Pending, JobStatus.Assigned, JobStatus.Running })
-        {
-            var ids = await db.SortedSetRangeByRankAsync(StatusKey(status));
-            if (ids.Length == 0)
-            {
-                continue;
-            }
-            var values = await db.StringGetAsync(ids.Select(id => (RedisKey)JobKey(id!)).ToArray());
-            jobs.AddRange(values.Where(v => !v.IsNull).Select(Parse).Where(j => j.Status == status));
-        }
-        return [.. jobs.OrderBy(j => j.Order)];
-    }
-
     public async Task<JobCounts> CountAsync(CancellationToken cancellationToken = default)
     {
         var db = await connection.GetDatabaseAsync(cancellationToken);
-        var counts = await Task.WhenAll(JobStatus.All.Select(s => db.SortedSetLengthAsync(StatusKey(s))));
+        var counts = await Task.WhenAll(JobStatus.All.Select(s => db.SortedSetLengthAsync(keys.Hub("status:" + s))));
         return new JobCounts(counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]);
     }
 
-    public async Task<IReadOnlyList<Job>> RecentAsync(string status, int count, CancellationToken cancellationToken = default) =>
-        (await ListAsync(new JobListQuery(status, null, null, count, null), cancellationToken)).Jobs;
+    public async Task<IReadOnlyList<WorkerInfo>> ListWorkersAsync(CancellationToken cancellationToken = default) =>
+        (await SnapshotAsync(0, cancellationToken)).Workers;
 
-    public async Task<long> MaxOrderAsync(CancellationToken cancellationToken = default)
+    public async Task<HubSnapshot> SnapshotAsync(int recentFinished, CancellationToken cancellationToken = default)
     {
-        var db = await connection.GetDatabaseAsync(cancellationToken);
-        var top = await db.SortedSetRangeByRankWithScoresAsync(keys.Key("jobs:all"), 0, 0, Order.Descending);
-        return top.Length == 0 ? 0 : (long)top[0].Score;
+        var parts = (RedisResult[])(await RunAsync("snapshot", null, [recentFinished], cancellationToken))!;
+        var counts = ((RedisResult[])parts[6]!).Select(c => (long)c).ToArray();
+        var workers = ((RedisResult[])parts[5]!).Select(w => (RedisResult[])w!)
+            .Select(w => ParseWorker(Pairs((RedisResult[])w[0]!), [.. ((RedisResult[])w[1]!).Select(j => j.ToString())]))
+            .OrderBy(w => w.Id, StringComparer.Ordinal)
+            .ToList();
+        return new HubSnapshot(
+            long.Parse(parts[1].ToString(), CultureInfo.InvariantCulture), parts[0].ToString(),
+            [.. Jobs(parts[2]).OrderBy(j => j.Order)], Jobs(parts[3]), Jobs(parts[4]), workers,
+            new JobCounts(counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]));
     }
 
-    public async ValueTask DisposeAsync()
+    // ---- the script call ----
+
+    private async Task<RedisResult> RunAsync(string step, double? at, RedisValue[] stepArgs, CancellationToken cancellationToken)
     {
-        if (_writer is not null)
+        var meta = JsonSerializer.Serialize(HubEvents.CurrentMeta(), EventsJsonContext.Default.EventMeta);
+        var now = at ?? EventBus.UnixSeconds(time.GetUtcNow());
+        var args = new RedisValue[7 + stepArgs.Length];
+        args[0] = Guid.NewGuid().ToString("N")[..16];
+        args[1] = keys.EventNotifications.ToString();
+        args[2] = keys.Hub("").ToString();
+        args[3] = Num(now);
+        args[4] = Guid.CreateVersion7().ToString()[..24];
+        args[5] = meta;
+        args[6] = step;
+        stepArgs.CopyTo(args, 7);
+        var db = await connection.GetDatabaseAsync(cancellationToken);
+        // Not cancellable once sent: the step happens or not as a whole, whoever is still waiting for it.
+        var reply = (RedisResult[])(await db.ScriptEvaluateAsync(RedisJobScript.Source, _logKeys, args))!;
+        var lastSeq = (long)reply[0];
+        if (lastSeq > 0)
         {
-            await _writer.DisposeAsync();
+            eventLog.OnCommittedElsewhere(lastSeq);
+        }
+        return reply[1];
+    }
+
+    private static JobStep Step(RedisResult result, JobHolder? holder)
+    {
+        var parts = (RedisResult[])result!;
+        return parts[0].ToString() switch
+        {
+            "done" => new JobStep(StepOutcome.Done, ParseJob(parts[1]), holder),
+            "finished" => new JobStep(StepOutcome.AlreadyFinished, parts.Length > 1 ? ParseJob(parts[1]) : null),
+            "not_held" => new JobStep(StepOutcome.NotHeld, null),
+            _ => JobStep.NotFound,
+        };
+    }
+
+    private static List<Job> Jobs(RedisResult result) => [.. ((RedisResult[])result!).Select(ParseJob)];
+
+    private static Job ParseJob(RedisResult flat) => FromFields(Pairs((RedisResult[])flat!));
+
+    private static IEnumerable<(string Name, string Value)> Pairs(RedisResult[] flat)
+    {
+        for (var i = 0; i + 1 < flat.Length; i += 2)
+        {
+            yield return (flat[i].ToString(), flat[i + 1].ToString());
         }
     }
 
-    private RedisKey JobKey(string id) => keys.Key("job:" + id);
+    private static Job FromFields(IEnumerable<(string Name, string Value)> pairs)
+    {
+        var f = pairs.ToDictionary(p => p.Name, p => p.Value, StringComparer.Ordinal);
+        string? Text(string name) => f.TryGetValue(name, out var v) && v.Length > 0 ? v : null;
+        double? Number(string name) => Text(name) is { } v ? double.Parse(v, CultureInfo.InvariantCulture) : null;
+        JsonElement? Json(string name) => Text(name) is { } v ? JsonDocument.Parse(v).RootElement.Clone() : null;
+        return new Job
+        {
+            Id = f["id"],
+            JobType = f["job_type"],
+            Priority = int.Parse(f["priority"], CultureInfo.InvariantCulture),
+            Payload = Json("payload") ?? default,
+            WorkflowId = Text("workflow_id"),
+            MaxAttempts = int.Parse(f["max_attempts"], CultureInfo.InvariantCulture),
+            TimeoutS = Number("timeout_s"),
+            Status = f["status"],
+            Attempts = int.Parse(f["attempts"], CultureInfo.InvariantCulture),
+            WorkerId = Text("worker_id"),
+            SessionId = Text("session_id"),
+            Progress = Number("progress") ?? 0,
+            Result = Json("result"),
+            Error = Text("error"),
+            CreatedAt = Number("created_at") ?? 0,
+            UpdatedAt = Number("updated_at") ?? 0,
+            AssignedAt = Number("assigned_at"),
+            StartedAt = Number("started_at"),
+            CompletedAt = Number("completed_at"),
+            AvailableAt = Number("available_at"),
+            Order = long.Parse(f["order"], CultureInfo.InvariantCulture),
+            IdempotencyKey = Text("idempotency_key"),
+            LeaseUntil = Number("lease_until"),
+        };
+    }
 
-    private RedisKey StatusKey(string status) => keys.Key("jobs:status:" + status);
+    private static WorkerInfo ParseWorker(IEnumerable<(string Name, string Value)> pairs, IReadOnlyList<string> jobs)
+    {
+        var f = pairs.ToDictionary(p => p.Name, p => p.Value, StringComparer.Ordinal);
+        var status = f.GetValueOrDefault("status", WorkerStatus.Offline);
+        return new StoredWorker(
+            f.GetValueOrDefault("id", ""), f.GetValueOrDefault("session_id", ""), f.GetValueOrDefault("node_id", ""), status,
+            JsonSerializer.Deserialize(f.GetValueOrDefault("job_types", "[]"), HubStoreJsonContext.Default.IReadOnlyListString) ?? [],
+            int.Parse(f.GetValueOrDefault("slots", "1"), CultureInfo.InvariantCulture),
+            double.Parse(f.GetValueOrDefault("connected_at", "0"), CultureInfo.InvariantCulture),
+            double.Parse(f.GetValueOrDefault("last_seen", "0"), CultureInfo.InvariantCulture),
+            f.GetValueOrDefault("reason") is { Length: > 0 } reason ? reason : null)
+            .ToInfo(status == WorkerStatus.Offline ? [] : jobs);
+    }
 
-    private static Job Parse(RedisValue value) => JsonSerializer.Deserialize((byte[])value!, HubJsonContext.Default.Job)!;
+    private static string JsonString(string text) => JsonSerializer.Serialize(text, HubStoreJsonContext.Default.String);
+
+    private static string Num(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    private static string Int(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -31,4 +31,16 @@ public sealed class RedisKeys(IOptions<StorageOptions> options)
     public RedisChannel EventNotifications => RedisChannel.Literal(_prefix + "events:notify");
 
     public RedisKey Key(string name) => _prefix + name;
+
+    /// <summary>A key of the job hub: in the event log's hash slot, since every hub step appends its events in the same script.</summary>
+    public RedisKey Hub(string name) => _prefix + "{events}:hub:" + name;
+
+    /// <summary>Wakes every process's dispatcher: jobs became pending.</summary>
+    public RedisChannel HubWork => RedisChannel.Literal(_prefix + "hub:work");
+
+    /// <summary>Notices for the worker connections held by one process (or, with <c>*</c>, by all).</summary>
+    public RedisChannel HubNotices(string nodeId) => RedisChannel.Literal(_prefix + "hub:node:" + nodeId);
+
+    /// <summary>Held by the one process that publishes system_stats.</summary>
+    public RedisKey StatsPublisher => _prefix + "hub:stats_publisher";
 }

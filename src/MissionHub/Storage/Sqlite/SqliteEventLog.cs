@@ -39,7 +39,6 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
         "INSERT INTO event_log_meta (key, value) VALUES ('last_seq', $v) ON CONFLICT(key) DO UPDATE SET value = excluded.value";
 
     private string _epoch = "";
-    private long _nextSeq;
 
     public override string Provider => StorageOptions.SqliteProvider;
 
@@ -74,7 +73,9 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
         }
         var storedLast = long.Parse(await GetMetaAsync(connection, "last_seq", cancellationToken) ?? "0", CultureInfo.InvariantCulture);
         var lastSeq = Math.Max(maxSeq, storedLast);
-        _nextSeq = lastSeq + 1;
+        database.Writer.StartSeqsAt(lastSeq + 1);
+        // Events written beside a change (job steps) reach the readers the moment their transaction commits.
+        database.Writer.EventsCommitted = AnnounceCommitted;
 
         return (_epoch, lastSeq, minSeq ?? lastSeq + 1);
     }
@@ -82,23 +83,28 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
     protected override async Task<(string Epoch, CharterEvent[] Events)> CommitBatchAsync(
         IReadOnlyList<CharterEvent> drafts, CancellationToken cancellationToken)
     {
-        // One batch in flight at a time (see the constructor), so seqs are handed out in commit order.
-        var seq = _nextSeq;
         // What follows the commit (the ring, the signal, completing each append) is short and never blocks, so it runs
         // on the writer thread; the next batch is often queued from there before the writer looks for more work.
-        var committed = await database.Writer.WriteAsync(write => Insert(write, drafts, seq), continueOnWriter: true);
-        _nextSeq = seq + drafts.Count;
+        var committed = await database.Writer.WriteAsync(write => Insert(write, drafts), continueOnWriter: true);
         return (_epoch, committed);
     }
 
-    private static CharterEvent[] Insert(SqliteWriteContext write, IReadOnlyList<CharterEvent> drafts, long firstSeq)
+    /// <summary>
+    /// Writes events inside the caller's transaction, with the next seqs of the log: a job step writes its change and
+    /// its events in one commit. The seqs are the writer's, so they are gap-free whoever writes.
+    /// </summary>
+    internal static CharterEvent[] Insert(SqliteWriteContext write, IReadOnlyList<CharterEvent> drafts)
     {
+        if (drafts.Count == 0)
+        {
+            return [];
+        }
         var insert = write.Command(InsertSql, "$seq", "$id", "$type", "$source", "$target", "$ts", "$payload", "$correlation_id", "$version");
         var p = insert.Parameters;
         var committed = new CharterEvent[drafts.Count];
         for (var i = 0; i < drafts.Count; i++)
         {
-            var evt = drafts[i] with { Seq = firstSeq + i };
+            var evt = write.Sequence(drafts[i]);
             p[0].Value = evt.Seq;
             p[1].Value = evt.Id;
             p[2].Value = evt.Type;
@@ -112,7 +118,7 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
             committed[i] = evt;
         }
         var setLastSeq = write.Command(SetLastSeqSql, "$v");
-        setLastSeq.Parameters[0].Value = (firstSeq + drafts.Count - 1).ToString(CultureInfo.InvariantCulture);
+        setLastSeq.Parameters[0].Value = committed[^1].Seq.ToString(CultureInfo.InvariantCulture);
         setLastSeq.ExecuteNonQuery();
         return committed;
     }

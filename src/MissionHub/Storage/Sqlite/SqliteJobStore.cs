@@ -1,18 +1,31 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using MissionHub.Events;
 using MissionHub.Hub;
 
 namespace MissionHub.Storage.Sqlite;
 
-/// <summary>Jobs in the embedded SQLite file: one row per job holding its JSON snapshot, plus indexed columns.</summary>
-public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore
+/// <summary>
+/// Jobs and workers in the embedded SQLite file. Each step runs on the file's one writer thread inside one
+/// transaction that reads the job, decides, writes the row and appends the step's events to the event log's table:
+/// a change and its events commit together or not at all. One process owns the file (<see cref="SqliteFileLock"/>).
+/// </summary>
+public sealed class SqliteJobStore(SqliteDatabase database, TimeProvider time) : IJobStore
 {
+    private const string Columns = "doc, session_id";
+
     private const string UpsertSql = """
-        INSERT INTO jobs (id, job_type, status, worker_id, priority, order_no, updated_at, doc)
-        VALUES ($id, $type, $status, $worker, $priority, $order, $updated, $doc)
-        ON CONFLICT(id) DO UPDATE SET status = excluded.status, worker_id = excluded.worker_id,
-          updated_at = excluded.updated_at, doc = excluded.doc
+        INSERT INTO jobs (id, job_type, status, worker_id, priority, order_no, updated_at, doc, session_id, lease_until, deadline, available_at, idem_key)
+        VALUES ($id, $type, $status, $worker, $priority, $order, $updated, $doc, $session, $lease, $deadline, $available, $idem)
+        ON CONFLICT(id) DO UPDATE SET status = excluded.status, worker_id = excluded.worker_id, updated_at = excluded.updated_at,
+          doc = excluded.doc, session_id = excluded.session_id, lease_until = excluded.lease_until, deadline = excluded.deadline,
+          available_at = excluded.available_at
+        """;
+
+    private const string UpsertWorkerSql = """
+        INSERT INTO workers (id, doc) VALUES ($id, $doc) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc
         """;
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
@@ -29,50 +42,336 @@ public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore
                 order_no INTEGER NOT NULL,
                 updated_at REAL NOT NULL,
                 doc TEXT NOT NULL);
-            CREATE INDEX IF NOT EXISTS ix_jobs_order ON jobs(order_no);
-            CREATE INDEX IF NOT EXISTS ix_jobs_status_order ON jobs(status, order_no);
+            CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
             """;
         await create.ExecuteNonQueryAsync(cancellationToken);
+        // Files of the first release lack the claim and lease columns: add them in place.
+        var existing = new HashSet<string>(StringComparer.Ordinal);
+        using (var info = connection.CreateCommand())
+        {
+            info.CommandText = "SELECT name FROM pragma_table_info('jobs')";
+            using var reader = await info.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                existing.Add(reader.GetString(0));
+            }
+        }
+        foreach (var (column, type) in new[] { ("session_id", "TEXT"), ("lease_until", "REAL"), ("deadline", "REAL"), ("available_at", "REAL"), ("idem_key", "TEXT") })
+        {
+            if (!existing.Contains(column))
+            {
+                using var alter = connection.CreateCommand();
+                alter.CommandText = $"ALTER TABLE jobs ADD COLUMN {column} {type}";
+                await alter.ExecuteNonQueryAsync(cancellationToken);
+            }
+        }
+        using var indexes = connection.CreateCommand();
+        indexes.CommandText = """
+            CREATE INDEX IF NOT EXISTS ix_jobs_order ON jobs(order_no);
+            CREATE INDEX IF NOT EXISTS ix_jobs_status_order ON jobs(status, order_no);
+            CREATE INDEX IF NOT EXISTS ix_jobs_pending ON jobs(job_type, priority DESC, order_no) WHERE status = 'pending';
+            CREATE INDEX IF NOT EXISTS ix_jobs_worker ON jobs(worker_id) WHERE status IN ('assigned', 'running');
+            CREATE INDEX IF NOT EXISTS ix_jobs_lease ON jobs(lease_until) WHERE lease_until IS NOT NULL;
+            CREATE INDEX IF NOT EXISTS ix_jobs_deadline ON jobs(deadline) WHERE deadline IS NOT NULL;
+            CREATE INDEX IF NOT EXISTS ix_jobs_available ON jobs(available_at) WHERE available_at IS NOT NULL;
+            CREATE UNIQUE INDEX IF NOT EXISTS ix_jobs_idem ON jobs(idem_key) WHERE idem_key IS NOT NULL;
+            """;
+        await indexes.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>Upserts the job in the writer's next commit, beside whatever else is being written then (its events too).</summary>
-    public Task SaveAsync(Job job, string? previousStatus, CancellationToken cancellationToken = default)
+    public Task<SubmitResult> SubmitAsync(Job job, CancellationToken cancellationToken = default)
     {
-        var doc = JsonSerializer.Serialize(job, HubJsonContext.Default.Job);
-        var saved = database.Writer.WriteAsync(write => Upsert(write, job, doc));
-        return cancellationToken.CanBeCanceled ? saved.WaitAsync(cancellationToken) : saved;
+        var meta = HubEvents.CurrentMeta();
+        return Write(write =>
+        {
+            if (job.IdempotencyKey is { } key && FindOne(write, "idem_key = $k", ("$k", key)) is { } original)
+            {
+                return new SubmitResult(original, false);
+            }
+            var order = (long)Scalar(write, "SELECT COALESCE(MAX(order_no), 0) + 1 FROM jobs")!;
+            var stored = job with { Order = order };
+            Save(write, stored);
+            Emit(write, HubEvents.Submitted(stored, meta));
+            return new SubmitResult(stored, true);
+        }, cancellationToken);
     }
 
-    private static bool Upsert(SqliteWriteContext write, Job job, string doc)
+    public Task<IReadOnlyList<ClaimedJob>> ClaimAsync(IReadOnlyList<FreeSlots> slots, double leaseUntil, CancellationToken cancellationToken = default)
     {
-        var upsert = write.Command(UpsertSql, "$id", "$type", "$status", "$worker", "$priority", "$order", "$updated", "$doc");
-        var p = upsert.Parameters;
-        p[0].Value = job.Id;
-        p[1].Value = job.JobType;
-        p[2].Value = job.Status;
-        p[3].Value = (object?)job.WorkerId ?? DBNull.Value;
-        p[4].Value = job.Priority;
-        p[5].Value = job.Order;
-        p[6].Value = job.UpdatedAt;
-        p[7].Value = doc;
-        upsert.ExecuteNonQuery();
-        return true;
+        var meta = HubEvents.CurrentMeta();
+        return Write<IReadOnlyList<ClaimedJob>>(write =>
+        {
+            var now = Now();
+            var claimed = new List<ClaimedJob>();
+            var left = slots.Select(s => s.Count).ToArray();
+            bool any;
+            do
+            {
+                // Round-robin: each connection with a free slot takes the best job it can run, one per pass.
+                any = false;
+                for (var i = 0; i < slots.Count; i++)
+                {
+                    if (left[i] == 0 || BestPending(write, slots[i].JobTypes, now) is not { } job)
+                    {
+                        continue;
+                    }
+                    var holder = slots[i].Holder;
+                    var assigned = job with
+                    {
+                        Status = JobStatus.Assigned,
+                        WorkerId = holder.WorkerId,
+                        SessionId = holder.SessionId,
+                        Attempts = job.Attempts + 1,
+                        AssignedAt = now,
+                        StartedAt = null,
+                        UpdatedAt = now,
+                        Progress = 0,
+                        AvailableAt = null,
+                        LeaseUntil = leaseUntil,
+                    };
+                    var wasIdle = ActiveCount(write, holder.WorkerId) == 0;
+                    Save(write, assigned);
+                    Emit(write, HubEvents.Assigned(assigned, now, meta));
+                    if (wasIdle)
+                    {
+                        SetWorkerStatus(write, holder.WorkerId, WorkerStatus.Busy, assigned.Id, now, meta);
+                    }
+                    claimed.Add(new ClaimedJob(holder, assigned));
+                    left[i]--;
+                    any = true;
+                }
+            }
+            while (any);
+            return claimed;
+        }, cancellationToken);
+    }
+
+    public Task<JobStep> ProgressAsync(JobHolder holder, string jobId, double progress, CancellationToken cancellationToken = default)
+    {
+        var meta = HubEvents.CurrentMeta();
+        return Write(write =>
+        {
+            var found = Held(write, holder, jobId);
+            if (found is not { Outcome: StepOutcome.Done, Job: { } old })
+            {
+                return found;
+            }
+            var now = Now();
+            var job = old with { Progress = progress, UpdatedAt = now, Status = JobStatus.Running, StartedAt = old.StartedAt ?? now };
+            Save(write, job);
+            if (old.Status == JobStatus.Assigned)
+            {
+                Emit(write, HubEvents.StatusChanged(jobId, old.Status, JobStatus.Running, holder.WorkerId, now, meta));
+            }
+            Emit(write, HubEvents.Progress(jobId, holder.WorkerId, progress, now, meta));
+            return new JobStep(StepOutcome.Done, job);
+        }, cancellationToken);
+    }
+
+    public Task<JobStep> CompleteAsync(JobHolder holder, string jobId, JsonElement? result, CancellationToken cancellationToken = default)
+    {
+        var meta = HubEvents.CurrentMeta();
+        return Write(write =>
+        {
+            var found = Held(write, holder, jobId);
+            if (found is not { Outcome: StepOutcome.Done, Job: { } old })
+            {
+                return found;
+            }
+            var now = Now();
+            // A completed job shows its result, not the error of an earlier attempt (that stays in its events).
+            var job = Released(old, now) with
+            {
+                Status = JobStatus.Completed, Progress = 1, Result = result, Error = null, CompletedAt = now,
+                StartedAt = old.StartedAt ?? now, WorkerId = old.WorkerId,
+            };
+            Save(write, job);
+            Emit(write, HubEvents.Completed(job, now, meta));
+            WorkerMaybeIdle(write, holder.WorkerId, now, meta);
+            return new JobStep(StepOutcome.Done, job, holder);
+        }, cancellationToken);
+    }
+
+    public Task<JobStep> FailAsync(JobHolder holder, string jobId, string error, RetryBackoff backoff, CancellationToken cancellationToken = default)
+    {
+        var meta = HubEvents.CurrentMeta();
+        return Write(write =>
+        {
+            var found = Held(write, holder, jobId);
+            if (found is not { Outcome: StepOutcome.Done, Job: { } old })
+            {
+                return found;
+            }
+            var now = Now();
+            var delay = backoff.DelaySeconds(old.Attempts);
+            var job = FailAttempt(write, old, error, delay > 0 ? now + delay : null, now, meta);
+            return new JobStep(StepOutcome.Done, job, holder);
+        }, cancellationToken);
+    }
+
+    public Task<JobStep> CancelAsync(string jobId, CancellationToken cancellationToken = default)
+    {
+        var meta = HubEvents.CurrentMeta();
+        return Write(write =>
+        {
+            if (FindOne(write, "id = $id", ("$id", jobId)) is not { } old)
+            {
+                return JobStep.NotFound;
+            }
+            if (JobStatus.IsFinal(old.Status))
+            {
+                return new JobStep(StepOutcome.AlreadyFinished, old);
+            }
+            var now = Now();
+            var job = Released(old, now) with { Status = JobStatus.Cancelled, CompletedAt = now, WorkerId = old.WorkerId };
+            Save(write, job);
+            Emit(write, HubEvents.StatusChanged(jobId, old.Status, JobStatus.Cancelled, old.WorkerId, now, meta));
+            JobHolder? holder = null;
+            if (old.WorkerId is { } workerId && old.SessionId is { } session)
+            {
+                holder = new JobHolder(workerId, session);
+                WorkerMaybeIdle(write, workerId, now, meta);
+            }
+            return new JobStep(StepOutcome.Done, job, holder);
+        }, cancellationToken);
+    }
+
+    public Task<WorkerRegistration> RegisterWorkerAsync(WorkerRecord worker, IReadOnlyCollection<string>? heldJobs, double leaseUntil,
+        CancellationToken cancellationToken = default)
+    {
+        var meta = HubEvents.CurrentMeta();
+        return Write(write =>
+        {
+            var now = Now();
+            var previous = ReadWorker(write, worker.WorkerId);
+            ReplacedSession? replaced = previous is { Status: not WorkerStatus.Offline } p && p.SessionId != worker.SessionId
+                ? new ReplacedSession(p.SessionId, p.NodeId)
+                : null;
+            var held = heldJobs is null ? [] : new HashSet<string>(heldJobs, StringComparer.Ordinal);
+            var leased = FindMany(write, "worker_id = $w AND status IN ('assigned', 'running')", ("$w", worker.WorkerId));
+            var kept = new List<Job>();
+            var resend = new List<Job>();
+            var requeued = new List<Job>();
+            foreach (var job in leased)
+            {
+                if (held.Remove(job.Id) || job.Status == JobStatus.Assigned)
+                {
+                    // Still the worker's: it goes on with it, or (never started) gets its job_assigned again.
+                    var moved = job with { SessionId = worker.SessionId, LeaseUntil = leaseUntil };
+                    Save(write, moved);
+                    (heldJobs?.Contains(job.Id) == true ? kept : resend).Add(moved);
+                }
+                else
+                {
+                    requeued.Add(FailAttempt(write, job, $"worker {worker.WorkerId} reconnected without it", null, now, meta, settleWorker: false));
+                }
+            }
+            var status = kept.Count + resend.Count > 0 ? WorkerStatus.Busy : WorkerStatus.Idle;
+            SaveWorker(write, new StoredWorker(worker.WorkerId, worker.SessionId, worker.NodeId, status, worker.JobTypes,
+                worker.MaxConcurrentJobs, worker.ConnectedAt, now, null));
+            Emit(write, HubEvents.WorkerConnected(worker, status, meta));
+            return new WorkerRegistration(kept, resend, requeued, [.. held], replaced);
+        }, cancellationToken);
+    }
+
+    public Task<IReadOnlyList<Job>> UnregisterWorkerAsync(JobHolder holder, string reason, bool requeueJobs, CancellationToken cancellationToken = default)
+    {
+        var meta = HubEvents.CurrentMeta();
+        return Write<IReadOnlyList<Job>>(write =>
+        {
+            if (ReadWorker(write, holder.WorkerId) is not { } worker || worker.SessionId != holder.SessionId || worker.Status == WorkerStatus.Offline)
+            {
+                return []; // replaced by a newer connection, which holds the jobs now
+            }
+            var now = Now();
+            var requeued = new List<Job>();
+            if (requeueJobs)
+            {
+                foreach (var job in FindMany(write, "worker_id = $w AND session_id = $s AND status IN ('assigned', 'running')",
+                    ("$w", holder.WorkerId), ("$s", holder.SessionId)))
+                {
+                    requeued.Add(FailAttempt(write, job, $"worker {holder.WorkerId} was lost ({reason})", null, now, meta, settleWorker: false));
+                }
+            }
+            SaveWorker(write, worker with { Status = WorkerStatus.Offline, LastSeen = now, Reason = reason });
+            Emit(write, HubEvents.WorkerDisconnected(holder.WorkerId, reason, now, meta));
+            Emit(write, HubEvents.WorkerStatusChanged(holder.WorkerId, worker.Status, WorkerStatus.Offline, null, now, meta));
+            return requeued;
+        }, cancellationToken);
+    }
+
+    public Task RenewLeasesAsync(IReadOnlyList<JobHolder> holders, double leaseUntil, CancellationToken cancellationToken = default)
+    {
+        if (holders.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+        return Write(write =>
+        {
+            var now = Now();
+            var renew = write.Command(
+                "UPDATE jobs SET lease_until = $lease WHERE worker_id = $w AND session_id = $s AND status IN ('assigned', 'running')",
+                "$lease", "$w", "$s");
+            foreach (var holder in holders)
+            {
+                renew.Parameters[0].Value = leaseUntil;
+                renew.Parameters[1].Value = holder.WorkerId;
+                renew.Parameters[2].Value = holder.SessionId;
+                renew.ExecuteNonQuery();
+                if (ReadWorker(write, holder.WorkerId) is { } worker && worker.SessionId == holder.SessionId)
+                {
+                    SaveWorker(write, worker with { LastSeen = now });
+                }
+            }
+            return true;
+        }, cancellationToken);
+    }
+
+    public Task<SweepResult> SweepAsync(double now, CancellationToken cancellationToken = default)
+    {
+        var meta = HubEvents.CurrentMeta();
+        return Write(write =>
+        {
+            var taken = new List<JobStep>();
+            foreach (var job in FindMany(write, "(lease_until IS NOT NULL AND lease_until <= $now) OR (deadline IS NOT NULL AND deadline <= $now) LIMIT 500",
+                ("$now", now)))
+            {
+                var holder = job.WorkerId is { } w && job.SessionId is { } s ? new JobHolder(w, s) : null;
+                var timedOut = job.LeaseUntil > now;
+                var error = timedOut
+                    ? string.Create(CultureInfo.InvariantCulture, $"timed out after {job.TimeoutS} s")
+                    : $"the lease of worker {job.WorkerId} expired";
+                var after = FailAttempt(write, job, error, null, now, meta);
+                taken.Add(new JobStep(StepOutcome.Done, after, holder));
+            }
+            var release = write.Command("UPDATE jobs SET available_at = NULL WHERE available_at IS NOT NULL AND available_at <= $now AND status = 'pending'", "$now");
+            release.Parameters[0].Value = now;
+            var released = release.ExecuteNonQuery();
+            var next = Scalar(write, """
+                SELECT MIN(t) FROM (
+                  SELECT MIN(lease_until) AS t FROM jobs WHERE lease_until IS NOT NULL
+                  UNION ALL SELECT MIN(deadline) FROM jobs WHERE deadline IS NOT NULL
+                  UNION ALL SELECT MIN(available_at) FROM jobs WHERE available_at IS NOT NULL)
+                """);
+            return new SweepResult(taken, released, next is double d ? d : null);
+        }, cancellationToken);
     }
 
     public async Task<Job?> GetAsync(string id, CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT doc FROM jobs WHERE id = $id";
+        command.CommandText = $"SELECT {Columns} FROM jobs WHERE id = $id";
         command.Parameters.AddWithValue("$id", id);
-        return await command.ExecuteScalarAsync(cancellationToken) is string json ? Parse(json) : null;
+        var jobs = await ReadJobsAsync(command, cancellationToken);
+        return jobs.Count == 0 ? null : jobs[0];
     }
 
     public async Task<JobListing> ListAsync(JobListQuery query, CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         using var command = connection.CreateCommand();
-        var sql = new StringBuilder("SELECT doc, order_no FROM jobs WHERE 1 = 1");
+        var sql = new StringBuilder($"SELECT {Columns} FROM jobs WHERE 1 = 1");
         if (query.Status is not null)
         {
             sql.Append(" AND status = $status");
@@ -105,18 +404,205 @@ public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore
         return new JobListing(jobs, null);
     }
 
-    public async Task<IReadOnlyList<Job>> LoadUnfinishedAsync(CancellationToken cancellationToken = default)
-    {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT doc FROM jobs WHERE status IN ('pending', 'assigned', 'running') ORDER BY order_no";
-        return await ReadJobsAsync(command, cancellationToken);
-    }
-
     public async Task<JobCounts> CountAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
+        return await CountAsync(connection, null, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<WorkerInfo>> ListWorkersAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await ListWorkersAsync(connection, null, cancellationToken);
+    }
+
+    public async Task<HubSnapshot> SnapshotAsync(int recentFinished, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        // One read transaction: the jobs, workers, counts and the seq all come from the same commit.
+        using var transaction = connection.BeginTransaction(deferred: true);
         using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            SELECT (SELECT value FROM event_log_meta WHERE key = 'epoch'),
+                   MAX((SELECT COALESCE(MAX(seq), 0) FROM events), COALESCE((SELECT CAST(value AS INTEGER) FROM event_log_meta WHERE key = 'last_seq'), 0))
+            """;
+        string epoch;
+        long seq;
+        using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            await reader.ReadAsync(cancellationToken);
+            epoch = reader.GetString(0);
+            seq = reader.GetInt64(1);
+        }
+        command.CommandText = $"SELECT {Columns} FROM jobs WHERE status IN ('pending', 'assigned', 'running') ORDER BY order_no";
+        var unfinished = await ReadJobsAsync(command, cancellationToken);
+        command.CommandText = $"SELECT {Columns} FROM jobs WHERE status = 'completed' ORDER BY order_no DESC LIMIT $n";
+        command.Parameters.AddWithValue("$n", recentFinished);
+        var completed = await ReadJobsAsync(command, cancellationToken);
+        command.CommandText = $"SELECT {Columns} FROM jobs WHERE status = 'failed' ORDER BY order_no DESC LIMIT $n";
+        var failed = await ReadJobsAsync(command, cancellationToken);
+        var workers = await ListWorkersAsync(connection, transaction, cancellationToken);
+        var counts = await CountAsync(connection, transaction, cancellationToken);
+        return new HubSnapshot(seq, epoch, unfinished, completed, failed, workers, counts);
+    }
+
+    // ---- steps' building blocks (on the writer thread, inside its transaction) ----
+
+    private Task<T> Write<T>(Func<SqliteWriteContext, T> step, CancellationToken cancellationToken)
+    {
+        // Once queued the step goes ahead; the token only stops the caller waiting for it.
+        var written = database.Writer.WriteAsync(step);
+        return cancellationToken.CanBeCanceled ? written.WaitAsync(cancellationToken) : written;
+    }
+
+    private double Now() => EventBus.UnixSeconds(time.GetUtcNow());
+
+    private static void Emit(SqliteWriteContext write, CharterEvent draft) => SqliteEventLog.Insert(write, [draft]);
+
+    /// <summary>The job as held by <paramref name="holder"/>, or why not.</summary>
+    private static JobStep Held(SqliteWriteContext write, JobHolder holder, string jobId)
+    {
+        if (FindOne(write, "id = $id", ("$id", jobId)) is not { } job)
+        {
+            return JobStep.NotFound;
+        }
+        return JobStatus.IsActive(job.Status) && job.WorkerId == holder.WorkerId && job.SessionId == holder.SessionId
+            ? new JobStep(StepOutcome.Done, job)
+            : new JobStep(JobStatus.IsFinal(job.Status) ? StepOutcome.AlreadyFinished : StepOutcome.NotHeld, job);
+    }
+
+    /// <summary>The job without its holder, lease and deadline.</summary>
+    private static Job Released(Job job, double now) =>
+        job with { WorkerId = null, SessionId = null, LeaseUntil = null, UpdatedAt = now };
+
+    /// <summary>An attempt ended without success: back to pending while attempts remain, else failed for good.</summary>
+    private static Job FailAttempt(SqliteWriteContext write, Job old, string error, double? retryAt, double now, EventMeta meta, bool settleWorker = true)
+    {
+        Job job;
+        if (old.Attempts < old.MaxAttempts)
+        {
+            job = Released(old, now) with { Status = JobStatus.Pending, Error = error, Progress = 0, AvailableAt = retryAt };
+            Save(write, job);
+            Emit(write, HubEvents.StatusChanged(old.Id, old.Status, JobStatus.Pending, old.WorkerId, now, meta, error, retryAt));
+        }
+        else
+        {
+            job = Released(old, now) with { Status = JobStatus.Failed, Error = error, CompletedAt = now, WorkerId = old.WorkerId };
+            Save(write, job);
+            Emit(write, HubEvents.Failed(old.Id, old.WorkerId, error, now, meta));
+        }
+        if (settleWorker && old.WorkerId is { } workerId)
+        {
+            WorkerMaybeIdle(write, workerId, now, meta);
+        }
+        return job;
+    }
+
+    private static void WorkerMaybeIdle(SqliteWriteContext write, string workerId, double now, EventMeta meta)
+    {
+        if (ActiveCount(write, workerId) == 0)
+        {
+            SetWorkerStatus(write, workerId, WorkerStatus.Idle, null, now, meta);
+        }
+    }
+
+    private static void SetWorkerStatus(SqliteWriteContext write, string workerId, string status, string? jobId, double now, EventMeta meta)
+    {
+        if (ReadWorker(write, workerId) is { } worker && worker.Status != status && worker.Status != WorkerStatus.Offline)
+        {
+            SaveWorker(write, worker with { Status = status });
+            Emit(write, HubEvents.WorkerStatusChanged(workerId, worker.Status, status, jobId, now, meta));
+        }
+    }
+
+    private static long ActiveCount(SqliteWriteContext write, string workerId)
+    {
+        var count = write.Command("SELECT COUNT(*) FROM jobs WHERE worker_id = $w AND status IN ('assigned', 'running')", "$w");
+        count.Parameters[0].Value = workerId;
+        return (long)count.ExecuteScalar()!;
+    }
+
+    private static Job? BestPending(SqliteWriteContext write, IReadOnlyList<string> jobTypes, double now)
+    {
+        var names = string.Join(", ", Enumerable.Range(0, jobTypes.Count).Select(i => "$t" + i.ToString(CultureInfo.InvariantCulture)));
+        var sql = $"SELECT {Columns} FROM jobs WHERE status = 'pending' AND job_type IN ({names}) AND (available_at IS NULL OR available_at <= $now) ORDER BY priority DESC, order_no LIMIT 1";
+        var command = write.Command(sql, [.. Enumerable.Range(0, jobTypes.Count).Select(i => "$t" + i.ToString(CultureInfo.InvariantCulture)), "$now"]);
+        for (var i = 0; i < jobTypes.Count; i++)
+        {
+            command.Parameters[i].Value = jobTypes[i];
+        }
+        command.Parameters[jobTypes.Count].Value = now;
+        return ReadJobs(command).FirstOrDefault();
+    }
+
+    private static Job? FindOne(SqliteWriteContext write, string where, params (string Name, object Value)[] parameters) =>
+        FindMany(write, where + " LIMIT 1", parameters).FirstOrDefault();
+
+    private static List<Job> FindMany(SqliteWriteContext write, string where, params (string Name, object Value)[] parameters)
+    {
+        var command = write.Command($"SELECT {Columns} FROM jobs WHERE {where}", [.. parameters.Select(p => p.Name)]);
+        for (var i = 0; i < parameters.Length; i++)
+        {
+            command.Parameters[i].Value = parameters[i].Value;
+        }
+        return ReadJobs(command);
+    }
+
+    private static object? Scalar(SqliteWriteContext write, string sql) =>
+        write.Command(sql).ExecuteScalar() is var value && value is DBNull ? null : value;
+
+    private static void Save(SqliteWriteContext write, Job job)
+    {
+        var upsert = write.Command(UpsertSql, "$id", "$type", "$status", "$worker", "$priority", "$order", "$updated", "$doc",
+            "$session", "$lease", "$deadline", "$available", "$idem");
+        var p = upsert.Parameters;
+        var active = JobStatus.IsActive(job.Status);
+        p[0].Value = job.Id;
+        p[1].Value = job.JobType;
+        p[2].Value = job.Status;
+        p[3].Value = (object?)job.WorkerId ?? DBNull.Value;
+        p[4].Value = job.Priority;
+        p[5].Value = job.Order;
+        p[6].Value = job.UpdatedAt;
+        p[7].Value = JsonSerializer.Serialize(job, HubJsonContext.Default.Job);
+        p[8].Value = active ? (object?)job.SessionId ?? DBNull.Value : DBNull.Value;
+        p[9].Value = active ? (object?)job.LeaseUntil ?? DBNull.Value : DBNull.Value;
+        p[10].Value = active && job.TimeoutS is { } timeout && job.AssignedAt is { } assignedAt ? assignedAt + timeout : DBNull.Value;
+        p[11].Value = job.Status == JobStatus.Pending ? (object?)job.AvailableAt ?? DBNull.Value : DBNull.Value;
+        p[12].Value = (object?)job.IdempotencyKey ?? DBNull.Value;
+        upsert.ExecuteNonQuery();
+    }
+
+    private static List<Job> ReadJobs(SqliteCommand command)
+    {
+        var jobs = new List<Job>();
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            jobs.Add(Parse(reader));
+        }
+        return jobs;
+    }
+
+    private static async Task<List<Job>> ReadJobsAsync(SqliteCommand command, CancellationToken cancellationToken)
+    {
+        var jobs = new List<Job>();
+        using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            jobs.Add(Parse(reader));
+        }
+        return jobs;
+    }
+
+    private static Job Parse(SqliteDataReader reader) =>
+        JsonSerializer.Deserialize(reader.GetString(0), HubJsonContext.Default.Job)! with { SessionId = reader.IsDBNull(1) ? null : reader.GetString(1) };
+
+    private static async Task<JobCounts> CountAsync(SqliteConnection connection, SqliteTransaction? transaction, CancellationToken cancellationToken)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
         command.CommandText = "SELECT status, COUNT(*) FROM jobs GROUP BY status";
         var counts = new Dictionary<string, long>();
         using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -130,27 +616,38 @@ public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore
             counts.GetValueOrDefault(JobStatus.Failed), counts.GetValueOrDefault(JobStatus.Cancelled));
     }
 
-    public async Task<IReadOnlyList<Job>> RecentAsync(string status, int count, CancellationToken cancellationToken = default) =>
-        (await ListAsync(new JobListQuery(status, null, null, count, null), cancellationToken)).Jobs;
-
-    public async Task<long> MaxOrderAsync(CancellationToken cancellationToken = default)
+    private static async Task<IReadOnlyList<WorkerInfo>> ListWorkersAsync(SqliteConnection connection, SqliteTransaction? transaction,
+        CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COALESCE(MAX(order_no), 0) FROM jobs";
-        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
-    }
-
-    private static async Task<List<Job>> ReadJobsAsync(SqliteCommand command, CancellationToken cancellationToken)
-    {
-        var jobs = new List<Job>();
+        command.Transaction = transaction;
+        command.CommandText = """
+            SELECT w.doc, (SELECT group_concat(j.id) FROM jobs j WHERE j.worker_id = w.id AND j.status IN ('assigned', 'running'))
+            FROM workers w ORDER BY w.id
+            """;
+        var workers = new List<WorkerInfo>();
         using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            jobs.Add(Parse(reader.GetString(0)));
+            var worker = JsonSerializer.Deserialize(reader.GetString(0), HubStoreJsonContext.Default.StoredWorker)!;
+            var jobs = reader.IsDBNull(1) || worker.Status == WorkerStatus.Offline ? [] : reader.GetString(1).Split(',');
+            workers.Add(worker.ToInfo(jobs));
         }
-        return jobs;
+        return workers;
     }
 
-    private static Job Parse(string json) => JsonSerializer.Deserialize(json, HubJsonContext.Default.Job)!;
+    private static StoredWorker? ReadWorker(SqliteWriteContext write, string workerId)
+    {
+        var read = write.Command("SELECT doc FROM workers WHERE id = $id", "$id");
+        read.Parameters[0].Value = workerId;
+        return read.ExecuteScalar() is string doc ? JsonSerializer.Deserialize(doc, HubStoreJsonContext.Default.StoredWorker) : null;
+    }
+
+    private static void SaveWorker(SqliteWriteContext write, StoredWorker worker)
+    {
+        var upsert = write.Command(UpsertWorkerSql, "$id", "$doc");
+        upsert.Parameters[0].Value = worker.WorkerId;
+        upsert.Parameters[1].Value = JsonSerializer.Serialize(worker, HubStoreJsonContext.Default.StoredWorker);
+        upsert.ExecuteNonQuery();
+    }
 }

@@ -21,6 +21,7 @@ public sealed partial class SqliteWriter : IDisposable
     private readonly Thread _thread;
     private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
     private SqliteConnection? _connection;
+    private long _nextSeq = 1;
     private int _sleeping;
     private volatile bool _closed;
 
@@ -53,6 +54,15 @@ public sealed partial class SqliteWriter : IDisposable
         }
         return pending.Task;
     }
+
+    /// <summary>
+    /// Called on the writer thread right after a commit with the events it made durable, in seq order, before any
+    /// caller hears of the commit: the event log's readers see them exactly when they exist.
+    /// </summary>
+    public Action<IReadOnlyList<MissionHub.Events.CharterEvent>>? EventsCommitted { get; set; }
+
+    /// <summary>The seq the next committed event gets; set once by the event log when it opens.</summary>
+    internal void StartSeqsAt(long nextSeq) => Volatile.Write(ref _nextSeq, nextSeq);
 
     public void Dispose()
     {
@@ -156,7 +166,7 @@ public sealed partial class SqliteWriter : IDisposable
         var connection = _connection ??= OpenWriterConnection();
         using var turn = _database.WaitForWriteTurn();
         using var transaction = connection.BeginTransaction(deferred: false);
-        var context = new SqliteWriteContext(connection, transaction, _commands);
+        var context = new SqliteWriteContext(connection, transaction, _commands, Volatile.Read(ref _nextSeq));
         try
         {
             foreach (var write in group)
@@ -172,6 +182,12 @@ public sealed partial class SqliteWriter : IDisposable
                 write.Discard();
             }
             throw;
+        }
+        // Seqs handed out in a transaction that rolled back are handed out again: the log stays gap-free.
+        Volatile.Write(ref _nextSeq, context.NextSeq);
+        if (context.Events.Count > 0)
+        {
+            EventsCommitted?.Invoke(context.Events);
         }
         // Only now durable: callers hear of it after the commit, in the order they queued.
         foreach (var write in group)
@@ -189,11 +205,26 @@ public sealed class SqliteWriteContext
 {
     private readonly Dictionary<string, SqliteCommand> _commands;
 
-    internal SqliteWriteContext(SqliteConnection connection, SqliteTransaction transaction, Dictionary<string, SqliteCommand> commands)
+    internal SqliteWriteContext(SqliteConnection connection, SqliteTransaction transaction, Dictionary<string, SqliteCommand> commands, long nextSeq)
     {
         Connection = connection;
         Transaction = transaction;
         _commands = commands;
+        NextSeq = nextSeq;
+    }
+
+    /// <summary>The seq the next event appended in this transaction gets.</summary>
+    public long NextSeq { get; private set; }
+
+    /// <summary>The events appended in this transaction, in seq order.</summary>
+    internal List<MissionHub.Events.CharterEvent> Events { get; } = [];
+
+    /// <summary>Takes the next seq for an event written in this transaction and remembers the event for after the commit.</summary>
+    internal MissionHub.Events.CharterEvent Sequence(MissionHub.Events.CharterEvent draft)
+    {
+        var committed = draft with { Seq = NextSeq++ };
+        Events.Add(committed);
+        return committed;
     }
 
     public SqliteConnection Connection { get; }

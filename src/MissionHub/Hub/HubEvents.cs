@@ -1,0 +1,77 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using MissionHub.Events;
+using MissionHub.Infrastructure;
+
+namespace MissionHub.Hub;
+
+/// <summary>
+/// The hub's events (spec 003 §1 payloads, source <c>hub</c>) as drafts, for a store that writes them in the same
+/// transaction as the change (SQLite). The Redis scripts write the same shapes.
+/// </summary>
+public static class HubEvents
+{
+    public const string Source = "hub";
+
+    /// <summary>The meta of events caused by the current request or socket message; taken before the write leaves its context.</summary>
+    public static EventMeta CurrentMeta() => new(CorrelationContext.Current);
+
+    public static string JobTarget(string jobId) => "job_" + jobId;
+
+    public static string WorkerTarget(string workerId) => "worker_" + workerId;
+
+    public static CharterEvent Submitted(Job job, EventMeta meta) =>
+        Draft("job_submitted", JobTarget(job.Id), job.CreatedAt, meta, new JobSubmittedPayload(job.Id,
+            new JobData(job.Id, job.JobType, JobStatus.Pending, job.Priority, job.WorkflowId, job.CreatedAt)),
+            HubJsonContext.Default.JobSubmittedPayload);
+
+    public static CharterEvent Assigned(Job job, double now, EventMeta meta) =>
+        Draft("job_assigned", JobTarget(job.Id), now, meta,
+            new JobAssignedPayload(job.Id, job.WorkerId!, JobStatus.Pending, JobStatus.Assigned, now, job.Attempts),
+            HubJsonContext.Default.JobAssignedPayload);
+
+    public static CharterEvent StatusChanged(string jobId, string oldStatus, string newStatus, string? workerId, double now, EventMeta meta,
+        string? error = null, double? retryAt = null) =>
+        Draft("job_status_changed", JobTarget(jobId), now, meta,
+            new JobStatusChangedPayload(jobId, oldStatus, newStatus, workerId, error, retryAt), HubJsonContext.Default.JobStatusChangedPayload);
+
+    public static CharterEvent Progress(string jobId, string workerId, double progress, double now, EventMeta meta) =>
+        Draft("job_progress", JobTarget(jobId), now, meta, new JobProgressPayload(jobId, workerId, progress), HubJsonContext.Default.JobProgressPayload);
+
+    public static CharterEvent Completed(Job job, double now, EventMeta meta) =>
+        Draft("job_completed", JobTarget(job.Id), now, meta, new JobCompletedPayload(job.Id, job.WorkerId!, job.Result, now),
+            HubJsonContext.Default.JobCompletedPayload);
+
+    public static CharterEvent Failed(string jobId, string? workerId, string error, double now, EventMeta meta) =>
+        Draft("job_failed", JobTarget(jobId), now, meta, new JobFailedPayload(jobId, workerId, error, now), HubJsonContext.Default.JobFailedPayload);
+
+    public static CharterEvent WorkerConnected(WorkerRecord worker, string status, EventMeta meta) =>
+        Draft("worker_connected", WorkerTarget(worker.WorkerId), worker.ConnectedAt, meta, new WorkerConnectedPayload(worker.WorkerId,
+            new WorkerData(worker.WorkerId, status, new WorkerCapabilities(worker.JobTypes, worker.MaxConcurrentJobs), Iso(worker.ConnectedAt))),
+            HubJsonContext.Default.WorkerConnectedPayload);
+
+    public static CharterEvent WorkerDisconnected(string workerId, string reason, double now, EventMeta meta) =>
+        Draft("worker_disconnected", WorkerTarget(workerId), now, meta, new WorkerDisconnectedPayload(workerId, reason),
+            HubJsonContext.Default.WorkerDisconnectedPayload);
+
+    public static CharterEvent WorkerStatusChanged(string workerId, string oldStatus, string newStatus, string? currentJobId, double now, EventMeta meta) =>
+        Draft("worker_status_changed", WorkerTarget(workerId), now, meta,
+            new WorkerStatusChangedPayload(workerId, oldStatus, newStatus, currentJobId), HubJsonContext.Default.WorkerStatusChangedPayload);
+
+    /// <summary>ISO 8601 UTC with milliseconds, as <c>connected_at</c> is written on the wire.</summary>
+    public static string Iso(double unixSeconds) =>
+        DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Round(unixSeconds * 1000))
+            .ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    private static CharterEvent Draft<T>(string type, string target, double timestamp, EventMeta meta, T payload, JsonTypeInfo<T> info) => new()
+    {
+        Id = Guid.CreateVersion7().ToString(),
+        Type = type,
+        Source = Source,
+        Target = target,
+        Timestamp = timestamp,
+        Payload = JsonSerializer.SerializeToElement(payload, info),
+        Meta = meta,
+    };
+}

@@ -1,0 +1,257 @@
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using MissionHub.Events;
+
+namespace MissionHub.Hub;
+
+/// <summary>What a submitter asks for; validated by the API.</summary>
+public sealed record NewJob(string JobType, int Priority, JsonElement Payload, string? WorkflowId, int MaxAttempts, double? TimeoutS,
+    string? IdempotencyKey = null);
+
+/// <summary>
+/// The hub's operations as the API and the worker sockets see them. Each is one atomic step in storage (which also
+/// writes its events), followed by its effects in this process: frames to the connections concerned, a wake for the
+/// dispatchers, the mission log of a job that names a mission. Nothing here holds state that storage does not.
+/// </summary>
+public sealed partial class JobHub(
+    IJobStore store,
+    WorkerSessions sessions,
+    JobDispatcher dispatcher,
+    IHubSignals signals,
+    MissionJobJournal journal,
+    IOptions<HubOptions> options,
+    TimeProvider time,
+    ILogger<JobHub> logger)
+{
+    private readonly HubOptions _options = options.Value;
+    private volatile bool _stopping;
+
+    /// <summary>Fires with the time a delayed job falls due, so the lease keeper releases it then.</summary>
+    public event Action<double>? RetryScheduled;
+
+    public bool Stopping => _stopping;
+
+    // ---- submitters ----
+
+    /// <summary>Stores the job (and its job_submitted) in one step; the job is dispatchable from then on, whoever is still waiting.</summary>
+    public async Task<SubmitResult> SubmitAsync(NewJob request)
+    {
+        var now = Now();
+        var job = new Job
+        {
+            Id = Guid.CreateVersion7().ToString(),
+            JobType = request.JobType,
+            Priority = request.Priority,
+            Payload = request.Payload,
+            WorkflowId = request.WorkflowId,
+            MaxAttempts = request.MaxAttempts,
+            TimeoutS = request.TimeoutS,
+            Status = JobStatus.Pending,
+            CreatedAt = now,
+            UpdatedAt = now,
+            IdempotencyKey = request.IdempotencyKey,
+        };
+        // Not cancellable: a client that goes away after sending still gets its job stored and run.
+        var result = await store.SubmitAsync(job, CancellationToken.None);
+        if (result.Created)
+        {
+            signals.AnnounceWork();
+        }
+        return result;
+    }
+
+    public async Task<JobStep> CancelAsync(string jobId)
+    {
+        var step = await store.CancelAsync(jobId, CancellationToken.None);
+        if (step.Outcome == StepOutcome.Done)
+        {
+            TellHolder(step, "cancelled");
+            if (step.Job is { WorkflowId: not null } job)
+            {
+                await journal.CancelledAsync(job);
+            }
+        }
+        return step;
+    }
+
+    public Task<Job?> GetAsync(string jobId, CancellationToken cancellationToken) => store.GetAsync(jobId, cancellationToken);
+
+    // ---- workers ----
+
+    /// <summary>
+    /// Records the connection in storage, closes the one it replaced (on whichever process), then settles the jobs
+    /// leased to the worker id: kept, sent again, requeued, or — listed but not its own — stopped.
+    /// </summary>
+    public async Task RegisterAsync(WorkerSession session, IReadOnlyCollection<string>? heldJobs)
+    {
+        sessions.Add(session);
+        var record = new WorkerRecord(session.WorkerId, session.SessionId, signals.NodeId, session.JobTypes, session.MaxConcurrentJobs,
+            EventBus.UnixSeconds(session.ConnectedAt));
+        var registration = await store.RegisterWorkerAsync(record, heldJobs, LeaseUntil(), CancellationToken.None);
+        if (registration.Replaced is { } replaced)
+        {
+            signals.Notify(replaced.NodeId, new HubNotice("replaced", replaced.SessionId));
+        }
+        foreach (var job in registration.Kept)
+        {
+            session.Add(job.Id);
+        }
+        foreach (var job in registration.Resend)
+        {
+            sessions.Assign(session, job);
+        }
+        foreach (var jobId in registration.Unknown)
+        {
+            session.Link.TrySend(WorkerSessions.Frame(new JobCancelledMessage("job_cancelled", jobId, "not_held"), HubJsonContext.Default.JobCancelledMessage));
+        }
+        session.Ready = true;
+        LogWorkerRegistered(logger, session.WorkerId, string.Join(',', session.JobTypes), session.MaxConcurrentJobs,
+            registration.Kept.Count, registration.Resend.Count, registration.Requeued.Count, registration.Replaced is not null);
+        if (registration.Requeued.Count > 0)
+        {
+            signals.AnnounceWork();
+        }
+        dispatcher.Wake();
+    }
+
+    /// <summary>The connection ended. Unless the server is stopping, its jobs go back to pending (an attempt is counted).</summary>
+    public async Task DisconnectAsync(WorkerSession session, string reason)
+    {
+        session.MarkClosing();
+        // A claim for this session may be in flight: let it land, so the jobs it took are settled below too.
+        await dispatcher.CurrentPass;
+        sessions.Remove(session);
+        if (!session.Ready)
+        {
+            return;
+        }
+        var requeued = await store.UnregisterWorkerAsync(session.Holder, reason, requeueJobs: !_stopping, CancellationToken.None);
+        LogWorkerGone(logger, session.WorkerId, reason, requeued.Count);
+        foreach (var job in requeued)
+        {
+            await JournalAttemptEndedAsync(job);
+        }
+        if (requeued.Count > 0)
+        {
+            signals.AnnounceWork();
+        }
+    }
+
+    /// <summary>Progress of a job the session holds; the first progress moves it to running.</summary>
+    public async Task<JobStep> ProgressAsync(WorkerSession session, string jobId, double progress)
+    {
+        var step = await store.ProgressAsync(session.Holder, jobId, progress);
+        Settle(session, jobId, step);
+        if (step is { Outcome: StepOutcome.Done, Job: { WorkflowId: not null } job }
+            && MissionJobJournal.Milestone(progress) is var milestone && session.PassMilestone(jobId, milestone))
+        {
+            await journal.MilestoneAsync(job, milestone);
+        }
+        return step;
+    }
+
+    /// <summary>Completion of a job the session holds: a job is never completed twice, whichever process the frame reaches.</summary>
+    public async Task<JobStep> CompleteAsync(WorkerSession session, string jobId, JsonElement? result)
+    {
+        var step = await store.CompleteAsync(session.Holder, jobId, result);
+        if (Settle(session, jobId, step) && step.Job is { WorkflowId: not null } job)
+        {
+            await journal.CompletedAsync(job);
+        }
+        return step;
+    }
+
+    /// <summary>A failed attempt of a job the session holds: retried with backoff, or failed for good.</summary>
+    public async Task<JobStep> FailAsync(WorkerSession session, string jobId, string error)
+    {
+        var step = await store.FailAsync(session.Holder, jobId, error, new RetryBackoff(_options.RetryBaseDelay, _options.RetryMaxDelay));
+        if (Settle(session, jobId, step) && step.Job is { } job)
+        {
+            if (job.Status == JobStatus.Pending)
+            {
+                LogAttemptFailed(logger, jobId, job.Attempts, job.MaxAttempts, error);
+                if (job.AvailableAt is { } retryAt)
+                {
+                    RetryScheduled?.Invoke(retryAt);
+                }
+            }
+            else
+            {
+                LogJobFailed(logger, jobId, job.Attempts, error);
+            }
+            await JournalAttemptEndedAsync(job);
+        }
+        return step;
+    }
+
+    /// <summary>The server is stopping: connections close, and their jobs stay leased to their workers to come back to.</summary>
+    public void Stop()
+    {
+        _stopping = true;
+        foreach (var session in sessions.All)
+        {
+            session.Link.Close("server_shutdown");
+        }
+    }
+
+    /// <summary>A job taken from its holder (cancelled, timed out, lease expired): its connection, wherever it is, is told to stop.</summary>
+    internal void TellHolder(JobStep step, string reason)
+    {
+        if (step is { Holder: { } holder, Job: { } job })
+        {
+            if (sessions.Find(holder.SessionId) is not null)
+            {
+                sessions.Revoke(holder.SessionId, job.Id, reason);
+                dispatcher.Wake();
+            }
+            else
+            {
+                // Not ours: every process gets the notice and the one holding the session acts on it.
+                signals.Notify(IHubSignals.AllNodes, new HubNotice("revoke", holder.SessionId, job.Id, reason));
+            }
+        }
+    }
+
+    internal Task JournalAttemptEndedAsync(Job job) => job.WorkflowId is null
+        ? Task.CompletedTask
+        : job.Status == JobStatus.Pending
+            ? journal.AttemptFailedAsync(job, job.Error ?? "", job.AvailableAt)
+            : journal.FailedAsync(job, job.Error ?? "");
+
+    /// <summary>After a step on a job the session sent a frame about: a finished job frees its slot.</summary>
+    private bool Settle(WorkerSession session, string jobId, JobStep step)
+    {
+        if (step.Outcome != StepOutcome.Done)
+        {
+            // Storage says it is not this connection's: forget it here too.
+            session.Remove(jobId);
+            return false;
+        }
+        if (step.Job is { } job && !JobStatus.IsActive(job.Status))
+        {
+            session.Remove(jobId);
+            if (job.Status == JobStatus.Pending)
+            {
+                signals.AnnounceWork();
+            }
+            dispatcher.Wake();
+        }
+        return true;
+    }
+
+    internal double LeaseUntil() => Now() + _options.WorkerHeartbeatTimeout.TotalSeconds;
+
+    private double Now() => EventBus.UnixSeconds(time.GetUtcNow());
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Worker {WorkerId} registered for {JobTypes} with {Slots} slots: {Kept} jobs kept, {Resent} sent again, {Requeued} requeued (replaced an older connection: {Replaced})")]
+    private static partial void LogWorkerRegistered(ILogger logger, string workerId, string jobTypes, int slots, int kept, int resent, int requeued, bool replaced);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "Worker {WorkerId} went offline: {Reason} ({Requeued} jobs requeued)")]
+    private static partial void LogWorkerGone(ILogger logger, string workerId, string reason, int requeued);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Job {JobId} attempt {Attempt} of {MaxAttempts} failed: {Error}")]
+    private static partial void LogAttemptFailed(ILogger logger, string jobId, int attempt, int maxAttempts, string error);
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Warning, Message = "Job {JobId} failed after {Attempts} attempts: {Error}")]
+    private static partial void LogJobFailed(ILogger logger, string jobId, int attempts, string error);
+}

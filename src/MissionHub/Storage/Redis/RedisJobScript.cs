@@ -1,0 +1,420 @@
+namespace MissionHub.Storage.Redis;
+
+/// <summary>
+/// The job hub's steps as one Lua script: each call runs one step atomically — it checks the job is where the caller
+/// thinks, changes it, moves the indexes, the worker's state and the lease, and appends the step's events to the event
+/// log's stream with the next seqs of the shared counter. Redis runs one script at a time, so two processes racing for
+/// the same job cannot both win: the second finds it changed and is told so.
+/// </summary>
+/// <remarks>
+/// Keys: a job is the hash <c>job:{id}</c>; <c>pending:{type}</c> is a sorted set scored so that the lowest score is the
+/// highest priority, first submitted; <c>delayed</c>, <c>leases</c> and <c>deadlines</c> are sorted by time;
+/// <c>status:{status}</c> and <c>all</c> by submission order (listing and counting); a worker is <c>worker:{id}</c> with the
+/// set <c>worker:{id}:jobs</c> of what it holds. All of them share the event log's hash tag.
+/// Numbers are handed to Redis as formatted strings: Lua's own conversion keeps only 14 digits.
+/// </remarks>
+internal static class RedisJobScript
+{
+    // KEYS: epoch, seq, stream, first, tindex, tindex_last, trimmed (the event log's).
+    // ARGV: new epoch, notify channel, hub key prefix, now, event id prefix, meta json, step name, the step's arguments.
+    public const string Source = """
+        local epoch = redis.call('GET', KEYS[1])
+        if not epoch then
+          epoch = ARGV[1]
+          redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+          redis.call('SET', KEYS[1], epoch)
+        end
+        local P = ARGV[3]
+        local NOW = ARGV[4]
+        local now = tonumber(NOW)
+        local IDP = ARGV[5]
+        local META = ARGV[6]
+        local STEP = ARGV[7]
+        local A = 8
+        local emitted = 0
+        local lastseq = 0
+        local indexed = nil
+
+        local function num(x) return string.format('%.17g', x) end
+        local function int(x) return string.format('%d', x) end
+        local function jstr(s) if s == nil or s == '' then return 'null' end return '"' .. s .. '"' end
+
+        local function emit(etype, target, payload)
+          emitted = emitted + 1
+          local seq = redis.call('INCR', KEYS[2])
+          local env = '{"id":"' .. IDP .. string.format('%012x', emitted) .. '","type":"' .. etype .. '","source":"hub","target":"' ..
+            target .. '","timestamp":' .. NOW .. ',"payload":' .. payload .. ',"meta":' .. META .. '}'
+          redis.call('XADD', KEYS[3], int(seq) .. '-0', 't', NOW, 'e', env)
+          if indexed == nil then indexed = tonumber(redis.call('GET', KEYS[6]) or '-1') end
+          local sec = math.floor(now)
+          if sec > indexed then
+            redis.call('ZADD', KEYS[5], sec, int(seq))
+            redis.call('SET', KEYS[6], sec)
+            indexed = sec
+          end
+          lastseq = seq
+        end
+
+        local function load(id)
+          local flat = redis.call('HGETALL', P .. 'job:' .. id)
+          if #flat == 0 then return nil, flat end
+          local j = {}
+          for i = 1, #flat, 2 do j[flat[i]] = flat[i + 1] end
+          return j, flat
+        end
+
+        local function flat(id) return redis.call('HGETALL', P .. 'job:' .. id) end
+
+        local function active(j) return j.status == 'assigned' or j.status == 'running' end
+
+        local function score(j) return string.format('%.0f', (1000 - tonumber(j.priority)) * 1e12 + tonumber(j.order)) end
+
+        local function move(id, j, to)
+          redis.call('ZREM', P .. 'status:' .. j.status, id)
+          redis.call('ZADD', P .. 'status:' .. to, j.order, id)
+        end
+
+        local function set_worker_status(w, status, job)
+          local key = P .. 'worker:' .. w
+          local old = redis.call('HGET', key, 'status')
+          if old and old ~= status and old ~= 'offline' then
+            redis.call('HSET', key, 'status', status)
+            emit('worker_status_changed', 'worker_' .. w, '{"worker_id":"' .. w .. '","old_status":"' .. old .. '","new_status":"' ..
+              status .. '","current_job_id":' .. jstr(job) .. '}')
+          end
+        end
+
+        local function maybe_idle(w)
+          if w and w ~= '' and redis.call('SCARD', P .. 'worker:' .. w .. ':jobs') == 0 then set_worker_status(w, 'idle', nil) end
+        end
+
+        -- Takes the job from its holder: no lease, no deadline, not in the worker's set.
+        local function release(id, j)
+          redis.call('ZREM', P .. 'leases', id)
+          redis.call('ZREM', P .. 'deadlines', id)
+          if j.worker_id and j.worker_id ~= '' then redis.call('SREM', P .. 'worker:' .. j.worker_id .. ':jobs', id) end
+        end
+
+        -- An attempt ended without success: back to pending while attempts remain, else failed for good.
+        local function fail_attempt(id, j, err, err_json, delay, settle)
+          release(id, j)
+          local w = j.worker_id or ''
+          local key = P .. 'job:' .. id
+          if tonumber(j.attempts) < tonumber(j.max_attempts) then
+            local retry = 'null'
+            local available = ''
+            if delay > 0 then
+              available = num(now + delay)
+              retry = available
+              redis.call('ZADD', P .. 'delayed', available, id)
+            else
+              redis.call('ZADD', P .. 'pending:' .. j.job_type, score(j), id)
+            end
+            redis.call('HSET', key, 'status', 'pending', 'error', err, 'worker_id', '', 'session_id', '', 'lease_until', '',
+              'progress', '0', 'updated_at', NOW, 'available_at', available)
+            move(id, j, 'pending')
+            emit('job_status_changed', 'job_' .. id, '{"job_id":"' .. id .. '","old_status":"' .. j.status ..
+              '","new_status":"pending","worker_id":' .. jstr(w) .. ',"error":' .. err_json .. ',"retry_at":' .. retry .. '}')
+          else
+            redis.call('HSET', key, 'status', 'failed', 'error', err, 'session_id', '', 'lease_until', '', 'completed_at', NOW, 'updated_at', NOW)
+            move(id, j, 'failed')
+            emit('job_failed', 'job_' .. id, '{"job_id":"' .. id .. '","worker_id":' .. jstr(w) .. ',"error":' .. err_json ..
+              ',"failed_at":' .. NOW .. '}')
+          end
+          if settle then maybe_idle(w) end
+          return flat(id)
+        end
+
+        -- The job if this connection holds it, else why not.
+        local function held(w, s, id)
+          local j = load(id)
+          if not j then return nil, 'not_found' end
+          if active(j) and j.worker_id == w and j.session_id == s then return j, 'done' end
+          if j.status == 'completed' or j.status == 'failed' or j.status == 'cancelled' then return nil, 'finished' end
+          return nil, 'not_held'
+        end
+
+        local result
+
+        if STEP == 'submit' then
+          local id, idem = ARGV[A], ARGV[A + 1]
+          if idem ~= '' then
+            local existing = redis.call('GET', P .. 'idem:' .. idem)
+            if existing and redis.call('EXISTS', P .. 'job:' .. existing) == 1 then
+              result = {'existing', flat(existing)}
+            end
+          end
+          if not result then
+            local order = redis.call('INCR', P .. 'order')
+            local j = {job_type = ARGV[A + 2], priority = ARGV[A + 3], order = order}
+            redis.call('HSET', P .. 'job:' .. id, 'id', id, 'job_type', j.job_type, 'priority', j.priority, 'max_attempts', ARGV[A + 4],
+              'timeout_s', ARGV[A + 5], 'payload', ARGV[A + 6], 'workflow_id', ARGV[A + 7], 'created_at', NOW, 'updated_at', NOW,
+              'status', 'pending', 'attempts', '0', 'progress', '0', 'order', int(order), 'idempotency_key', idem)
+            redis.call('ZADD', P .. 'pending:' .. j.job_type, score(j), id)
+            redis.call('ZADD', P .. 'status:pending', order, id)
+            redis.call('ZADD', P .. 'all', order, id)
+            if idem ~= '' then redis.call('SET', P .. 'idem:' .. idem, id, 'EX', ARGV[A + 9]) end
+            emit('job_submitted', 'job_' .. id, ARGV[A + 8])
+            result = {'created', flat(id)}
+          end
+
+        elseif STEP == 'claim' then
+          local lease = ARGV[A]
+          local n = tonumber(ARGV[A + 1])
+          local slots = {}
+          local i = A + 2
+          for s = 1, n do
+            local slot = {w = ARGV[i], s = ARGV[i + 1], types = {}}
+            local nt = tonumber(ARGV[i + 2])
+            for t = 1, nt do slot.types[t] = ARGV[i + 2 + t] end
+            slot.left = tonumber(ARGV[i + 3 + nt])
+            slots[s] = slot
+            i = i + 4 + nt
+          end
+          result = {}
+          local any = true
+          while any do
+            -- Round-robin: each connection with a free slot takes the best job it can run, one per pass.
+            any = false
+            for _, slot in ipairs(slots) do
+              if slot.left > 0 then
+                local best, best_score, best_type = nil, nil, nil
+                for _, t in ipairs(slot.types) do
+                  local top = redis.call('ZRANGE', P .. 'pending:' .. t, 0, 0, 'WITHSCORES')
+                  if top[1] and (best == nil or tonumber(top[2]) < best_score) then
+                    best, best_score, best_type = top[1], tonumber(top[2]), t
+                  end
+                end
+                if best then
+                  redis.call('ZREM', P .. 'pending:' .. best_type, best)
+                  local j = load(best)
+                  local attempt = tonumber(j.attempts) + 1
+                  redis.call('HSET', P .. 'job:' .. best, 'status', 'assigned', 'worker_id', slot.w, 'session_id', slot.s,
+                    'attempts', int(attempt), 'assigned_at', NOW, 'started_at', '', 'updated_at', NOW, 'progress', '0',
+                    'available_at', '', 'lease_until', lease)
+                  move(best, j, 'assigned')
+                  redis.call('ZADD', P .. 'leases', lease, best)
+                  if j.timeout_s and j.timeout_s ~= '' then
+                    redis.call('ZADD', P .. 'deadlines', num(now + tonumber(j.timeout_s)), best)
+                  end
+                  redis.call('SADD', P .. 'worker:' .. slot.w .. ':jobs', best)
+                  emit('job_assigned', 'job_' .. best, '{"job_id":"' .. best .. '","worker_id":"' .. slot.w ..
+                    '","old_status":"pending","new_status":"assigned","assigned_at":' .. NOW .. ',"attempt":' .. int(attempt) .. '}')
+                  set_worker_status(slot.w, 'busy', best)
+                  result[#result + 1] = {slot.s, flat(best)}
+                  slot.left = slot.left - 1
+                  any = true
+                end
+              end
+            end
+          end
+
+        elseif STEP == 'progress' then
+          local w, s, id, p = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3]
+          local j, why = held(w, s, id)
+          if not j then
+            result = {why}
+          else
+            local key = P .. 'job:' .. id
+            if j.status == 'assigned' then
+              redis.call('HSET', key, 'status', 'running')
+              if not j.started_at or j.started_at == '' then redis.call('HSET', key, 'started_at', NOW) end
+              move(id, j, 'running')
+              emit('job_status_changed', 'job_' .. id, '{"job_id":"' .. id ..
+                '","old_status":"assigned","new_status":"running","worker_id":"' .. w .. '","error":null,"retry_at":null}')
+            end
+            redis.call('HSET', key, 'progress', p, 'updated_at', NOW)
+            emit('job_progress', 'job_' .. id, '{"job_id":"' .. id .. '","worker_id":"' .. w .. '","progress":' .. p .. '}')
+            result = {'done', flat(id)}
+          end
+
+        elseif STEP == 'complete' then
+          local w, s, id, r = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3]
+          local j, why = held(w, s, id)
+          if not j then
+            result = {why}
+          else
+            release(id, j)
+            local key = P .. 'job:' .. id
+            redis.call('HSET', key, 'status', 'completed', 'progress', '1', 'result', r, 'error', '', 'completed_at', NOW,
+              'updated_at', NOW, 'session_id', '', 'lease_until', '')
+            if not j.started_at or j.started_at == '' then redis.call('HSET', key, 'started_at', NOW) end
+            move(id, j, 'completed')
+            local rj = r
+            if rj == '' then rj = 'null' end
+            emit('job_completed', 'job_' .. id, '{"job_id":"' .. id .. '","worker_id":"' .. w .. '","result":' .. rj ..
+              ',"completed_at":' .. NOW .. '}')
+            maybe_idle(w)
+            result = {'done', flat(id)}
+          end
+
+        elseif STEP == 'fail' then
+          local w, s, id = ARGV[A], ARGV[A + 1], ARGV[A + 2]
+          local j, why = held(w, s, id)
+          if not j then
+            result = {why}
+          else
+            local delay = math.min(tonumber(ARGV[A + 5]) * math.pow(2, math.max(0, tonumber(j.attempts) - 1)), tonumber(ARGV[A + 6]))
+            result = {'done', fail_attempt(id, j, ARGV[A + 3], ARGV[A + 4], delay, true)}
+          end
+
+        elseif STEP == 'cancel' then
+          local id = ARGV[A]
+          local j = load(id)
+          if not j then
+            result = {'not_found'}
+          elseif j.status == 'completed' or j.status == 'failed' or j.status == 'cancelled' then
+            result = {'finished', flat(id)}
+          else
+            local w, s = j.worker_id or '', j.session_id or ''
+            if j.status == 'pending' then
+              redis.call('ZREM', P .. 'pending:' .. j.job_type, id)
+              redis.call('ZREM', P .. 'delayed', id)
+            end
+            release(id, j)
+            redis.call('HSET', P .. 'job:' .. id, 'status', 'cancelled', 'completed_at', NOW, 'updated_at', NOW, 'session_id', '',
+              'lease_until', '', 'available_at', '')
+            move(id, j, 'cancelled')
+            emit('job_status_changed', 'job_' .. id, '{"job_id":"' .. id .. '","old_status":"' .. j.status ..
+              '","new_status":"cancelled","worker_id":' .. jstr(w) .. ',"error":null,"retry_at":null}')
+            maybe_idle(w)
+            result = {'done', flat(id), w, s}
+          end
+
+        elseif STEP == 'register' then
+          local w, s, node, types, slots, connected, iso, lease = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3], ARGV[A + 4],
+            ARGV[A + 5], ARGV[A + 6], ARGV[A + 7]
+          local nheld = tonumber(ARGV[A + 8])
+          local listed = {}
+          for i = 1, nheld do listed[ARGV[A + 8 + i]] = true end
+          local wkey = P .. 'worker:' .. w
+          local prev = redis.call('HMGET', wkey, 'session_id', 'node_id', 'status')
+          local replaced = {}
+          if prev[1] and prev[3] ~= 'offline' and prev[1] ~= s then replaced = {prev[1], prev[2]} end
+          local kept, resend, requeued, unknown = {}, {}, {}, {}
+          for _, id in ipairs(redis.call('SMEMBERS', wkey .. ':jobs')) do
+            local j = load(id)
+            if not j or not active(j) or j.worker_id ~= w then
+              redis.call('SREM', wkey .. ':jobs', id)
+            elseif listed[id] or j.status == 'assigned' then
+              redis.call('HSET', P .. 'job:' .. id, 'session_id', s, 'lease_until', lease)
+              redis.call('ZADD', P .. 'leases', lease, id)
+              if listed[id] then kept[#kept + 1] = flat(id) else resend[#resend + 1] = flat(id) end
+              listed[id] = nil
+            else
+              local err = 'worker ' .. w .. ' reconnected without it'
+              requeued[#requeued + 1] = fail_attempt(id, j, err, '"' .. err .. '"', 0, false)
+            end
+          end
+          for id, _ in pairs(listed) do unknown[#unknown + 1] = id end
+          local status = 'idle'
+          if #kept + #resend > 0 then status = 'busy' end
+          redis.call('HSET', wkey, 'id', w, 'session_id', s, 'node_id', node, 'status', status, 'job_types', types, 'slots', slots,
+            'connected_at', connected, 'last_seen', NOW, 'reason', '')
+          redis.call('SADD', P .. 'workers', w)
+          emit('worker_connected', 'worker_' .. w, '{"worker_id":"' .. w .. '","worker_data":{"id":"' .. w .. '","status":"' .. status ..
+            '","capabilities":{"job_types":' .. types .. ',"max_concurrent_jobs":' .. slots .. '},"connected_at":"' .. iso .. '"}}')
+          result = {replaced, kept, resend, requeued, unknown}
+
+        elseif STEP == 'unregister' then
+          local w, s, reason, requeue = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3]
+          local wkey = P .. 'worker:' .. w
+          local cur = redis.call('HMGET', wkey, 'session_id', 'status')
+          result = {}
+          if cur[1] == s and cur[2] ~= 'offline' then
+            if requeue == '1' then
+              local err = 'worker ' .. w .. ' was lost (' .. reason .. ')'
+              for _, id in ipairs(redis.call('SMEMBERS', wkey .. ':jobs')) do
+                local j = load(id)
+                if j and active(j) and j.session_id == s then
+                  result[#result + 1] = fail_attempt(id, j, err, '"' .. err .. '"', 0, false)
+                end
+              end
+            end
+            redis.call('HSET', wkey, 'status', 'offline', 'last_seen', NOW, 'reason', reason)
+            emit('worker_disconnected', 'worker_' .. w, '{"worker_id":"' .. w .. '","reason":"' .. reason .. '"}')
+            emit('worker_status_changed', 'worker_' .. w, '{"worker_id":"' .. w .. '","old_status":"' .. cur[2] ..
+              '","new_status":"offline","current_job_id":null}')
+          end
+
+        elseif STEP == 'renew' then
+          local lease = ARGV[A]
+          local n = tonumber(ARGV[A + 1])
+          for i = 0, n - 1 do
+            local w, s = ARGV[A + 2 + i * 2], ARGV[A + 3 + i * 2]
+            local wkey = P .. 'worker:' .. w
+            if redis.call('HGET', wkey, 'session_id') == s then
+              redis.call('HSET', wkey, 'last_seen', NOW)
+              for _, id in ipairs(redis.call('SMEMBERS', wkey .. ':jobs')) do
+                if redis.call('HGET', P .. 'job:' .. id, 'session_id') == s then
+                  redis.call('HSET', P .. 'job:' .. id, 'lease_until', lease)
+                  redis.call('ZADD', P .. 'leases', 'XX', lease, id)
+                end
+              end
+            end
+          end
+          result = {}
+
+        elseif STEP == 'sweep' then
+          local max = ARGV[A]
+          local taken = {}
+          for _, kind in ipairs({'leases', 'deadlines'}) do
+            for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. kind, '-inf', NOW, 'LIMIT', 0, max)) do
+              local j = load(id)
+              if j and active(j) then
+                local err
+                if kind == 'leases' then err = 'the lease of worker ' .. j.worker_id .. ' expired'
+                else err = 'timed out after ' .. j.timeout_s .. ' s' end
+                local w, s = j.worker_id, j.session_id
+                taken[#taken + 1] = {w, s, fail_attempt(id, j, err, '"' .. err .. '"', 0, true)}
+              else
+                redis.call('ZREM', P .. kind, id)
+              end
+            end
+          end
+          local released = 0
+          for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', NOW, 'LIMIT', 0, max)) do
+            redis.call('ZREM', P .. 'delayed', id)
+            local j = load(id)
+            if j and j.status == 'pending' then
+              redis.call('HSET', P .. 'job:' .. id, 'available_at', '')
+              redis.call('ZADD', P .. 'pending:' .. j.job_type, score(j), id)
+              released = released + 1
+            end
+          end
+          local next = ''
+          for _, kind in ipairs({'leases', 'deadlines', 'delayed'}) do
+            local first = redis.call('ZRANGE', P .. kind, 0, 0, 'WITHSCORES')
+            if first[2] and (next == '' or tonumber(first[2]) < tonumber(next)) then next = first[2] end
+          end
+          result = {taken, released, next}
+
+        elseif STEP == 'snapshot' then
+          local recent = tonumber(ARGV[A])
+          local unfinished = {}
+          for _, status in ipairs({'pending', 'assigned', 'running'}) do
+            for _, id in ipairs(redis.call('ZRANGE', P .. 'status:' .. status, 0, -1)) do unfinished[#unfinished + 1] = flat(id) end
+          end
+          local finished = {}
+          for _, status in ipairs({'completed', 'failed'}) do
+            local list = {}
+            for _, id in ipairs(redis.call('ZREVRANGE', P .. 'status:' .. status, 0, recent - 1)) do list[#list + 1] = flat(id) end
+            finished[#finished + 1] = list
+          end
+          local workers = {}
+          for _, w in ipairs(redis.call('SMEMBERS', P .. 'workers')) do
+            workers[#workers + 1] = {redis.call('HGETALL', P .. 'worker:' .. w), redis.call('SMEMBERS', P .. 'worker:' .. w .. ':jobs')}
+          end
+          local counts = {}
+          for _, status in ipairs({'pending', 'assigned', 'running', 'completed', 'failed', 'cancelled'}) do
+            counts[#counts + 1] = redis.call('ZCARD', P .. 'status:' .. status)
+          end
+          result = {epoch, redis.call('GET', KEYS[2]) or '0', unfinished, finished[1], finished[2], workers, counts}
+        else
+          return redis.error_reply('unknown hub step ' .. STEP)
+        end
+
+        if lastseq > 0 then redis.call('PUBLISH', ARGV[2], int(lastseq)) end
+        return {int(lastseq), result}
+        """;
+}
