@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace MissionHub.Hub;
 
 /// <summary>
@@ -10,11 +12,15 @@ public sealed class HubNode(
     JobDispatcher dispatcher,
     WorkerSessions sessions,
     JobHub hub,
+    IOptions<HubOptions> options,
+    TimeProvider time,
     IHostApplicationLifetime lifetime) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await store.InitializeAsync(cancellationToken);
+        // Workers of the previous run get the grace period to come back for their jobs before any is requeued.
+        await store.GraceLeasesAsync(Events.EventBus.UnixSeconds(time.GetUtcNow()) + options.Value.RestartGracePeriod.TotalSeconds, cancellationToken);
         await signals.StartAsync(dispatcher.Wake, sessions.Handle, cancellationToken);
         // Close worker sockets as soon as shutdown begins, so the server does not wait on them.
         lifetime.ApplicationStopping.Register(hub.Stop);

@@ -7,10 +7,13 @@ public sealed class HubOptions
 {
     public const string Section = "MissionHub:Hub";
 
-    /// <summary>A worker silent for this long is offline (<c>connection_broken</c>) and its jobs go back to pending.</summary>
+    /// <summary>
+    /// A worker silent for this long is offline (<c>connection_broken</c>) and its jobs go back to pending. It is also the
+    /// length of a job's lease: a job whose process vanished is requeued by another process within this time.
+    /// </summary>
     public TimeSpan WorkerHeartbeatTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>After a restart, how long jobs stay with their worker waiting for it to reconnect.</summary>
+    /// <summary>After a start, how long leased jobs stay with their worker waiting for it to reconnect.</summary>
     public TimeSpan RestartGracePeriod { get; set; } = TimeSpan.FromSeconds(30);
 
     public int DefaultMaxAttempts { get; set; } = 3;

@@ -42,7 +42,13 @@ public interface IJobStore
     /// Requeues (or fails) jobs whose lease expired or whose <c>timeout_s</c> passed, and releases delayed jobs that
     /// came due; each exactly once whichever process calls. Returns what changed and when the next deadline is.
     /// </summary>
-    Task<SweepResult> SweepAsync(double now, CancellationToken cancellationToken = default);
+    Task<SweepResult> SweepAsync(double now, RetryBackoff timeoutBackoff, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// At start: no lease expires before <paramref name="until"/>, so workers of the previous run can come back for their
+    /// jobs (one process: every lease is set to it, since no connection survived the restart).
+    /// </summary>
+    Task GraceLeasesAsync(double until, CancellationToken cancellationToken = default);
 
     Task<Job?> GetAsync(string id, CancellationToken cancellationToken = default);
 

@@ -83,7 +83,7 @@ public sealed partial class LeaseKeeper(
             _nextDue = double.MaxValue;
             _earlier = new(TaskCreationOptions.RunContinuationsAsynchronously);
         }
-        var sweep = await store.SweepAsync(now, cancellationToken);
+        var sweep = await store.SweepAsync(now, new RetryBackoff(options.Value.RetryBaseDelay, options.Value.RetryMaxDelay), cancellationToken);
         foreach (var step in sweep.TakenBack)
         {
             hub.TellHolder(step, step.Job?.Error?.StartsWith("timed out", StringComparison.Ordinal) == true ? "timeout" : "lease_expired");

@@ -363,10 +363,14 @@ internal static class RedisJobScript
               local j = load(id)
               if j and active(j) then
                 local err
+                local delay = 0
                 if kind == 'leases' then err = 'the lease of worker ' .. j.worker_id .. ' expired'
-                else err = 'timed out after ' .. j.timeout_s .. ' s' end
+                else
+                  err = 'timed out after ' .. j.timeout_s .. ' s'
+                  delay = math.min(tonumber(ARGV[A + 1]) * math.pow(2, math.max(0, tonumber(j.attempts) - 1)), tonumber(ARGV[A + 2]))
+                end
                 local w, s = j.worker_id, j.session_id
-                taken[#taken + 1] = {w, s, fail_attempt(id, j, err, '"' .. err .. '"', 0, true)}
+                taken[#taken + 1] = {w, s, fail_attempt(id, j, err, '"' .. err .. '"', delay, true)}
               else
                 redis.call('ZREM', P .. kind, id)
               end
@@ -388,6 +392,14 @@ internal static class RedisJobScript
             if first[2] and (next == '' or tonumber(first[2]) < tonumber(next)) then next = first[2] end
           end
           result = {taken, released, next}
+
+        elseif STEP == 'grace' then
+          -- Extend only: other processes may hold live connections whose leases run longer.
+          for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', '(' .. ARGV[A])) do
+            redis.call('ZADD', P .. 'leases', ARGV[A], id)
+            redis.call('HSET', P .. 'job:' .. id, 'lease_until', ARGV[A])
+          end
+          result = {}
 
         elseif STEP == 'snapshot' then
           local recent = tonumber(ARGV[A])

@@ -113,9 +113,13 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
             cancellationToken);
     }
 
-    public async Task<SweepResult> SweepAsync(double now, CancellationToken cancellationToken = default)
+    public Task GraceLeasesAsync(double until, CancellationToken cancellationToken = default) =>
+        RunAsync("grace", null, [Num(until)], cancellationToken);
+
+    public async Task<SweepResult> SweepAsync(double now, RetryBackoff timeoutBackoff, CancellationToken cancellationToken = default)
     {
-        var parts = (RedisResult[])(await RunAsync("sweep", now, [SweepBatch], cancellationToken))!;
+        var parts = (RedisResult[])(await RunAsync("sweep", now,
+            [SweepBatch, Num(timeoutBackoff.Base.TotalSeconds), Num(timeoutBackoff.Max.TotalSeconds)], cancellationToken))!;
         var taken = ((RedisResult[])parts[0]!).Select(r => (RedisResult[])r!)
             .Select(t => new JobStep(StepOutcome.Done, ParseJob(t[2]), new JobHolder(t[0].ToString(), t[1].ToString())))
             .ToList();

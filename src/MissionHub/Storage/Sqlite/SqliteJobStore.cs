@@ -14,7 +14,7 @@ namespace MissionHub.Storage.Sqlite;
 /// </summary>
 public sealed class SqliteJobStore(SqliteDatabase database, TimeProvider time) : IJobStore
 {
-    private const string Columns = "doc, session_id";
+    private const string Columns = "doc, session_id, lease_until";
 
     private const string UpsertSql = """
         INSERT INTO jobs (id, job_type, status, worker_id, priority, order_no, updated_at, doc, session_id, lease_until, deadline, available_at, idem_key)
@@ -327,7 +327,14 @@ public sealed class SqliteJobStore(SqliteDatabase database, TimeProvider time) :
         }, cancellationToken);
     }
 
-    public Task<SweepResult> SweepAsync(double now, CancellationToken cancellationToken = default)
+    public Task GraceLeasesAsync(double until, CancellationToken cancellationToken = default) => Write(write =>
+    {
+        var grace = write.Command("UPDATE jobs SET lease_until = $until WHERE lease_until IS NOT NULL", "$until");
+        grace.Parameters[0].Value = until;
+        return grace.ExecuteNonQuery();
+    }, cancellationToken);
+
+    public Task<SweepResult> SweepAsync(double now, RetryBackoff timeoutBackoff, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
         return Write(write =>
@@ -337,11 +344,12 @@ public sealed class SqliteJobStore(SqliteDatabase database, TimeProvider time) :
                 ("$now", now)))
             {
                 var holder = job.WorkerId is { } w && job.SessionId is { } s ? new JobHolder(w, s) : null;
-                var timedOut = job.LeaseUntil > now;
+                var timedOut = job.TimeoutS is { } limit && job.AssignedAt + limit <= now;
                 var error = timedOut
                     ? string.Create(CultureInfo.InvariantCulture, $"timed out after {job.TimeoutS} s")
                     : $"the lease of worker {job.WorkerId} expired";
-                var after = FailAttempt(write, job, error, null, now, meta);
+                var delay = timedOut ? timeoutBackoff.DelaySeconds(job.Attempts) : 0;
+                var after = FailAttempt(write, job, error, delay > 0 ? now + delay : null, now, meta);
                 taken.Add(new JobStep(StepOutcome.Done, after, holder));
             }
             var release = write.Command("UPDATE jobs SET available_at = NULL WHERE available_at IS NOT NULL AND available_at <= $now AND status = 'pending'", "$now");
@@ -597,7 +605,11 @@ public sealed class SqliteJobStore(SqliteDatabase database, TimeProvider time) :
     }
 
     private static Job Parse(SqliteDataReader reader) =>
-        JsonSerializer.Deserialize(reader.GetString(0), HubJsonContext.Default.Job)! with { SessionId = reader.IsDBNull(1) ? null : reader.GetString(1) };
+        JsonSerializer.Deserialize(reader.GetString(0), HubJsonContext.Default.Job)! with
+        {
+            SessionId = reader.IsDBNull(1) ? null : reader.GetString(1),
+            LeaseUntil = reader.IsDBNull(2) ? null : reader.GetDouble(2),
+        };
 
     private static async Task<JobCounts> CountAsync(SqliteConnection connection, SqliteTransaction? transaction, CancellationToken cancellationToken)
     {
