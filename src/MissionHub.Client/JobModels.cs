@@ -94,7 +94,7 @@ internal sealed record ProblemBody(string? Type, string? Title, int? Status, str
 
 internal sealed record WorkerCapabilitiesMessage(IReadOnlyList<string> JobTypes, int MaxConcurrentJobs);
 
-internal sealed record WorkerRegisterMessage(string Type, string WorkerId, WorkerCapabilitiesMessage Capabilities);
+internal sealed record WorkerRegisterMessage(string Type, string WorkerId, WorkerCapabilitiesMessage Capabilities, IReadOnlyList<string> HeldJobs);
 
 internal sealed record HeartbeatMessage(string Type);
 

@@ -146,8 +146,9 @@ public sealed class WorkerClient
             {
                 connecting.CancelAfter(_options.ConnectTimeout);
                 await socket.ConnectAsync(_options.WorkerSocketUri, connecting.Token);
+                // The jobs whose handlers still run (a reconnect): the hub keeps them with this worker instead of requeueing them.
                 var register = new WorkerRegisterMessage("worker_register", _options.WorkerId,
-                    new WorkerCapabilitiesMessage(_options.JobTypes, _options.MaxConcurrentJobs));
+                    new WorkerCapabilitiesMessage(_options.JobTypes, _options.MaxConcurrentJobs), [.. _running.Keys]);
                 // The writer is not running yet, so this is still the only sender.
                 await socket.SendAsync(Serialize(register, MissionHubClientJsonContext.Default.WorkerRegisterMessage),
                     WebSocketMessageType.Text, endOfMessage: true, connecting.Token);

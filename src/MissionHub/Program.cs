@@ -20,5 +20,10 @@ catch (OptionsValidationException invalid)
     Console.Error.WriteLine($"MissionHub: invalid configuration: {string.Join("; ", invalid.Failures)}");
     return 2;
 }
+catch (MissionHub.Storage.Sqlite.StorageInUseException inUse)
+{
+    Console.Error.WriteLine($"MissionHub: cannot start: {inUse.Message}");
+    return 2;
+}
 
 public partial class Program;

@@ -72,6 +72,11 @@ internal static class RedisJobScript
         local function move(id, j, to)
           redis.call('ZREM', P .. 'status:' .. j.status, id)
           redis.call('ZADD', P .. 'status:' .. to, j.order, id)
+          if to == 'completed' or to == 'failed' then
+            -- The newest finished, by when they finished (the monitor snapshot); only the newest thousand are kept.
+            redis.call('ZADD', P .. 'recent:' .. to, NOW, id)
+            redis.call('ZREMRANGEBYRANK', P .. 'recent:' .. to, 0, -1001)
+          end
         end
 
         local function set_worker_status(w, status, job)
@@ -410,7 +415,7 @@ internal static class RedisJobScript
           local finished = {}
           for _, status in ipairs({'completed', 'failed'}) do
             local list = {}
-            for _, id in ipairs(redis.call('ZREVRANGE', P .. 'status:' .. status, 0, recent - 1)) do list[#list + 1] = flat(id) end
+            for _, id in ipairs(redis.call('ZREVRANGE', P .. 'recent:' .. status, 0, recent - 1)) do list[#list + 1] = flat(id) end
             finished[#finished + 1] = list
           end
           local workers = {}

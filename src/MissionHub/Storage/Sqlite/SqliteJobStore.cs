@@ -69,6 +69,7 @@ public sealed class SqliteJobStore(SqliteDatabase database, TimeProvider time) :
         indexes.CommandText = """
             CREATE INDEX IF NOT EXISTS ix_jobs_order ON jobs(order_no);
             CREATE INDEX IF NOT EXISTS ix_jobs_status_order ON jobs(status, order_no);
+            CREATE INDEX IF NOT EXISTS ix_jobs_status_updated ON jobs(status, updated_at);
             CREATE INDEX IF NOT EXISTS ix_jobs_pending ON jobs(job_type, priority DESC, order_no) WHERE status = 'pending';
             CREATE INDEX IF NOT EXISTS ix_jobs_worker ON jobs(worker_id) WHERE status IN ('assigned', 'running');
             CREATE INDEX IF NOT EXISTS ix_jobs_lease ON jobs(lease_until) WHERE lease_until IS NOT NULL;
@@ -445,10 +446,10 @@ public sealed class SqliteJobStore(SqliteDatabase database, TimeProvider time) :
         }
         command.CommandText = $"SELECT {Columns} FROM jobs WHERE status IN ('pending', 'assigned', 'running') ORDER BY order_no";
         var unfinished = await ReadJobsAsync(command, cancellationToken);
-        command.CommandText = $"SELECT {Columns} FROM jobs WHERE status = 'completed' ORDER BY order_no DESC LIMIT $n";
+        command.CommandText = $"SELECT {Columns} FROM jobs WHERE status = 'completed' ORDER BY updated_at DESC LIMIT $n";
         command.Parameters.AddWithValue("$n", recentFinished);
         var completed = await ReadJobsAsync(command, cancellationToken);
-        command.CommandText = $"SELECT {Columns} FROM jobs WHERE status = 'failed' ORDER BY order_no DESC LIMIT $n";
+        command.CommandText = $"SELECT {Columns} FROM jobs WHERE status = 'failed' ORDER BY updated_at DESC LIMIT $n";
         var failed = await ReadJobsAsync(command, cancellationToken);
         var workers = await ListWorkersAsync(connection, transaction, cancellationToken);
         var counts = await CountAsync(connection, transaction, cancellationToken);
