@@ -21,7 +21,11 @@ public sealed class HubNode(
         await store.InitializeAsync(cancellationToken);
         // Workers of the previous run get the grace period to come back for their jobs before any is requeued.
         await store.GraceLeasesAsync(Events.EventBus.UnixSeconds(time.GetUtcNow()) + options.Value.RestartGracePeriod.TotalSeconds, cancellationToken);
-        await signals.StartAsync(dispatcher.Wake, sessions.Handle, cancellationToken);
+        await signals.StartAsync(dispatcher.Wake, notice =>
+        {
+            sessions.Handle(notice);
+            dispatcher.Wake(); // a revoked job freed a slot
+        }, cancellationToken);
         // Close worker sockets as soon as shutdown begins, so the server does not wait on them.
         lifetime.ApplicationStopping.Register(hub.Stop);
     }

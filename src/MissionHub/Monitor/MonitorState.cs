@@ -26,6 +26,10 @@ public sealed partial class MonitorState(EventBus bus, IJobStore store, ILogger<
     private long _completedTotal;
     private long _failedTotal;
     private long _cancelledTotal;
+    // Unfinished jobs by status, kept as they change: stats are read after every event and must not walk every job.
+    private long _pendingCount;
+    private long _assignedCount;
+    private long _runningCount;
     private long _seq;
     private string _epoch = "";
     private TaskCompletionSource _advanced = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -75,17 +79,7 @@ public sealed partial class MonitorState(EventBus bus, IJobStore store, ILogger<
     {
         lock (_lock)
         {
-            long pending = 0, assigned = 0, running = 0;
-            foreach (var job in _jobs.Values)
-            {
-                switch (job.Status)
-                {
-                    case JobStatus.Pending: pending++; break;
-                    case JobStatus.Assigned: assigned++; break;
-                    case JobStatus.Running: running++; break;
-                }
-            }
-            return new JobCounts(pending, assigned, running, _completedTotal, _failedTotal, _cancelledTotal);
+            return new JobCounts(_pendingCount, _assignedCount, _runningCount, _completedTotal, _failedTotal, _cancelledTotal);
         }
     }
 
@@ -198,12 +192,14 @@ public sealed partial class MonitorState(EventBus bus, IJobStore store, ILogger<
             _epoch = snapshot.Epoch;
             _seq = snapshot.Seq;
             _jobs.Clear();
+            _pendingCount = _assignedCount = _runningCount = 0;
             _completed.Clear();
             _failed.Clear();
             _workers.Clear();
             foreach (var job in snapshot.Unfinished)
             {
                 _jobs[job.Id] = ToView(job);
+                CountStatus(job.Status, +1);
                 Remember(job.Id, new JobAttributes(job.JobType, job.Priority, job.WorkerId));
             }
             foreach (var job in completed)
@@ -264,6 +260,7 @@ public sealed partial class MonitorState(EventBus bus, IJobStore store, ILogger<
                     Str(data, "workflow_id"), null, 0, 0, data.GetProperty("created_at").GetDouble(), null, null, null, null);
                 if (_jobs.TryAdd(id, job))
                 {
+                    CountStatus(job.Status, +1);
                     _totalJobs++;
                 }
                 Remember(id, new JobAttributes(job.JobType, job.Priority, null));
@@ -338,6 +335,8 @@ public sealed partial class MonitorState(EventBus bus, IJobStore store, ILogger<
         {
             var updated = change(job);
             _jobs[id] = updated;
+            CountStatus(job.Status, -1);
+            CountStatus(updated.Status, +1);
             if (_attributes.TryGetValue(id, out var attributes))
             {
                 _attributes[id] = attributes with { WorkerId = updated.WorkerId };
@@ -367,6 +366,7 @@ public sealed partial class MonitorState(EventBus bus, IJobStore store, ILogger<
         {
             return;
         }
+        CountStatus(job.Status, -1);
         ReleaseFromWorker(job.WorkerId, id);
         if (change is null)
         {
@@ -406,17 +406,23 @@ public sealed partial class MonitorState(EventBus bus, IJobStore store, ILogger<
         }
     }
 
-    private SystemStats StatsLocked()
+    private SystemStats StatsLocked() => new(
+        _workers.Values.Count(w => w.Status != WorkerStatus.Offline),
+        _workers.Values.Count(w => w.Status == WorkerStatus.Busy),
+        _totalJobs,
+        _pendingCount,
+        _assignedCount + _runningCount,
+        _completedTotal,
+        _failedTotal);
+
+    private void CountStatus(string status, int change)
     {
-        var pending = _jobs.Values.Count(j => j.Status == JobStatus.Pending);
-        return new SystemStats(
-            _workers.Values.Count(w => w.Status != WorkerStatus.Offline),
-            _workers.Values.Count(w => w.Status == WorkerStatus.Busy),
-            _totalJobs,
-            pending,
-            _jobs.Count - pending,
-            _completedTotal,
-            _failedTotal);
+        switch (status)
+        {
+            case JobStatus.Pending: _pendingCount += change; break;
+            case JobStatus.Assigned: _assignedCount += change; break;
+            case JobStatus.Running: _runningCount += change; break;
+        }
     }
 
     private static MonitorJob ToView(Job job) => new(job.Id, job.JobType, job.Status, job.Priority, job.WorkflowId, job.WorkerId,

@@ -326,16 +326,17 @@ internal static class RedisJobScript
           local wkey = P .. 'worker:' .. w
           local cur = redis.call('HMGET', wkey, 'session_id', 'status')
           result = {}
-          if cur[1] == s and cur[2] ~= 'offline' then
-            if requeue == '1' then
-              local err = 'worker ' .. w .. ' was lost (' .. reason .. ')'
-              for _, id in ipairs(redis.call('SMEMBERS', wkey .. ':jobs')) do
-                local j = load(id)
-                if j and active(j) and j.session_id == s then
-                  result[#result + 1] = fail_attempt(id, j, err, '"' .. err .. '"', 0, false)
-                end
+          if requeue == '1' then
+            -- Whatever this connection still holds, even if a newer one replaced it meanwhile (a claim that raced the replacement).
+            local err = 'worker ' .. w .. ' was lost (' .. reason .. ')'
+            for _, id in ipairs(redis.call('SMEMBERS', wkey .. ':jobs')) do
+              local j = load(id)
+              if j and active(j) and j.session_id == s then
+                result[#result + 1] = fail_attempt(id, j, err, '"' .. err .. '"', 0, cur[1] ~= s)
               end
             end
+          end
+          if cur[1] == s and cur[2] ~= 'offline' then
             redis.call('HSET', wkey, 'status', 'offline', 'last_seen', NOW, 'reason', reason)
             emit('worker_disconnected', 'worker_' .. w, '{"worker_id":"' .. w .. '","reason":"' .. reason .. '"}')
             emit('worker_status_changed', 'worker_' .. w, '{"worker_id":"' .. w .. '","old_status":"' .. cur[2] ..

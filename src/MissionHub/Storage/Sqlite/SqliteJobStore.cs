@@ -280,23 +280,25 @@ public sealed class SqliteJobStore(SqliteDatabase database, TimeProvider time) :
         var meta = HubEvents.CurrentMeta();
         return Write<IReadOnlyList<Job>>(write =>
         {
-            if (ReadWorker(write, holder.WorkerId) is not { } worker || worker.SessionId != holder.SessionId || worker.Status == WorkerStatus.Offline)
-            {
-                return []; // replaced by a newer connection, which holds the jobs now
-            }
+            var worker = ReadWorker(write, holder.WorkerId);
+            var current = worker is not null && worker.SessionId == holder.SessionId && worker.Status != WorkerStatus.Offline;
             var now = Now();
             var requeued = new List<Job>();
             if (requeueJobs)
             {
+                // Whatever this connection still holds, even if a newer one replaced it meanwhile (a claim that raced the replacement).
                 foreach (var job in FindMany(write, "worker_id = $w AND session_id = $s AND status IN ('assigned', 'running')",
                     ("$w", holder.WorkerId), ("$s", holder.SessionId)))
                 {
-                    requeued.Add(FailAttempt(write, job, $"worker {holder.WorkerId} was lost ({reason})", null, now, meta, settleWorker: false));
+                    requeued.Add(FailAttempt(write, job, $"worker {holder.WorkerId} was lost ({reason})", null, now, meta, settleWorker: !current));
                 }
             }
-            SaveWorker(write, worker with { Status = WorkerStatus.Offline, LastSeen = now, Reason = reason });
-            Emit(write, HubEvents.WorkerDisconnected(holder.WorkerId, reason, now, meta));
-            Emit(write, HubEvents.WorkerStatusChanged(holder.WorkerId, worker.Status, WorkerStatus.Offline, null, now, meta));
+            if (current)
+            {
+                SaveWorker(write, worker! with { Status = WorkerStatus.Offline, LastSeen = now, Reason = reason });
+                Emit(write, HubEvents.WorkerDisconnected(holder.WorkerId, reason, now, meta));
+                Emit(write, HubEvents.WorkerStatusChanged(holder.WorkerId, worker.Status, WorkerStatus.Offline, null, now, meta));
+            }
             return requeued;
         }, cancellationToken);
     }
@@ -532,17 +534,24 @@ public sealed class SqliteJobStore(SqliteDatabase database, TimeProvider time) :
         return (long)count.ExecuteScalar()!;
     }
 
+    /// <summary>The best pending job of these types: one indexed lookup per type (an IN over types would sort every pending job).</summary>
     private static Job? BestPending(SqliteWriteContext write, IReadOnlyList<string> jobTypes, double now)
     {
-        var names = string.Join(", ", Enumerable.Range(0, jobTypes.Count).Select(i => "$t" + i.ToString(CultureInfo.InvariantCulture)));
-        var sql = $"SELECT {Columns} FROM jobs WHERE status = 'pending' AND job_type IN ({names}) AND (available_at IS NULL OR available_at <= $now) ORDER BY priority DESC, order_no LIMIT 1";
-        var command = write.Command(sql, [.. Enumerable.Range(0, jobTypes.Count).Select(i => "$t" + i.ToString(CultureInfo.InvariantCulture)), "$now"]);
-        for (var i = 0; i < jobTypes.Count; i++)
+        var command = write.Command(
+            $"SELECT {Columns} FROM jobs WHERE status = 'pending' AND job_type = $type AND (available_at IS NULL OR available_at <= $now) ORDER BY priority DESC, order_no LIMIT 1",
+            "$type", "$now");
+        Job? best = null;
+        foreach (var jobType in jobTypes)
         {
-            command.Parameters[i].Value = jobTypes[i];
+            command.Parameters[0].Value = jobType;
+            command.Parameters[1].Value = now;
+            if (ReadJobs(command).FirstOrDefault() is { } candidate
+                && (best is null || candidate.Priority > best.Priority || (candidate.Priority == best.Priority && candidate.Order < best.Order)))
+            {
+                best = candidate;
+            }
         }
-        command.Parameters[jobTypes.Count].Value = now;
-        return ReadJobs(command).FirstOrDefault();
+        return best;
     }
 
     private static Job? FindOne(SqliteWriteContext write, string where, params (string Name, object Value)[] parameters) =>
