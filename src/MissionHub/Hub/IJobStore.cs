@@ -21,7 +21,9 @@ public interface IJobStore
 
     Task<JobStep> ProgressAsync(JobHolder holder, string jobId, double progress, CancellationToken cancellationToken = default);
 
-    Task<JobStep> CompleteAsync(JobHolder holder, string jobId, System.Text.Json.JsonElement? result, CancellationToken cancellationToken = default);
+    /// <summary>Completes a held job; with <paramref name="next"/>, the slot it frees claims the next job in the same step.</summary>
+    Task<JobStep> CompleteAsync(JobHolder holder, string jobId, System.Text.Json.JsonElement? result, FreeSlots? next, double leaseUntil,
+        CancellationToken cancellationToken = default);
 
     /// <summary>A failed attempt: back to pending (not before the backoff has passed) while attempts remain, else failed.</summary>
     Task<JobStep> FailAsync(JobHolder holder, string jobId, string error, RetryBackoff backoff, CancellationToken cancellationToken = default);
@@ -95,6 +97,9 @@ public enum StepOutcome
 /// </summary>
 public sealed record JobStep(StepOutcome Outcome, Job? Job, JobHolder? Holder = null)
 {
+    /// <summary>Jobs the step also claimed for the holder (a completion that took the next job).</summary>
+    public IReadOnlyList<ClaimedJob> Claimed { get; init; } = [];
+
     public static readonly JobStep NotFound = new(StepOutcome.NotFound, null);
 }
 

@@ -73,23 +73,29 @@ public sealed partial class JobDispatcher(
         {
             return;
         }
-        var now = EventBus.UnixSeconds(time.GetUtcNow());
-        var claimed = await store.ClaimAsync(free, now + options.Value.WorkerHeartbeatTimeout.TotalSeconds);
+        var claimed = await store.ClaimAsync(free, EventBus.UnixSeconds(time.GetUtcNow()) + options.Value.WorkerHeartbeatTimeout.TotalSeconds);
         foreach (var (holder, job) in claimed)
         {
             if (sessions.Find(holder.SessionId) is not { } session)
             {
                 continue; // the connection closed during the claim; it settles its jobs once this pass is over
             }
-            sessions.Assign(session, job);
-            if (job.TimeoutS is { } timeout)
-            {
-                DeadlineSet?.Invoke(now + timeout);
-            }
-            if (job.WorkflowId is not null)
-            {
-                await journal.AssignedAsync(job);
-            }
+            await DeliverAsync(session, job);
+        }
+    }
+
+    /// <summary>Sends a job claimed for the session, and notes what follows from it (its timeout, its mission's log).</summary>
+    public async Task DeliverAsync(WorkerSession session, Job job)
+    {
+        if (job.WorkflowId is not null)
+        {
+            // Before the worker hears of it, so the mission's log reads in the order things happened.
+            await journal.AssignedAsync(job);
+        }
+        sessions.Assign(session, job);
+        if (job is { TimeoutS: { } timeout, AssignedAt: { } assignedAt })
+        {
+            DeadlineSet?.Invoke(assignedAt + timeout);
         }
     }
 

@@ -153,7 +153,13 @@ public sealed partial class JobHub(
     /// <summary>Completion of a job the session holds: a job is never completed twice, whichever process the frame reaches.</summary>
     public async Task<JobStep> CompleteAsync(WorkerSession session, string jobId, JsonElement? result)
     {
-        var step = await store.CompleteAsync(session.Holder, jobId, result);
+        var next = session.Closing ? null : new FreeSlots(session.Holder, session.JobTypes, 1);
+        var step = await store.CompleteAsync(session.Holder, jobId, result, next, LeaseUntil());
+        // The next job first, then the finished one out: the slot never looks free to a concurrent claim meanwhile.
+        foreach (var (_, claimed) in step.Claimed)
+        {
+            await dispatcher.DeliverAsync(session, claimed);
+        }
         if (Settle(session, jobId, step) && step.Job is { WorkflowId: not null } job)
         {
             await journal.CompletedAsync(job);

@@ -19,6 +19,7 @@ public static class StorageExtensions
         services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>());
         services.TryAddSingleton<SqliteDatabase>();
+        services.TryAddSingleton<SqliteFileLock>();
         services.TryAddSingleton<RedisConnection>();
         services.TryAddSingleton<RedisKeys>();
         services.TryAddSingleton<SqliteEventLog>();
@@ -43,14 +44,18 @@ public static class StorageExtensions
     }
 }
 
-/// <summary>Opens the event log before any other hosted service runs, and says where it is.</summary>
-internal sealed partial class StorageStartup(IEventLog log, IOptions<StorageOptions> options, ILogger<StorageStartup> logger)
+/// <summary>Takes the SQLite file for this process, opens the event log before any other hosted service runs, and says where it is.</summary>
+internal sealed partial class StorageStartup(IEventLog log, IServiceProvider services, IOptions<StorageOptions> options, ILogger<StorageStartup> logger)
     : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        await log.InitializeAsync(cancellationToken);
         var settings = options.Value;
+        if (!settings.UsesRedis)
+        {
+            services.GetRequiredService<SqliteFileLock>().Take();
+        }
+        await log.InitializeAsync(cancellationToken);
         var where = settings.UsesRedis ? settings.Redis.Configuration : Path.GetFullPath(settings.Sqlite.Path);
         LogOpened(logger, log.Provider, where, log.Epoch, log.LastSeq);
     }

@@ -139,47 +139,11 @@ internal static class RedisJobScript
           return nil, 'not_held'
         end
 
-        local result
-
-        if STEP == 'submit' then
-          local id, idem = ARGV[A], ARGV[A + 1]
-          if idem ~= '' then
-            local existing = redis.call('GET', P .. 'idem:' .. idem)
-            if existing and redis.call('EXISTS', P .. 'job:' .. existing) == 1 then
-              result = {'existing', flat(existing)}
-            end
-          end
-          if not result then
-            local order = redis.call('INCR', P .. 'order')
-            local j = {job_type = ARGV[A + 2], priority = ARGV[A + 3], order = order}
-            redis.call('HSET', P .. 'job:' .. id, 'id', id, 'job_type', j.job_type, 'priority', j.priority, 'max_attempts', ARGV[A + 4],
-              'timeout_s', ARGV[A + 5], 'payload', ARGV[A + 6], 'workflow_id', ARGV[A + 7], 'created_at', NOW, 'updated_at', NOW,
-              'status', 'pending', 'attempts', '0', 'progress', '0', 'order', int(order), 'idempotency_key', idem)
-            redis.call('ZADD', P .. 'pending:' .. j.job_type, score(j), id)
-            redis.call('ZADD', P .. 'status:pending', order, id)
-            redis.call('ZADD', P .. 'all', order, id)
-            if idem ~= '' then redis.call('SET', P .. 'idem:' .. idem, id, 'EX', ARGV[A + 9]) end
-            emit('job_submitted', 'job_' .. id, ARGV[A + 8])
-            result = {'created', flat(id)}
-          end
-
-        elseif STEP == 'claim' then
-          local lease = ARGV[A]
-          local n = tonumber(ARGV[A + 1])
-          local slots = {}
-          local i = A + 2
-          for s = 1, n do
-            local slot = {w = ARGV[i], s = ARGV[i + 1], types = {}}
-            local nt = tonumber(ARGV[i + 2])
-            for t = 1, nt do slot.types[t] = ARGV[i + 2 + t] end
-            slot.left = tonumber(ARGV[i + 3 + nt])
-            slots[s] = slot
-            i = i + 4 + nt
-          end
-          result = {}
+        -- Round-robin over the free slots: each takes the best pending job it can run, one per pass, until none is left.
+        local function claim_slots(slots, lease)
+          local claimed = {}
           local any = true
           while any do
-            -- Round-robin: each connection with a free slot takes the best job it can run, one per pass.
             any = false
             for _, slot in ipairs(slots) do
               if slot.left > 0 then
@@ -206,13 +170,58 @@ internal static class RedisJobScript
                   emit('job_assigned', 'job_' .. best, '{"job_id":"' .. best .. '","worker_id":"' .. slot.w ..
                     '","old_status":"pending","new_status":"assigned","assigned_at":' .. NOW .. ',"attempt":' .. int(attempt) .. '}')
                   set_worker_status(slot.w, 'busy', best)
-                  result[#result + 1] = {slot.s, flat(best)}
+                  claimed[#claimed + 1] = {slot.s, flat(best)}
                   slot.left = slot.left - 1
                   any = true
                 end
               end
             end
           end
+          return claimed
+        end
+
+        -- Slots as the arguments give them from position i: count, then per slot worker, session, type count, types, free.
+        local function read_slots(i)
+          local slots = {}
+          local n = tonumber(ARGV[i])
+          i = i + 1
+          for s = 1, n do
+            local slot = {w = ARGV[i], s = ARGV[i + 1], types = {}}
+            local nt = tonumber(ARGV[i + 2])
+            for t = 1, nt do slot.types[t] = ARGV[i + 2 + t] end
+            slot.left = tonumber(ARGV[i + 3 + nt])
+            slots[s] = slot
+            i = i + 4 + nt
+          end
+          return slots
+        end
+
+        local result
+
+        if STEP == 'submit' then
+          local id, idem = ARGV[A], ARGV[A + 1]
+          if idem ~= '' then
+            local existing = redis.call('GET', P .. 'idem:' .. idem)
+            if existing and redis.call('EXISTS', P .. 'job:' .. existing) == 1 then
+              result = {'existing', flat(existing)}
+            end
+          end
+          if not result then
+            local order = redis.call('INCR', P .. 'order')
+            local j = {job_type = ARGV[A + 2], priority = ARGV[A + 3], order = order}
+            redis.call('HSET', P .. 'job:' .. id, 'id', id, 'job_type', j.job_type, 'priority', j.priority, 'max_attempts', ARGV[A + 4],
+              'timeout_s', ARGV[A + 5], 'payload', ARGV[A + 6], 'workflow_id', ARGV[A + 7], 'created_at', NOW, 'updated_at', NOW,
+              'status', 'pending', 'attempts', '0', 'progress', '0', 'order', int(order), 'idempotency_key', idem)
+            redis.call('ZADD', P .. 'pending:' .. j.job_type, score(j), id)
+            redis.call('ZADD', P .. 'status:pending', order, id)
+            redis.call('ZADD', P .. 'all', order, id)
+            if idem ~= '' then redis.call('SET', P .. 'idem:' .. idem, id, 'EX', ARGV[A + 9]) end
+            emit('job_submitted', 'job_' .. id, ARGV[A + 8])
+            result = {'created', flat(id)}
+          end
+
+        elseif STEP == 'claim' then
+          result = claim_slots(read_slots(A + 1), ARGV[A])
 
         elseif STEP == 'progress' then
           local w, s, id, p = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3]
@@ -249,8 +258,10 @@ internal static class RedisJobScript
             if rj == '' then rj = 'null' end
             emit('job_completed', 'job_' .. id, '{"job_id":"' .. id .. '","worker_id":"' .. w .. '","result":' .. rj ..
               ',"completed_at":' .. NOW .. '}')
+            -- The freed slot takes its next job in the same step.
+            local claimed = claim_slots(read_slots(A + 5), ARGV[A + 4])
             maybe_idle(w)
-            result = {'done', flat(id)}
+            result = {'done', flat(id), claimed}
           end
 
         elseif STEP == 'fail' then

@@ -43,7 +43,14 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
 
     public async Task<IReadOnlyList<ClaimedJob>> ClaimAsync(IReadOnlyList<FreeSlots> slots, double leaseUntil, CancellationToken cancellationToken = default)
     {
-        var args = new List<RedisValue> { Num(leaseUntil), slots.Count };
+        var args = new List<RedisValue> { Num(leaseUntil) };
+        AddSlots(args, slots);
+        return Claimed(await RunAsync("claim", null, [.. args], cancellationToken), slots);
+    }
+
+    private static void AddSlots(List<RedisValue> args, IReadOnlyList<FreeSlots> slots)
+    {
+        args.Add(slots.Count);
         foreach (var slot in slots)
         {
             args.Add(slot.Holder.WorkerId);
@@ -52,18 +59,31 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
             args.AddRange(slot.JobTypes.Select(t => (RedisValue)t));
             args.Add(slot.Count);
         }
-        var result = (RedisResult[])(await RunAsync("claim", null, [.. args], cancellationToken))!;
+    }
+
+    private static List<ClaimedJob> Claimed(RedisResult result, IReadOnlyList<FreeSlots> slots)
+    {
         var holders = slots.ToDictionary(s => s.Holder.SessionId, s => s.Holder, StringComparer.Ordinal);
-        return [.. result.Select(r => (RedisResult[])r!).Select(pair => new ClaimedJob(holders[pair[0].ToString()], ParseJob(pair[1])))];
+        return [.. ((RedisResult[])result!).Select(r => (RedisResult[])r!).Select(pair => new ClaimedJob(holders[pair[0].ToString()], ParseJob(pair[1])))];
     }
 
     public async Task<JobStep> ProgressAsync(JobHolder holder, string jobId, double progress, CancellationToken cancellationToken = default) =>
         Step(await RunAsync("progress", null, [holder.WorkerId, holder.SessionId, jobId, Num(progress)], cancellationToken), holder);
 
-    public async Task<JobStep> CompleteAsync(JobHolder holder, string jobId, JsonElement? result, CancellationToken cancellationToken = default) =>
-        Step(await RunAsync("complete", null,
-            [holder.WorkerId, holder.SessionId, jobId, result is { ValueKind: not (JsonValueKind.Undefined or JsonValueKind.Null) } r ? r.GetRawText() : ""],
-            cancellationToken), holder);
+    public async Task<JobStep> CompleteAsync(JobHolder holder, string jobId, JsonElement? result, FreeSlots? next, double leaseUntil,
+        CancellationToken cancellationToken = default)
+    {
+        var slots = next is null ? [] : new[] { next };
+        var args = new List<RedisValue>
+        {
+            holder.WorkerId, holder.SessionId, jobId, result is { ValueKind: not (JsonValueKind.Undefined or JsonValueKind.Null) } r ? r.GetRawText() : "",
+            Num(leaseUntil),
+        };
+        AddSlots(args, slots);
+        var reply = await RunAsync("complete", null, [.. args], cancellationToken);
+        var step = Step(reply, holder);
+        return step.Outcome == StepOutcome.Done ? step with { Claimed = Claimed(((RedisResult[])reply!)[2], slots) } : step;
+    }
 
     public async Task<JobStep> FailAsync(JobHolder holder, string jobId, string error, RetryBackoff backoff, CancellationToken cancellationToken = default) =>
         Step(await RunAsync("fail", null,

@@ -10,7 +10,6 @@ public sealed class SqliteDatabase : IDisposable
     private readonly string _pragmas;
     private readonly ILogger _logger;
     private readonly Lock _writerLock = new();
-    private readonly FileStream _lock;
     private SqliteWriter? _writer;
     private bool _disposed;
 
@@ -24,7 +23,6 @@ public sealed class SqliteDatabase : IDisposable
         {
             Directory.CreateDirectory(folder);
         }
-        _lock = TakeLock(FilePath);
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = FilePath,
@@ -37,31 +35,6 @@ public sealed class SqliteDatabase : IDisposable
     }
 
     public string FilePath { get; }
-
-    /// <summary>
-    /// One process per file: the job hub's claims and leases are kept consistent by this process's single writer, so a
-    /// second process on the same file would hand out the same jobs. Redis is the way to run several.
-    /// </summary>
-    private static FileStream TakeLock(string databasePath)
-    {
-        var lockPath = databasePath + ".lock";
-        try
-        {
-            // FileShare.None takes an exclusive lock on the file (flock on Linux), released when this process ends however it ends.
-            var stream = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            stream.SetLength(0);
-            var pid = System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            stream.Write(pid);
-            stream.Flush();
-            return stream;
-        }
-        catch (IOException ex)
-        {
-            throw new StorageInUseException(
-                $"the SQLite database {databasePath} is in use by another MissionHub process (lock file {lockPath} is held); " +
-                "stop that process, point MissionHub:Storage:Sqlite:Path at another file, or use Redis to run several processes", ex);
-        }
-    }
 
     /// <summary>The one writer thread of this file, started on first use: small writes of every store share its commits.</summary>
     public SqliteWriter Writer
@@ -106,7 +79,6 @@ public sealed class SqliteDatabase : IDisposable
         }
         writer?.Dispose();
         _writeTurn.Dispose();
-        _lock.Dispose(); // last: the file is free only once nothing writes to it any more
     }
 
     public readonly struct WriteTurn(SemaphoreSlim turn) : IDisposable
@@ -140,6 +112,3 @@ public sealed class SqliteDatabase : IDisposable
         return Task.FromResult(Open());
     }
 }
-
-/// <summary>The storage cannot be opened by this process because another one owns it.</summary>
-public sealed class StorageInUseException(string message, Exception inner) : Exception(message, inner);

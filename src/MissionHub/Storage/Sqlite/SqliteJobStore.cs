@@ -100,51 +100,7 @@ public sealed class SqliteJobStore(SqliteDatabase database, TimeProvider time) :
     public Task<IReadOnlyList<ClaimedJob>> ClaimAsync(IReadOnlyList<FreeSlots> slots, double leaseUntil, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
-        return Write<IReadOnlyList<ClaimedJob>>(write =>
-        {
-            var now = Now();
-            var claimed = new List<ClaimedJob>();
-            var left = slots.Select(s => s.Count).ToArray();
-            bool any;
-            do
-            {
-                // Round-robin: each connection with a free slot takes the best job it can run, one per pass.
-                any = false;
-                for (var i = 0; i < slots.Count; i++)
-                {
-                    if (left[i] == 0 || BestPending(write, slots[i].JobTypes, now) is not { } job)
-                    {
-                        continue;
-                    }
-                    var holder = slots[i].Holder;
-                    var assigned = job with
-                    {
-                        Status = JobStatus.Assigned,
-                        WorkerId = holder.WorkerId,
-                        SessionId = holder.SessionId,
-                        Attempts = job.Attempts + 1,
-                        AssignedAt = now,
-                        StartedAt = null,
-                        UpdatedAt = now,
-                        Progress = 0,
-                        AvailableAt = null,
-                        LeaseUntil = leaseUntil,
-                    };
-                    var wasIdle = ActiveCount(write, holder.WorkerId) == 0;
-                    Save(write, assigned);
-                    Emit(write, HubEvents.Assigned(assigned, now, meta));
-                    if (wasIdle)
-                    {
-                        SetWorkerStatus(write, holder.WorkerId, WorkerStatus.Busy, assigned.Id, now, meta);
-                    }
-                    claimed.Add(new ClaimedJob(holder, assigned));
-                    left[i]--;
-                    any = true;
-                }
-            }
-            while (any);
-            return claimed;
-        }, cancellationToken);
+        return Write<IReadOnlyList<ClaimedJob>>(write => Claim(write, slots, leaseUntil, Now(), meta), cancellationToken);
     }
 
     public Task<JobStep> ProgressAsync(JobHolder holder, string jobId, double progress, CancellationToken cancellationToken = default)
@@ -169,7 +125,8 @@ public sealed class SqliteJobStore(SqliteDatabase database, TimeProvider time) :
         }, cancellationToken);
     }
 
-    public Task<JobStep> CompleteAsync(JobHolder holder, string jobId, JsonElement? result, CancellationToken cancellationToken = default)
+    public Task<JobStep> CompleteAsync(JobHolder holder, string jobId, JsonElement? result, FreeSlots? next, double leaseUntil,
+        CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
         return Write(write =>
@@ -188,8 +145,10 @@ public sealed class SqliteJobStore(SqliteDatabase database, TimeProvider time) :
             };
             Save(write, job);
             Emit(write, HubEvents.Completed(job, now, meta));
+            // The freed slot takes its next job in the same step: one commit per job instead of two.
+            var claimed = next is null ? [] : Claim(write, [next], leaseUntil, now, meta);
             WorkerMaybeIdle(write, holder.WorkerId, now, meta);
-            return new JobStep(StepOutcome.Done, job, holder);
+            return new JobStep(StepOutcome.Done, job, holder) { Claimed = claimed };
         }, cancellationToken);
     }
 
@@ -470,6 +429,47 @@ public sealed class SqliteJobStore(SqliteDatabase database, TimeProvider time) :
     private double Now() => EventBus.UnixSeconds(time.GetUtcNow());
 
     private static void Emit(SqliteWriteContext write, CharterEvent draft) => SqliteEventLog.Insert(write, [draft]);
+
+    private static List<ClaimedJob> Claim(SqliteWriteContext write, IReadOnlyList<FreeSlots> slots, double leaseUntil, double now, EventMeta meta)
+    {
+        var claimed = new List<ClaimedJob>();
+        var left = slots.Select(s => s.Count).ToArray();
+        bool any;
+        do
+        {
+            // Round-robin: each connection with a free slot takes the best job it can run, one per pass.
+            any = false;
+            for (var i = 0; i < slots.Count; i++)
+            {
+                if (left[i] == 0 || BestPending(write, slots[i].JobTypes, now) is not { } job)
+                {
+                    continue;
+                }
+                var holder = slots[i].Holder;
+                var assigned = job with
+                {
+                    Status = JobStatus.Assigned,
+                    WorkerId = holder.WorkerId,
+                    SessionId = holder.SessionId,
+                    Attempts = job.Attempts + 1,
+                    AssignedAt = now,
+                    StartedAt = null,
+                    UpdatedAt = now,
+                    Progress = 0,
+                    AvailableAt = null,
+                    LeaseUntil = leaseUntil,
+                };
+                Save(write, assigned);
+                Emit(write, HubEvents.Assigned(assigned, now, meta));
+                SetWorkerStatus(write, holder.WorkerId, WorkerStatus.Busy, assigned.Id, now, meta);
+                claimed.Add(new ClaimedJob(holder, assigned));
+                left[i]--;
+                any = true;
+            }
+        }
+        while (any);
+        return claimed;
+    }
 
     /// <summary>The job as held by <paramref name="holder"/>, or why not.</summary>
     private static JobStep Held(SqliteWriteContext write, JobHolder holder, string jobId)
