@@ -14,15 +14,24 @@ public sealed partial class RedisHubSignals(RedisConnection connection, RedisKey
 {
     private static readonly TimeSpan PublisherLease = TimeSpan.FromSeconds(5);
     private ISubscriber? _subscriber;
+    private Action? _onWork;
     private DateTimeOffset _renewAfter = DateTimeOffset.MinValue;
 
     public string NodeId { get; } = Environment.MachineName.ToLowerInvariant() + "-" + Environment.ProcessId + "-" + Guid.NewGuid().ToString("N")[..6];
 
     public async Task StartAsync(Action onWork, Action<HubNotice> onNotice, CancellationToken cancellationToken)
     {
+        _onWork = onWork;
         var multiplexer = await connection.GetAsync(cancellationToken);
         _subscriber = multiplexer.GetSubscriber();
-        await _subscriber.SubscribeAsync(keys.HubWork, (_, _) => onWork());
+        // Our own announcements were acted on when they were made.
+        await _subscriber.SubscribeAsync(keys.HubWork, (_, from) =>
+        {
+            if (from != NodeId)
+            {
+                onWork();
+            }
+        });
         void Notice(RedisChannel _, RedisValue message)
         {
             try
@@ -41,7 +50,11 @@ public sealed partial class RedisHubSignals(RedisConnection connection, RedisKey
         await _subscriber.SubscribeAsync(keys.HubNotices(IHubSignals.AllNodes), Notice);
     }
 
-    public void AnnounceWork() => _subscriber?.Publish(keys.HubWork, "1", CommandFlags.FireAndForget);
+    public void AnnounceWork()
+    {
+        _onWork?.Invoke();
+        _subscriber?.Publish(keys.HubWork, NodeId, CommandFlags.FireAndForget);
+    }
 
     public void Notify(string nodeId, HubNotice notice) =>
         _subscriber?.Publish(keys.HubNotices(nodeId), JsonSerializer.SerializeToUtf8Bytes(notice, HubJsonContext.Default.HubNotice), CommandFlags.FireAndForget);

@@ -33,6 +33,7 @@ internal static class RedisJobScript
         local A = 8
         local emitted = 0
         local lastseq = 0
+        local envelopes = {}
         local indexed = nil
 
         local function num(x) return string.format('%.17g', x) end
@@ -45,6 +46,7 @@ internal static class RedisJobScript
           local env = '{"id":"' .. IDP .. string.format('%012x', emitted) .. '","type":"' .. etype .. '","source":"hub","target":"' ..
             target .. '","timestamp":' .. NOW .. ',"payload":' .. payload .. ',"meta":' .. META .. '}'
           redis.call('XADD', KEYS[3], int(seq) .. '-0', 't', NOW, 'e', env)
+          envelopes[#envelopes + 1] = env
           if indexed == nil then indexed = tonumber(redis.call('GET', KEYS[6]) or '-1') end
           local sec = math.floor(now)
           if sec > indexed then
@@ -444,6 +446,7 @@ internal static class RedisJobScript
         end
 
         if lastseq > 0 then redis.call('PUBLISH', ARGV[2], int(lastseq)) end
-        return {int(lastseq), result}
+        -- The envelopes go back too (their seqs end at lastseq), so this process serves them from memory at once.
+        return {int(lastseq), result, envelopes}
         """;
 }

@@ -246,7 +246,14 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
         var lastSeq = (long)reply[0];
         if (lastSeq > 0)
         {
-            eventLog.OnCommittedElsewhere(lastSeq);
+            var envelopes = (RedisResult[])reply[2]!;
+            var committed = new CharterEvent[envelopes.Length];
+            var firstSeq = lastSeq - envelopes.Length + 1;
+            for (var i = 0; i < envelopes.Length; i++)
+            {
+                committed[i] = JsonSerializer.Deserialize((byte[])envelopes[i]!, EventsJsonContext.Default.CharterEvent)! with { Seq = firstSeq + i };
+            }
+            eventLog.AnnounceFromScript(committed);
         }
         return reply[1];
     }
