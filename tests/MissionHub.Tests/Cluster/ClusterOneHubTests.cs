@@ -57,7 +57,7 @@ public sealed class ClusterOneHubTests(ClusterFixture fixture, ITestOutputHelper
         }
     }
 
-    private async Task AssertEveryProcessTellsTheSameAsync(Cluster cluster, List<string> ids, List<string> workerIds)
+    private async Task AssertEveryProcessTellsTheSameAsync(ServerCluster cluster, List<string> ids, List<string> workerIds)
     {
         var total = ids.Count;
         var expectedWorkers = string.Join(',', workerIds.Order(StringComparer.Ordinal));

@@ -3,7 +3,7 @@ using System.Text;
 namespace MissionHub.Tests.TestSupport;
 
 /// <summary>
-/// One <c>redis-server</c> for a test class; each test starts its own <see cref="Cluster"/> on it, under its
+/// One <c>redis-server</c> for a test class; each test starts its own <see cref="ServerCluster"/> on it, under its
 /// own key prefix, so tests of a class share the Redis but never each other's state.
 /// </summary>
 public sealed class ClusterFixture : IAsyncLifetime
@@ -15,15 +15,15 @@ public sealed class ClusterFixture : IAsyncLifetime
     public async Task DisposeAsync() => await Redis.DisposeAsync();
 
     /// <summary>Starts <paramref name="count"/> server processes on this fixture's Redis (DESIGN §6: one hub).</summary>
-    public Task<Cluster> StartClusterAsync(int count, IDictionary<string, string>? settings = null) =>
-        Cluster.StartAsync(Redis, count, settings);
+    public Task<ServerCluster> StartClusterAsync(int count, IDictionary<string, string>? settings = null) =>
+        ServerCluster.StartAsync(Redis, count, settings);
 }
 
 /// <summary>
 /// N real MissionHub server processes (<see cref="ServerProcess"/>) on one Redis with one key prefix: one hub
 /// across processes. A process can be killed (SIGKILL) and started again; its slot then has a new port.
 /// </summary>
-public sealed class Cluster : IAsyncDisposable
+public sealed class ServerCluster : IAsyncDisposable
 {
     private readonly Dictionary<string, string> _environment;
     private readonly ServerProcess?[] _servers;
@@ -31,7 +31,7 @@ public sealed class Cluster : IAsyncDisposable
     private readonly List<ServerProcess> _stopped = [];
     private readonly Lock _lock = new();
 
-    private Cluster(Dictionary<string, string> environment, int count)
+    private ServerCluster(Dictionary<string, string> environment, int count)
     {
         _environment = environment;
         _servers = new ServerProcess?[count];
@@ -113,7 +113,7 @@ public sealed class Cluster : IAsyncDisposable
         return Client(slot);
     }
 
-    public static async Task<Cluster> StartAsync(RedisServer redis, int count, IDictionary<string, string>? settings = null)
+    public static async Task<ServerCluster> StartAsync(RedisServer redis, int count, IDictionary<string, string>? settings = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         var environment = new Dictionary<string, string>
@@ -126,7 +126,7 @@ public sealed class Cluster : IAsyncDisposable
         {
             environment[key] = value;
         }
-        var cluster = new Cluster(environment, count);
+        var cluster = new ServerCluster(environment, count);
         try
         {
             for (var i = 0; i < count; i++)

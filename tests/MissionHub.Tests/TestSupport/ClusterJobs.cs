@@ -7,11 +7,11 @@ using System.Text.Json;
 namespace MissionHub.Tests.TestSupport;
 
 /// <summary>
-/// Submits jobs round-robin to the live processes of a <see cref="Cluster"/>. Each job has its own
+/// Submits jobs round-robin to the live processes of a <see cref="ServerCluster"/>. Each job has its own
 /// <c>idempotency_key</c>, so a submit whose process died before answering is retried on another process and
 /// yields the original job (DESIGN §8) — the id set it records is then exactly the set of jobs the hub holds.
 /// </summary>
-public sealed class ClusterSubmitter(Cluster cluster, string jobType, int maxAttempts = 10)
+public sealed class ClusterSubmitter(ServerCluster cluster, string jobType, int maxAttempts = 10)
 {
     private readonly string _run = Guid.NewGuid().ToString("N")[..12];
     private long _retried;
@@ -101,7 +101,7 @@ public sealed class ClusterSubmitter(Cluster cluster, string jobType, int maxAtt
 public static class ClusterEvents
 {
     /// <summary>Waits until every job in <paramref name="jobIds"/> has a <c>job_completed</c> event, tailing the log.</summary>
-    public static async Task WaitForCompletionsAsync(Cluster cluster, IReadOnlyCollection<string> jobIds, TimeSpan timeout)
+    public static async Task WaitForCompletionsAsync(ServerCluster cluster, IReadOnlyCollection<string> jobIds, TimeSpan timeout)
     {
         var wanted = jobIds.ToHashSet(StringComparer.Ordinal);
         var seen = new HashSet<string>(StringComparer.Ordinal);

@@ -6,7 +6,7 @@ using System.Text.Json;
 namespace MissionHub.Tests.TestSupport;
 
 /// <summary>
-/// A worker of a <see cref="Cluster"/> that behaves as a real one should across a process crash: it heartbeats,
+/// A worker of a <see cref="ServerCluster"/> that behaves as a real one should across a process crash: it heartbeats,
 /// works on each job for a few milliseconds (reporting progress on some, so both <c>assigned</c> and
 /// <c>running</c> jobs are in flight), and when its socket dies it reconnects to the next live process under the
 /// same <c>worker_id</c>, listing the jobs it is still working on as <c>held_jobs</c>, and finishes them there.
@@ -15,7 +15,7 @@ namespace MissionHub.Tests.TestSupport;
 /// </summary>
 public sealed class ClusterWorker : IAsyncDisposable
 {
-    private readonly Cluster _cluster;
+    private readonly ServerCluster _cluster;
     private readonly string[] _jobTypes;
     private readonly int _slots;
     private readonly int _maxWorkMs;
@@ -30,7 +30,7 @@ public sealed class ClusterWorker : IAsyncDisposable
     private long _reconnects;
     private long _assignments;
 
-    public ClusterWorker(Cluster cluster, string workerId, int homeIndex, string[] jobTypes, int slots = 4, int maxWorkMs = 5)
+    public ClusterWorker(ServerCluster cluster, string workerId, int homeIndex, string[] jobTypes, int slots = 4, int maxWorkMs = 5)
     {
         _cluster = cluster;
         WorkerId = workerId;
@@ -91,9 +91,10 @@ public sealed class ClusterWorker : IAsyncDisposable
                 }
                 var held = _held.Keys.ToArray();
                 var capabilities = new { job_types = _jobTypes, max_concurrent_jobs = _slots };
-                await connection.SendAsync(JsonSerializer.Serialize(held.Length == 0
+                object register = held.Length == 0
                     ? new { type = "worker_register", worker_id = WorkerId, capabilities }
-                    : new { type = "worker_register", worker_id = WorkerId, capabilities, held_jobs = held }));
+                    : new { type = "worker_register", worker_id = WorkerId, capabilities, held_jobs = held };
+                await connection.SendAsync(JsonSerializer.Serialize(register));
                 await ReceiveAsync(connection);
             }
             catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or HttpRequestException)

@@ -210,7 +210,8 @@ public sealed class RawWorker : IAsyncDisposable
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
         while (true)
         {
-            var frame = await ReceiveAsync(deadline - DateTime.UtcNow);
+            var left = deadline - DateTime.UtcNow;
+            var frame = await ReceiveAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero);
             if (frame.GetProperty("type").GetString() == type)
             {
                 return frame;
