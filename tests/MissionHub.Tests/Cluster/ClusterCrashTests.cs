@@ -26,6 +26,7 @@ public sealed class SoakFactAttribute : FactAttribute
 /// killed process is started again. Then, from the event log: every job completed exactly once, no job failed,
 /// and every job's <c>job_assigned</c> attempts are 1, 2, 3 … (each requeue counted).
 /// </summary>
+[Collection(ClusterCollection.Name)]
 public sealed class ClusterCrashTests(ClusterFixture fixture, ITestOutputHelper output) : IClassFixture<ClusterFixture>
 {
     private static readonly string[] JobTypes = ["crash"];

@@ -8,6 +8,7 @@ namespace MissionHub.Tests.Cluster;
 /// <c>WorkerHeartbeatTimeout</c> (3 s here); its job is requeued exactly once, with the attempt counted, and handed
 /// to another worker; a late <c>job_completed</c> from the silent one does not complete it.
 /// </summary>
+[Collection(ClusterCollection.Name)]
 public sealed class ClusterLeaseTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
 {
     [Theory]
@@ -24,14 +25,14 @@ public sealed class ClusterLeaseTests(ClusterFixture fixture) : IClassFixture<Cl
             new StringContent("""{"job_type":"lease","max_attempts":5}""", System.Text.Encoding.UTF8, "application/json"));
         submit.EnsureSuccessStatusCode();
         var id = JsonDocument.Parse(await submit.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
-        var first = await silent.ReceiveJobAsync(TimeSpan.FromSeconds(15));
+        var first = await silent.ExpectJobAsync(TimeSpan.FromSeconds(15), "the job, first attempt");
         Assert.Equal(id, first.GetProperty("id").GetString());
         Assert.Equal(1, first.GetProperty("attempt").GetInt32());
         // From here the silent worker sends nothing at all; its socket stays open (and read).
 
         await using var other = await RawWorker.RegisterAsync(cluster[otherWorkerOnAnotherProcess ? 1 : 0].BaseAddress, "w-other", ["lease"]);
         other.StartHeartbeats(TimeSpan.FromMilliseconds(500));
-        var second = await other.ReceiveJobAsync(TimeSpan.FromSeconds(20));
+        var second = await other.ExpectJobAsync(TimeSpan.FromSeconds(20), "the silent worker's job, requeued after its lease expired (3 s), attempt 2");
         Assert.Equal(id, second.GetProperty("id").GetString());
         Assert.Equal(2, second.GetProperty("attempt").GetInt32());
 

@@ -7,6 +7,7 @@ namespace MissionHub.Tests.Cluster;
 /// DESIGN §6: several server processes on one Redis are one hub. Jobs are submitted round-robin to every
 /// process, workers are spread over them; every job completes exactly once, and every process tells the same.
 /// </summary>
+[Collection(ClusterCollection.Name)]
 public sealed class ClusterOneHubTests(ClusterFixture fixture, ITestOutputHelper output) : IClassFixture<ClusterFixture>
 {
     private static readonly string[] JobTypes = ["cluster"];
@@ -82,6 +83,7 @@ public sealed class ClusterOneHubTests(ClusterFixture fixture, ITestOutputHelper
             await Eventually.TrueAsync(async () =>
             {
                 var views = new List<string>();
+                var right = true;
                 for (var p = 0; p < cluster.Count; p++)
                 {
                     var client = cluster.Client(p);
@@ -96,18 +98,14 @@ public sealed class ClusterOneHubTests(ClusterFixture fixture, ITestOutputHelper
                     views.Add(string.Create(CultureInfo.InvariantCulture,
                         $"listed completed={completed} unfinished={unfinished}; metrics {string.Join(',', gauges.Select(g => $"{g.Key}={g.Value}"))}; " +
                         $"agents {string.Join(',', agents.Select(a => $"{a.Key}:{a.Value}"))}; status {status}; snapshot {snapshot}"));
-                    if (completed != total || unfinished != 0 || gauges.GetValueOrDefault("completed") != total
-                        || string.Join(',', agents.Where(a => a.Value is "idle" or "busy").Select(a => a.Key)) != expectedWorkers
-                        || !snapshot.Contains($"completed={total} ", StringComparison.Ordinal)
-                        || !snapshot.Contains($"pending=0 active=0 ", StringComparison.Ordinal)
-                        || !snapshot.Contains($"workers [{expectedWorkers}]", StringComparison.Ordinal))
-                    {
-                        last = [.. views];
-                        return false;
-                    }
+                    right &= completed == total && unfinished == 0 && gauges.GetValueOrDefault("completed") == total
+                        && string.Join(',', agents.Where(a => a.Value is "idle" or "busy").Select(a => a.Key)) == expectedWorkers
+                        && snapshot.Contains($"completed={total} ", StringComparison.Ordinal)
+                        && snapshot.Contains("pending=0 active=0 ", StringComparison.Ordinal)
+                        && snapshot.Contains($"workers [{expectedWorkers}]", StringComparison.Ordinal);
                 }
                 last = [.. views];
-                return views.Distinct().Count() == 1;
+                return right && views.Distinct().Count() == 1;
             }, TimeSpan.FromSeconds(15), "every process to give the same, right, view of the hub");
         }
         catch (TimeoutException ex)

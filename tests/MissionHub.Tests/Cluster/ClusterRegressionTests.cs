@@ -11,6 +11,7 @@ namespace MissionHub.Tests.Cluster;
 /// Redis: cross-process submit and cancel, the ghost job of an aborted submit, jobs of a worker that reconnects
 /// under the same id, and a second connection of one worker id on another process.
 /// </summary>
+[Collection(ClusterCollection.Name)]
 public sealed class ClusterRegressionTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
@@ -22,7 +23,7 @@ public sealed class ClusterRegressionTests(ClusterFixture fixture) : IClassFixtu
         await using var worker = await RawWorker.RegisterAsync(cluster[1].BaseAddress, "w-b", ["cross"]);
 
         var submitted = await SubmitAsync(cluster.Client(0), new { job_type = "cross", payload = new { n = 1 } });
-        var job = await worker.ReceiveJobAsync(Wait);
+        var job = await worker.ExpectJobAsync(Wait, "the job submitted on the other process");
 
         Assert.Equal(submitted, job.GetProperty("id").GetString());
         Assert.Equal(1, job.GetProperty("attempt").GetInt32());
@@ -61,7 +62,7 @@ public sealed class ClusterRegressionTests(ClusterFixture fixture) : IClassFixtu
     {
         await using var cluster = await fixture.StartClusterAsync(2);
         var jobType = "ghost";
-        // Clients that send the whole POST and reset the connection without reading the answer: the abort lands
+        // Clients that send the whole POST and close the connection without reading the answer: the abort lands
         // while the server is storing the job.
         const int aborted = 20;
         for (var i = 0; i < aborted; i++)
@@ -121,7 +122,7 @@ public sealed class ClusterRegressionTests(ClusterFixture fixture) : IClassFixtu
         await using var cluster = await fixture.StartClusterAsync(2);
         var first = await RawWorker.RegisterAsync(cluster[0].BaseAddress, "w-same", ["resend"]);
         var id = await SubmitAsync(cluster.Client(0), new { job_type = "resend" });
-        var assigned = await first.ReceiveJobAsync(Wait);
+        var assigned = await first.ExpectJobAsync(Wait, "the job, on the first connection");
         Assert.Equal(id, assigned.GetProperty("id").GetString());
 
         // Dropped before any progress; the same worker comes back on the other process, knowing nothing.
@@ -129,7 +130,7 @@ public sealed class ClusterRegressionTests(ClusterFixture fixture) : IClassFixtu
         await first.DisposeAsync();
         await using var second = await RawWorker.RegisterAsync(cluster[1].BaseAddress, "w-same", ["resend"]);
 
-        var again = await second.ReceiveJobAsync(Wait);
+        var again = await second.ExpectJobAsync(Wait, "the same job re-sent to the new connection of the same worker_id on the other process");
         Assert.Equal(id, again.GetProperty("id").GetString());
         await second.CompleteAsync(id);
         await Eventually.TrueAsync(async () => (await cluster.Client(0).GetJsonAsync($"/api/jobs/{id}")).GetProperty("status").GetString() == "completed",
@@ -145,8 +146,8 @@ public sealed class ClusterRegressionTests(ClusterFixture fixture) : IClassFixtu
         var first = await RawWorker.RegisterAsync(cluster[0].BaseAddress, "w-held", ["held"], slots: 2);
         var assignedId = await SubmitAsync(cluster.Client(1), new { job_type = "held", priority = 5 });
         var runningId = await SubmitAsync(cluster.Client(1), new { job_type = "held" });
-        Assert.Equal(assignedId, (await first.ReceiveJobAsync(Wait)).GetProperty("id").GetString());
-        Assert.Equal(runningId, (await first.ReceiveJobAsync(Wait)).GetProperty("id").GetString());
+        Assert.Equal(assignedId, (await first.ExpectJobAsync(Wait, "the first job")).GetProperty("id").GetString());
+        Assert.Equal(runningId, (await first.ExpectJobAsync(Wait, "the second job")).GetProperty("id").GetString());
         await first.ProgressAsync(runningId, 0.5);
         await Eventually.TrueAsync(async () => (await cluster.Client(1).GetJsonAsync($"/api/jobs/{runningId}")).GetProperty("status").GetString() == "running",
             Wait, "the progressed job to be running");
@@ -182,7 +183,14 @@ public sealed class ClusterRegressionTests(ClusterFixture fixture) : IClassFixtu
         await using var first = await RawWorker.RegisterAsync(cluster[0].BaseAddress, "w-twice", ["replace"]);
         await using var second = await RawWorker.RegisterAsync(cluster[1].BaseAddress, "w-twice", ["replace"]);
 
-        await first.WaitForCloseAsync(Wait);
+        try
+        {
+            await first.WaitForCloseAsync(Wait);
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail("the first connection of w-twice (on process 0) was not closed when w-twice registered on process 1");
+        }
         Assert.Equal("replaced", first.CloseDescription);
 
         // One worker w-twice, connected, as every process tells; new work goes to the new connection.
@@ -195,7 +203,7 @@ public sealed class ClusterRegressionTests(ClusterFixture fixture) : IClassFixtu
             }, Wait, $"process {p} to list w-twice once, connected");
         }
         var id = await SubmitAsync(cluster.Client(0), new { job_type = "replace" });
-        Assert.Equal(id, (await second.ReceiveJobAsync(Wait)).GetProperty("id").GetString());
+        Assert.Equal(id, (await second.ExpectJobAsync(Wait, "new work to go to the replacing connection")).GetProperty("id").GetString());
     }
 
     private static async Task<string> SubmitAsync(HttpClient client, object body)
@@ -215,7 +223,8 @@ public sealed class ClusterRegressionTests(ClusterFixture fixture) : IClassFixtu
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(IPAddress.Loopback, baseAddress.Port);
         await socket.SendAsync(head.Concat(body).ToArray());
-        socket.LingerState = new LingerOption(true, 0); // close = RST, as a client that gave up
+        // Gone before the answer: the request is complete in the server's buffer, and the connection is closed.
+        socket.Shutdown(SocketShutdown.Both);
         socket.Close();
     }
 }

@@ -5,6 +5,7 @@ using System.Text.Json;
 namespace MissionHub.Tests.Cluster;
 
 /// <summary>Submit with an <c>idempotency_key</c> (DESIGN §8), on one process and across processes.</summary>
+[Collection(ClusterCollection.Name)]
 public sealed class ClusterSubmitTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
 {
     [Fact]
@@ -44,6 +45,7 @@ public sealed class ClusterSubmitTests(ClusterFixture fixture) : IClassFixture<C
 }
 
 /// <summary>DESIGN §6: SQLite is the single-process deployment; a second process on the same file is refused.</summary>
+[Collection(ClusterCollection.Name)]
 public sealed class ClusterSqliteLockTests
 {
     [Fact]

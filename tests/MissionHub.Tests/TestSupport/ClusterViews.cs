@@ -71,13 +71,22 @@ public static class ClusterViews
         var gauges = new SortedDictionary<string, double>(StringComparer.Ordinal);
         foreach (var line in text.Split('\n'))
         {
-            const string prefix = "missionhub_jobs{status=\"";
-            if (line.StartsWith(prefix, StringComparison.Ordinal))
+            // missionhub_jobs{otel_scope_name="MissionHub",status="completed"} 600 [timestamp]
+            if (!line.StartsWith("missionhub_jobs{", StringComparison.Ordinal))
             {
-                var end = line.IndexOf('"', prefix.Length);
-                var value = line[(line.LastIndexOf(' ') + 1)..];
-                gauges[line[prefix.Length..end]] = double.Parse(value, CultureInfo.InvariantCulture);
+                continue;
             }
+            var close = line.IndexOf('}', StringComparison.Ordinal);
+            var labels = line["missionhub_jobs{".Length..close];
+            var at = labels.IndexOf("status=\"", StringComparison.Ordinal);
+            if (close < 0 || at < 0)
+            {
+                continue;
+            }
+            var status = labels[(at + "status=\"".Length)..];
+            status = status[..status.IndexOf('"', StringComparison.Ordinal)];
+            var value = line[(close + 1)..].Trim().Split(' ')[0];
+            gauges[status] = double.Parse(value, CultureInfo.InvariantCulture);
         }
         return gauges;
     }

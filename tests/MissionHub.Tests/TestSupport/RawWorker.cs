@@ -223,6 +223,19 @@ public sealed class RawWorker : IAsyncDisposable
     public async Task<JsonElement> ReceiveJobAsync(TimeSpan? timeout = null) =>
         (await ReceiveTypeAsync("job_assigned", timeout)).GetProperty("job");
 
+    /// <summary>Like <see cref="ReceiveJobAsync"/>, but a timeout fails with a message saying what was expected.</summary>
+    public async Task<JsonElement> ExpectJobAsync(TimeSpan timeout, string what)
+    {
+        try
+        {
+            return await ReceiveJobAsync(timeout);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"no job_assigned within {timeout.TotalSeconds:0.#} s: expected {what}");
+        }
+    }
+
     /// <summary>Asserts nothing arrives within <paramref name="quiet"/>.</summary>
     public async Task AssertNothingReceivedAsync(TimeSpan quiet)
     {
