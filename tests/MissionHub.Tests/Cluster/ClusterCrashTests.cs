@@ -35,6 +35,11 @@ public sealed class ClusterCrashTests(ClusterFixture fixture, ITestOutputHelper 
     public async Task KillOfAProcessMidLoad_LosesNoJob_AndCompletesNoneTwice() =>
         await RunKillsUnderLoadAsync(jobs: 2_000, kills: [0.4]);
 
+    /// <summary>Issue 12 §8: the only process is killed and started again; its workers come back to it with their held jobs.</summary>
+    [Fact]
+    public async Task KillAndRestartOfTheOnlyProcess_LosesNoJob_AndCompletesNoneTwice() =>
+        await RunKillsUnderLoadAsync(jobs: 1_000, kills: [0.4], processes: 1);
+
     [SoakFact]
     public async Task Soak_TenThousandJobs_TwoKills_LoseNoJob_AndCompleteNoneTwice()
     {
@@ -43,10 +48,9 @@ public sealed class ClusterCrashTests(ClusterFixture fixture, ITestOutputHelper 
         await RunKillsUnderLoadAsync(jobs, kills: [0.3, 0.65]);
     }
 
-    private async Task RunKillsUnderLoadAsync(int jobs, double[] kills)
+    private async Task RunKillsUnderLoadAsync(int jobs, double[] kills, int processes = 3)
     {
-        const int processes = 3;
-        const int workersPerProcess = 2;
+        var workersPerProcess = processes == 1 ? 4 : 2;
         await using var cluster = await fixture.StartClusterAsync(processes, new Dictionary<string, string>
         {
             ["MissionHub__Hub__WorkerHeartbeatTimeout"] = "00:00:03",
@@ -84,11 +88,20 @@ public sealed class ClusterCrashTests(ClusterFixture fixture, ITestOutputHelper 
                 await cluster.KillAsync(victim);
                 output.WriteLine($"{clock.Elapsed.TotalSeconds:0.0} s: killed process {victim} (kill -9) after {workers.Sum(w => w.CompletionsSent)} completions, {submitter.Ids.Count} submits, workers holding {holding} jobs");
 
-                // Its workers find another process and register there; then the process comes back (empty).
+                // Its workers find another process and register there; then the process comes back (empty). With a
+                // single process, it comes back first and they return to it.
+                if (processes == 1)
+                {
+                    await cluster.RestartAsync(victim);
+                    output.WriteLine($"{clock.Elapsed.TotalSeconds:0.0} s: process {victim} started again");
+                }
                 await Eventually.TrueAsync(() => moving.All(m => m.Worker.Reconnects > m.Reconnects && m.Worker.IsRegistered && m.Worker.ConnectedTo != victimAddress),
                     TimeSpan.FromSeconds(30), $"the {moving.Count} workers of the killed process to register on another");
-                await cluster.RestartAsync(victim);
-                output.WriteLine($"{clock.Elapsed.TotalSeconds:0.0} s: process {victim} started again");
+                if (processes > 1)
+                {
+                    await cluster.RestartAsync(victim);
+                    output.WriteLine($"{clock.Elapsed.TotalSeconds:0.0} s: process {victim} started again");
+                }
             }
             await submitting;
             var ids = submitter.Ids.Values.ToList();
