@@ -29,6 +29,8 @@ internal sealed class BenchArgs
             ? value
             : throw new ArgumentException($"--{name} must be a positive whole number");
 
+    public string Text(string name) => _values[name];
+
     /// <summary>A comma-separated list of positive whole numbers, such as <c>1,16,64</c>.</summary>
     public IReadOnlyList<int> IntList(string name)
     {

@@ -15,7 +15,9 @@ public sealed class RawWorker : IAsyncDisposable
     private readonly WebSocket _socket;
     private readonly Channel<JsonElement> _frames = Channel.CreateUnbounded<JsonElement>();
     private readonly Task _pump;
+    private readonly SemaphoreSlim _sendLock = new(1, 1);
     private TaskCompletionSource _reading = CompletedGate();
+    private CancellationTokenSource? _heartbeats;
 
     private RawWorker(WebSocket socket)
     {
@@ -38,6 +40,9 @@ public sealed class RawWorker : IAsyncDisposable
     /// <summary>How the hub closed the socket, once it has.</summary>
     public WebSocketCloseStatus? CloseStatus { get; private set; }
 
+    /// <summary>The close description (reason) the hub gave, once it has closed the socket.</summary>
+    public string? CloseDescription { get; private set; }
+
     // One reader drains the socket into a queue, so tests can wait with timeouts without cancelling a
     // receive (which would abort a ClientWebSocket).
     private async Task PumpAsync()
@@ -59,6 +64,7 @@ public sealed class RawWorker : IAsyncDisposable
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     CloseStatus = result.CloseStatus;
+                    CloseDescription = result.CloseStatusDescription;
                     break;
                 }
                 _frames.Writer.TryWrite(JsonDocument.Parse(buffer.AsMemory(0, count)).RootElement.Clone());
@@ -79,6 +85,62 @@ public sealed class RawWorker : IAsyncDisposable
         var socket = new ClientWebSocket();
         await socket.ConnectAsync(new Uri(baseAddress, path).ToWs(), CancellationToken.None);
         return new RawWorker(socket);
+    }
+
+    /// <summary>Connects to <paramref name="path"/> of a server that is not a test host (a <see cref="ServerProcess"/>).</summary>
+    public static async Task<RawWorker> ConnectAsync(Uri baseAddress, string path = "/ws/worker")
+    {
+        var socket = new ClientWebSocket();
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await socket.ConnectAsync(new Uri(baseAddress, path).ToWs(), cancel.Token);
+        return new RawWorker(socket);
+    }
+
+    /// <summary>
+    /// Connects to a server process and registers, listing <paramref name="heldJobs"/> when given (DESIGN §6:
+    /// jobs this worker still works on after a reconnect); returns once <c>registered</c> arrives.
+    /// </summary>
+    public static async Task<RawWorker> RegisterAsync(
+        Uri baseAddress, string workerId, string[] jobTypes, int slots = 1, IReadOnlyCollection<string>? heldJobs = null)
+    {
+        var worker = await ConnectAsync(baseAddress);
+        var capabilities = new { job_types = jobTypes, max_concurrent_jobs = slots };
+        await worker.SendAsync(heldJobs is null
+            ? new { type = "worker_register", worker_id = workerId, capabilities }
+            : new { type = "worker_register", worker_id = workerId, capabilities, held_jobs = heldJobs });
+        var registered = await worker.ReceiveTypeAsync("registered");
+        Assert.Equal(workerId, registered.GetProperty("worker_id").GetString());
+        return worker;
+    }
+
+    /// <summary>Sends <c>heartbeat</c> every <paramref name="interval"/> until <see cref="StopHeartbeats"/> or disposal.</summary>
+    public void StartHeartbeats(TimeSpan interval)
+    {
+        StopHeartbeats();
+        var stop = new CancellationTokenSource();
+        _heartbeats = stop;
+        _ = Task.Run(async () =>
+        {
+            using var timer = new PeriodicTimer(interval);
+            try
+            {
+                while (await timer.WaitForNextTickAsync(stop.Token))
+                {
+                    await SendAsync(new { type = "heartbeat" });
+                }
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or ObjectDisposedException or InvalidOperationException)
+            {
+            }
+        });
+    }
+
+    /// <summary>Stops the heartbeats: from now on this worker sends nothing unless told to (a hung worker).</summary>
+    public void StopHeartbeats()
+    {
+        _heartbeats?.Cancel();
+        _heartbeats?.Dispose();
+        _heartbeats = null;
     }
 
     /// <summary>Connects and registers; returns once <c>registered</c> arrives.</summary>
@@ -107,8 +169,19 @@ public sealed class RawWorker : IAsyncDisposable
         return frame.GetProperty("code").GetString()!;
     }
 
-    public async Task SendTextAsync(string text) =>
-        await _socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, CancellationToken.None);
+    public async Task SendTextAsync(string text)
+    {
+        // One send at a time: heartbeats run beside the test's own frames.
+        await _sendLock.WaitAsync();
+        try
+        {
+            await _socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, CancellationToken.None);
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
 
     /// <summary>The next frame as JSON; fails the test after <paramref name="timeout"/> (default 10 s).</summary>
     public async Task<JsonElement> ReceiveAsync(TimeSpan? timeout = null)
@@ -137,7 +210,8 @@ public sealed class RawWorker : IAsyncDisposable
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
         while (true)
         {
-            var frame = await ReceiveAsync(deadline - DateTime.UtcNow);
+            var left = deadline - DateTime.UtcNow;
+            var frame = await ReceiveAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero);
             if (frame.GetProperty("type").GetString() == type)
             {
                 return frame;
@@ -148,6 +222,19 @@ public sealed class RawWorker : IAsyncDisposable
     /// <summary>Receives the next <c>job_assigned</c> and returns its job.</summary>
     public async Task<JsonElement> ReceiveJobAsync(TimeSpan? timeout = null) =>
         (await ReceiveTypeAsync("job_assigned", timeout)).GetProperty("job");
+
+    /// <summary>Like <see cref="ReceiveJobAsync"/>, but a timeout fails with a message saying what was expected.</summary>
+    public async Task<JsonElement> ExpectJobAsync(TimeSpan timeout, string what)
+    {
+        try
+        {
+            return await ReceiveJobAsync(timeout);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"no job_assigned within {timeout.TotalSeconds:0.#} s: expected {what}");
+        }
+    }
 
     /// <summary>Asserts nothing arrives within <paramref name="quiet"/>.</summary>
     public async Task AssertNothingReceivedAsync(TimeSpan quiet)
@@ -174,6 +261,7 @@ public sealed class RawWorker : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        StopHeartbeats();
         if (_socket.State == WebSocketState.Open)
         {
             try
@@ -187,6 +275,7 @@ public sealed class RawWorker : IAsyncDisposable
         }
         _socket.Dispose();
         await _pump;
+        _sendLock.Dispose();
     }
 }
 
