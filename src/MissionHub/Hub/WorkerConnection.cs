@@ -47,13 +47,28 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
         {
             return true;
         }
-        Close("send_queue_full");
+        _closeReason ??= "send_queue_full";
+        Stop();
         return false;
     }
 
+    /// <summary>
+    /// Ends the connection: the writer sends a close frame naming the reason after the frames queued before it (so the
+    /// worker learns why, e.g. <c>replaced</c>), then the reader stops. If the queue is full, it stops at once.
+    /// </summary>
     public void Close(string reason)
     {
         _closeReason ??= reason;
+        if (!_outbound.Writer.TryWrite(CloseMarker))
+        {
+            Stop();
+        }
+    }
+
+    private static readonly ReadOnlyMemory<byte> CloseMarker = new byte[1];
+
+    private void Stop()
+    {
         try
         {
             _closed.Cancel();
@@ -93,7 +108,7 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
                 switch (await reader.ReadAsync(receive.Token))
                 {
                     case FrameKind.Close:
-                        return "client_disconnect";
+                        return _closeReason ?? "client_disconnect";
                     case FrameKind.TooLarge:
                         await RefuseTooLargeAsync();
                         return "error";
@@ -286,12 +301,21 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
                 {
                     continue;
                 }
+                if (frame.Equals(CloseMarker))
+                {
+                    await CloseSocketAsync(_closeReason ?? "server_close");
+                    // The worker's answering close ends the reader; stopping it sooner would abort the socket and could
+                    // drop the close frame (and its reason) on the way out.
+                    _closed.CancelAfter(TimeSpan.FromSeconds(2));
+                    continue;
+                }
                 await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, _closed.Token);
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
         {
-            Close("connection_lost");
+            _closeReason ??= "connection_lost";
+            Stop();
         }
     }
 
