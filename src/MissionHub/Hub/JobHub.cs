@@ -82,12 +82,14 @@ public sealed partial class JobHub(
     /// Records the connection in storage, closes the one it replaced (on whichever process), then settles the jobs
     /// leased to the worker id: kept, sent again, requeued, or — listed but not its own — stopped.
     /// </summary>
-    public async Task RegisterAsync(WorkerSession session, IReadOnlyCollection<string>? heldJobs)
+    /// <param name="registered">Called once storage has the connection, before any job is sent on it (the <c>registered</c> answer).</param>
+    public async Task RegisterAsync(WorkerSession session, IReadOnlyCollection<string>? heldJobs, Action registered)
     {
         sessions.Add(session);
         var record = new WorkerRecord(session.WorkerId, session.SessionId, signals.NodeId, session.JobTypes, session.MaxConcurrentJobs,
             EventBus.UnixSeconds(session.ConnectedAt));
         var registration = await store.RegisterWorkerAsync(record, heldJobs, LeaseUntil(), CancellationToken.None);
+        registered();
         if (registration.Replaced is { } replaced)
         {
             signals.Notify(replaced.NodeId, new HubNotice("replaced", replaced.SessionId));

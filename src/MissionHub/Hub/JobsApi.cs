@@ -26,10 +26,13 @@ public static class JobsApi
         jobType.Length is > 0 and <= 100 && jobType.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':');
 
     internal static async Task<Results<Created<Job>, Ok<Job>, ProblemHttpResult>> SubmitAsync(
-        HttpRequest request, JobHub hub, IOptions<HubOptions> options, CancellationToken cancellationToken)
+        HttpRequest request, JobHub hub, IOptions<HubOptions> options)
     {
         var settings = options.Value;
-        var (body, problem) = await JsonBody.ReadObjectAsync(request, settings.MaxPayloadBytes + 16 * 1024, cancellationToken);
+        // A submit that was sent whole is carried out whole, whether or not its client waits for the answer: the body is
+        // read without the request's abort token (a client gone mid-body still fails the read), and storing it is not
+        // cancellable either.
+        var (body, problem) = await JsonBody.ReadObjectAsync(request, settings.MaxPayloadBytes + 16 * 1024, CancellationToken.None);
         if (problem is not null)
         {
             return problem;

@@ -255,8 +255,9 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
         var workerId = idElement.GetString()!;
         var jobTypes = typesElement.EnumerateArray().Select(t => t.GetString()!).Distinct(StringComparer.Ordinal).ToArray();
         _session = new WorkerSession(workerId, _connectionId, jobTypes, slots, this, _time.GetUtcNow());
-        TrySend(Serialize(new RegisteredMessage("registered", workerId), HubJsonContext.Default.RegisteredMessage));
-        await _hub.RegisterAsync(_session, heldJobs);
+        // Answered once storage knows the connection: whoever asks any process about this worker then finds it.
+        await _hub.RegisterAsync(_session, heldJobs,
+            () => TrySend(Serialize(new RegisteredMessage("registered", workerId), HubJsonContext.Default.RegisteredMessage)));
     }
 
     private string? RequireJobId(JsonElement message)

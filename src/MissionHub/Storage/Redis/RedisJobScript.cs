@@ -198,6 +198,14 @@ internal static class RedisJobScript
           return slots
         end
 
+        local function list_workers()
+          local workers = {}
+          for _, w in ipairs(redis.call('SMEMBERS', P .. 'workers')) do
+            workers[#workers + 1] = {redis.call('HGETALL', P .. 'worker:' .. w), redis.call('SMEMBERS', P .. 'worker:' .. w .. ':jobs')}
+          end
+          return workers
+        end
+
         local result
 
         if STEP == 'submit' then
@@ -420,6 +428,9 @@ internal static class RedisJobScript
           end
           result = {}
 
+        elseif STEP == 'workers' then
+          result = list_workers()
+
         elseif STEP == 'snapshot' then
           local recent = tonumber(ARGV[A])
           local unfinished = {}
@@ -432,10 +443,7 @@ internal static class RedisJobScript
             for _, id in ipairs(redis.call('ZREVRANGE', P .. 'recent:' .. status, 0, recent - 1)) do list[#list + 1] = flat(id) end
             finished[#finished + 1] = list
           end
-          local workers = {}
-          for _, w in ipairs(redis.call('SMEMBERS', P .. 'workers')) do
-            workers[#workers + 1] = {redis.call('HGETALL', P .. 'worker:' .. w), redis.call('SMEMBERS', P .. 'worker:' .. w .. ':jobs')}
-          end
+          local workers = list_workers()
           local counts = {}
           for _, status in ipairs({'pending', 'assigned', 'running', 'completed', 'failed', 'cancelled'}) do
             counts[#counts + 1] = redis.call('ZCARD', P .. 'status:' .. status)

@@ -209,16 +209,18 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
     }
 
     public async Task<IReadOnlyList<WorkerInfo>> ListWorkersAsync(CancellationToken cancellationToken = default) =>
-        (await SnapshotAsync(0, cancellationToken)).Workers;
+        Workers(await RunAsync("workers", null, [], cancellationToken));
+
+    private static List<WorkerInfo> Workers(RedisResult result) =>
+        [.. ((RedisResult[])result!).Select(w => (RedisResult[])w!)
+            .Select(w => ParseWorker(Pairs((RedisResult[])w[0]!), [.. ((RedisResult[])w[1]!).Select(j => j.ToString())]))
+            .OrderBy(w => w.Id, StringComparer.Ordinal)];
 
     public async Task<HubSnapshot> SnapshotAsync(int recentFinished, CancellationToken cancellationToken = default)
     {
         var parts = (RedisResult[])(await RunAsync("snapshot", null, [recentFinished], cancellationToken))!;
         var counts = ((RedisResult[])parts[6]!).Select(c => (long)c).ToArray();
-        var workers = ((RedisResult[])parts[5]!).Select(w => (RedisResult[])w!)
-            .Select(w => ParseWorker(Pairs((RedisResult[])w[0]!), [.. ((RedisResult[])w[1]!).Select(j => j.ToString())]))
-            .OrderBy(w => w.Id, StringComparer.Ordinal)
-            .ToList();
+        var workers = Workers(parts[5]);
         return new HubSnapshot(
             long.Parse(parts[1].ToString(), CultureInfo.InvariantCulture), parts[0].ToString(),
             [.. Jobs(parts[2]).OrderBy(j => j.Order)], Jobs(parts[3]), Jobs(parts[4]), workers,
