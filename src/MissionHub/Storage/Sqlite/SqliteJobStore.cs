@@ -12,7 +12,7 @@ namespace MissionHub.Storage.Sqlite;
 /// transaction that reads the job, decides, writes the row and appends the step's events to the event log's table:
 /// a change and its events commit together or not at all. One process owns the file (<see cref="SqliteFileLock"/>).
 /// </summary>
-public sealed class SqliteJobStore(SqliteDatabase database, TimeProvider time) : IJobStore
+public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider time) : IJobStore
 {
     private const string Columns = "doc, session_id, lease_until";
 
@@ -327,96 +327,6 @@ public sealed class SqliteJobStore(SqliteDatabase database, TimeProvider time) :
         }, cancellationToken);
     }
 
-    public async Task<Job?> GetAsync(string id, CancellationToken cancellationToken = default)
-    {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {Columns} FROM jobs WHERE id = $id";
-        command.Parameters.AddWithValue("$id", id);
-        var jobs = await ReadJobsAsync(command, cancellationToken);
-        return jobs.Count == 0 ? null : jobs[0];
-    }
-
-    public async Task<JobListing> ListAsync(JobListQuery query, CancellationToken cancellationToken = default)
-    {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        using var command = connection.CreateCommand();
-        var sql = new StringBuilder($"SELECT {Columns} FROM jobs WHERE 1 = 1");
-        if (query.Status is not null)
-        {
-            sql.Append(" AND status = $status");
-            command.Parameters.AddWithValue("$status", query.Status);
-        }
-        if (query.JobType is not null)
-        {
-            sql.Append(" AND job_type = $type");
-            command.Parameters.AddWithValue("$type", query.JobType);
-        }
-        if (query.WorkerId is not null)
-        {
-            sql.Append(" AND worker_id = $worker");
-            command.Parameters.AddWithValue("$worker", query.WorkerId);
-        }
-        if (query.BeforeOrder is { } before)
-        {
-            sql.Append(" AND order_no < $before");
-            command.Parameters.AddWithValue("$before", before);
-        }
-        sql.Append(" ORDER BY order_no DESC LIMIT $limit");
-        command.Parameters.AddWithValue("$limit", query.Limit + 1);
-        command.CommandText = sql.ToString();
-        var jobs = await ReadJobsAsync(command, cancellationToken);
-        if (jobs.Count > query.Limit)
-        {
-            jobs.RemoveAt(jobs.Count - 1);
-            return new JobListing(jobs, jobs[^1].Order);
-        }
-        return new JobListing(jobs, null);
-    }
-
-    public async Task<JobCounts> CountAsync(CancellationToken cancellationToken = default)
-    {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        return await CountAsync(connection, null, cancellationToken);
-    }
-
-    public async Task<IReadOnlyList<WorkerInfo>> ListWorkersAsync(CancellationToken cancellationToken = default)
-    {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        return await ListWorkersAsync(connection, null, cancellationToken);
-    }
-
-    public async Task<HubSnapshot> SnapshotAsync(int recentFinished, CancellationToken cancellationToken = default)
-    {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        // One read transaction: the jobs, workers, counts and the seq all come from the same commit.
-        using var transaction = connection.BeginTransaction(deferred: true);
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = """
-            SELECT (SELECT value FROM event_log_meta WHERE key = 'epoch'),
-                   MAX((SELECT COALESCE(MAX(seq), 0) FROM events), COALESCE((SELECT CAST(value AS INTEGER) FROM event_log_meta WHERE key = 'last_seq'), 0))
-            """;
-        string epoch;
-        long seq;
-        using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            await reader.ReadAsync(cancellationToken);
-            epoch = reader.GetString(0);
-            seq = reader.GetInt64(1);
-        }
-        command.CommandText = $"SELECT {Columns} FROM jobs WHERE status IN ('pending', 'assigned', 'running') ORDER BY order_no";
-        var unfinished = await ReadJobsAsync(command, cancellationToken);
-        command.CommandText = $"SELECT {Columns} FROM jobs WHERE status = 'completed' ORDER BY updated_at DESC LIMIT $n";
-        command.Parameters.AddWithValue("$n", recentFinished);
-        var completed = await ReadJobsAsync(command, cancellationToken);
-        command.CommandText = $"SELECT {Columns} FROM jobs WHERE status = 'failed' ORDER BY updated_at DESC LIMIT $n";
-        var failed = await ReadJobsAsync(command, cancellationToken);
-        var workers = await ListWorkersAsync(connection, transaction, cancellationToken);
-        var counts = await CountAsync(connection, transaction, cancellationToken);
-        return new HubSnapshot(seq, epoch, unfinished, completed, failed, workers, counts);
-    }
-
     // ---- steps' building blocks (on the writer thread, inside its transaction) ----
 
     private Task<T> Write<T>(Func<SqliteWriteContext, T> step, CancellationToken cancellationToken)
@@ -603,60 +513,12 @@ public sealed class SqliteJobStore(SqliteDatabase database, TimeProvider time) :
         return jobs;
     }
 
-    private static async Task<List<Job>> ReadJobsAsync(SqliteCommand command, CancellationToken cancellationToken)
-    {
-        var jobs = new List<Job>();
-        using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            jobs.Add(Parse(reader));
-        }
-        return jobs;
-    }
-
     private static Job Parse(SqliteDataReader reader) =>
         JsonSerializer.Deserialize(reader.GetString(0), HubJsonContext.Default.Job)! with
         {
             SessionId = reader.IsDBNull(1) ? null : reader.GetString(1),
             LeaseUntil = reader.IsDBNull(2) ? null : reader.GetDouble(2),
         };
-
-    private static async Task<JobCounts> CountAsync(SqliteConnection connection, SqliteTransaction? transaction, CancellationToken cancellationToken)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT status, COUNT(*) FROM jobs GROUP BY status";
-        var counts = new Dictionary<string, long>();
-        using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            counts[reader.GetString(0)] = reader.GetInt64(1);
-        }
-        return new JobCounts(
-            counts.GetValueOrDefault(JobStatus.Pending), counts.GetValueOrDefault(JobStatus.Assigned),
-            counts.GetValueOrDefault(JobStatus.Running), counts.GetValueOrDefault(JobStatus.Completed),
-            counts.GetValueOrDefault(JobStatus.Failed), counts.GetValueOrDefault(JobStatus.Cancelled));
-    }
-
-    private static async Task<IReadOnlyList<WorkerInfo>> ListWorkersAsync(SqliteConnection connection, SqliteTransaction? transaction,
-        CancellationToken cancellationToken)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = """
-            SELECT w.doc, (SELECT group_concat(j.id) FROM jobs j WHERE j.worker_id = w.id AND j.status IN ('assigned', 'running'))
-            FROM workers w ORDER BY w.id
-            """;
-        var workers = new List<WorkerInfo>();
-        using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            var worker = JsonSerializer.Deserialize(reader.GetString(0), HubStoreJsonContext.Default.StoredWorker)!;
-            var jobs = reader.IsDBNull(1) || worker.Status == WorkerStatus.Offline ? [] : reader.GetString(1).Split(',');
-            workers.Add(worker.ToInfo(jobs));
-        }
-        return workers;
-    }
 
     private static StoredWorker? ReadWorker(SqliteWriteContext write, string workerId)
     {
