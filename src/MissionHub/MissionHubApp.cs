@@ -1,4 +1,5 @@
 using MissionHub.Agents;
+using MissionHub.ApiDocs;
 using MissionHub.Events;
 using MissionHub.Hub;
 using MissionHub.Metrics;
@@ -25,6 +26,7 @@ public static class MissionHubApp
         builder.AddMissionHubSupervisor();
         builder.AddMissionHubTelemetry();
         builder.AddMissionHubMetrics();
+        builder.AddMissionHubApiDocs();
         builder.Services.AddProblemDetails();
         builder.Services.ConfigureHttpJsonOptions(json =>
             json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
@@ -48,6 +50,7 @@ public static class MissionHubApp
         app.MapMonitorSocket();
         app.MapTelemetryApi();
         app.MapMetricsApi();
+        app.MapMissionHubApiDocs();
         return app;
     }
 }
