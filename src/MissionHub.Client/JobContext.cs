@@ -18,6 +18,7 @@ public sealed class JobContext
         Payload = job.Payload;
         Attempt = job.Attempt;
         Timeout = job.TimeoutS is { } seconds ? TimeSpan.FromSeconds(seconds) : null;
+        Traceparent = job.Traceparent;
     }
 
     public string WorkerId { get; }
@@ -36,6 +37,12 @@ public sealed class JobContext
 
     /// <summary>The job's <c>timeout_s</c>: past it the hub fails the attempt and cancels the handler's token.</summary>
     public TimeSpan? Timeout { get; }
+
+    /// <summary>
+    /// The W3C traceparent the hub sent with <c>job_assigned</c> (its dispatch span). The handler runs inside a
+    /// <c>MissionHub.Client</c> span that continues this trace.
+    /// </summary>
+    public string? Traceparent { get; }
 
     /// <summary>
     /// Sends <c>job_progress</c> (clamped to 0..1). Progress reported while the worker is between connections is

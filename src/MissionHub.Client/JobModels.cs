@@ -100,11 +100,11 @@ internal sealed record HeartbeatMessage(string Type);
 
 internal sealed record JobProgressMessage(string Type, string JobId, double Progress);
 
-internal sealed record JobCompletedMessage(string Type, string JobId, JsonElement? Result);
+internal sealed record JobCompletedMessage(string Type, string JobId, JsonElement? Result, string? Traceparent = null);
 
-internal sealed record JobFailedMessage(string Type, string JobId, string Error);
+internal sealed record JobFailedMessage(string Type, string JobId, string Error, string? Traceparent = null);
 
-internal sealed record AssignedJobMessage(string Id, string JobType, int Priority, JsonElement Payload, int Attempt, double? TimeoutS);
+internal sealed record AssignedJobMessage(string Id, string JobType, int Priority, JsonElement Payload, int Attempt, double? TimeoutS, string? Traceparent = null);
 
 /// <summary>Source-generated, snake_case JSON for every wire type of the client.</summary>
 [JsonSourceGenerationOptions(

@@ -8,6 +8,7 @@ using MissionHub.Monitor;
 using MissionHub.Storage;
 using MissionHub.Supervisor;
 using MissionHub.Telemetry;
+using MissionHub.Tracing;
 
 namespace MissionHub;
 
@@ -27,9 +28,14 @@ public static class MissionHubApp
         builder.AddMissionHubTelemetry();
         builder.AddMissionHubMetrics();
         builder.AddMissionHubApiDocs();
+        builder.AddMissionHubTracing();
         builder.Services.AddProblemDetails();
         builder.Services.ConfigureHttpJsonOptions(json =>
-            json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
+        {
+            json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
+            // Numbers are numbers on the wire (the web default would also read them from strings, and document them so).
+            json.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
+        });
         return builder;
     }
 

@@ -13,9 +13,10 @@ public sealed record WorkerHeartbeatFrame(string Type);
 
 public sealed record JobProgressFrame(string Type, string JobId, double Progress);
 
-public sealed record JobCompletedFrame(string Type, string JobId, JsonElement? Result);
+/// <summary><c>traceparent</c>: the handler span, so the hub's completion span continues the job's trace.</summary>
+public sealed record JobCompletedFrame(string Type, string JobId, JsonElement? Result, string? Traceparent);
 
-public sealed record JobFailedFrame(string Type, string JobId, string Error);
+public sealed record JobFailedFrame(string Type, string JobId, string Error, string? Traceparent);
 
 public sealed record MonitorConnectFrame(string Type, string? MonitorId, bool? RequestFullState);
 

@@ -146,6 +146,7 @@ public sealed partial class JobBroker(
             CreatedAt = now,
             UpdatedAt = now,
             Order = Interlocked.Increment(ref _order),
+            Traceparent = System.Diagnostics.Activity.Current?.Id,
         };
         // Durable before anything else: an acknowledged job is never lost.
         await store.SaveAsync(job, null, cancellationToken);
@@ -520,7 +521,7 @@ public sealed partial class JobBroker(
         // along this job's chain. (A crash before the save lands re-offers the job after the restart; the old
         // worker's late answer is then refused, so the job still completes once.)
         Send(session, job.Id, Frame(new JobAssignedMessage("job_assigned",
-            new AssignedJob(job.Id, job.JobType, job.Priority, job.Payload, job.Attempts, job.TimeoutS)), HubJsonContext.Default.JobAssignedMessage));
+            new AssignedJob(job.Id, job.JobType, job.Priority, job.Payload, job.Attempts, job.TimeoutS, Tracing.MissionHubTracing.Dispatch(job, session.WorkerId))), HubJsonContext.Default.JobAssignedMessage));
         entry.MilestoneLogged = 0;
         Journal(entry, () => journal.AssignedAsync(job));
         if (wasIdle)
@@ -781,7 +782,7 @@ public sealed partial class JobBroker(
     }
 
     private Task<CharterEvent?> Publish<TPayload>(string type, Job job, TPayload payload, JsonTypeInfo<TPayload> info) =>
-        Publish(type, "job_" + job.Id, payload, info);
+        Tracing.MissionHubTracing.WithTraceparent(job.Traceparent, () => Publish(type, "job_" + job.Id, payload, info));
 
     private Task<CharterEvent?> Publish<TPayload>(string type, string target, TPayload payload, JsonTypeInfo<TPayload> info) =>
         events.PublishAsync(type, Source, target, payload, info).AsTask();

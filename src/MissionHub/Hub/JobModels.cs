@@ -73,6 +73,9 @@ public sealed record Job
 
     /// <summary>Submission order: FIFO within a priority, and the listing cursor.</summary>
     public long Order { get; init; }
+
+    /// <summary>W3C traceparent of the submission's span: the job's trace, continued by dispatch, worker and completion.</summary>
+    public string? Traceparent { get; init; }
 }
 
 /// <summary>Counts of jobs by status.</summary>
@@ -95,7 +98,7 @@ public sealed record JobPage(IReadOnlyList<Job> Jobs, string? NextCursor);
 
 public sealed record RegisteredMessage(string Type, string WorkerId);
 
-public sealed record AssignedJob(string Id, string JobType, int Priority, JsonElement Payload, int Attempt, double? TimeoutS);
+public sealed record AssignedJob(string Id, string JobType, int Priority, JsonElement Payload, int Attempt, double? TimeoutS, string? Traceparent = null);
 
 public sealed record JobAssignedMessage(string Type, AssignedJob Job);
 

@@ -49,7 +49,9 @@ public static class JobsApi
         {
             return problem;
         }
+        using var span = Tracing.MissionHubTracing.StartSubmit(newJob.JobType);
         var job = await broker.SubmitAsync(newJob, cancellationToken);
+        span?.SetTag("missionhub.job.id", job.Id);
         return TypedResults.Created($"/api/jobs/{job.Id}", job);
     }
 
