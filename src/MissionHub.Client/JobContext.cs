@@ -21,12 +21,16 @@ public sealed class JobContext
         Traceparent = job.Traceparent;
     }
 
+    /// <summary>The id of the worker running the job.</summary>
     public string WorkerId { get; }
 
+    /// <summary>The job's id.</summary>
     public string JobId { get; }
 
+    /// <summary>The job's type, one of the worker's job types.</summary>
     public string JobType { get; }
 
+    /// <summary>The job's priority (higher runs first).</summary>
     public int Priority { get; }
 
     /// <summary>The job's payload object as submitted.</summary>

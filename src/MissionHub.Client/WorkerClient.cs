@@ -38,6 +38,7 @@ public sealed class WorkerClient
     private long _registrations;
     private long _errors;
 
+    /// <summary>A worker with <paramref name="options"/>; it connects when <see cref="RunAsync"/> runs.</summary>
     public WorkerClient(WorkerClientOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -60,8 +61,10 @@ public sealed class WorkerClient
     /// <summary>Raised when a connection attempt fails or a connection drops, before the backoff wait.</summary>
     public event EventHandler<WorkerDisconnectedEventArgs>? Disconnected;
 
+    /// <summary>The options the worker runs with.</summary>
     public WorkerClientOptions Options => _options;
 
+    /// <summary>Where the worker is: connecting, registered, stopped, …</summary>
     public WorkerState State => (WorkerState)Volatile.Read(ref _state);
 
     /// <summary>Jobs whose handler returned and whose <c>job_completed</c> was queued.</summary>
