@@ -128,9 +128,12 @@ public sealed class ApiDocsTests : IAsyncLifetime
                 Assert.Matches("^[a-z0-9_]+$", property.Key);
             }
         }
+        // Numbers are numbers on the wire: not "number or numeric string".
+        Assert.Equal("number", schemas["MissionResponse"]!["properties"]!["created_at"]!["type"]!.GetValue<string>());
         var jobProperties = schemas["Job"]!["properties"]!.AsObject().Select(p => p.Key).ToList();
         Assert.Contains("job_type", jobProperties);
         Assert.Contains("max_attempts", jobProperties);
+        Assert.Contains("traceparent", jobProperties);
     }
 
     [Fact]
