@@ -10,12 +10,14 @@ namespace MissionHub.Tests.Metrics;
 
 /// <summary>
 /// A real Prometheus (Debian's <c>prometheus</c>, installed by scripts/test) scrapes a real server on loopback every
-/// second; the series and the Grafana dashboard's queries are checked through Prometheus's own HTTP API.
+/// second; the series and the Grafana dashboard's queries are checked through Prometheus's own HTTP API. The server
+/// runs as its own process, as in production: in-process test servers share the ASP.NET Core meters of the process,
+/// and their HTTP series would be duplicated in each other's /metrics.
 /// </summary>
 public sealed class PrometheusScrapeTests : IAsyncLifetime
 {
     private readonly TempFolder _folder = new();
-    private MissionHubFactory _factory = null!;
+    private ServerProcess _server = null!;
     private Process? _prometheus;
     private readonly StringBuilder _prometheusOutput = new();
     private HttpClient _api = null!;
@@ -23,12 +25,16 @@ public sealed class PrometheusScrapeTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         // The mission gauges come from the aggregation job: every second here, so the dashboard has them.
-        _factory = MissionHubFactory.WithSqlite(_folder.File("hub.db"), new Dictionary<string, string?>
+        _server = ServerProcess.Start(new Dictionary<string, string>
         {
-            ["MissionHub:Metrics:AggregateAtStart"] = "true",
-            ["MissionHub:Metrics:AggregationInterval"] = "00:00:01",
-        });
-        var target = _factory.BaseAddress;
+            ["MissionHub__Storage__Provider"] = "sqlite",
+            ["MissionHub__Storage__Sqlite__Path"] = _folder.File("hub.db"),
+            ["MissionHub__Storage__Sqlite__Synchronous"] = "normal",
+            ["MissionHub__Metrics__AggregateAtStart"] = "true",
+            ["MissionHub__Metrics__AggregationInterval"] = "00:00:01",
+        }, _folder.Path);
+        await _server.WaitUntilReadyAsync();
+        var target = _server.BaseAddress;
         var binary = new[] { "/usr/bin/prometheus", "/usr/local/bin/prometheus" }.FirstOrDefault(File.Exists)
             ?? throw new InvalidOperationException("prometheus is not installed: ./scripts/test installs it (apt-get install prometheus)");
         var port = MissionHubFactory.FreePort();
@@ -92,7 +98,7 @@ public sealed class PrometheusScrapeTests : IAsyncLifetime
         }
         _prometheus?.Dispose();
         _api.Dispose();
-        await _factory.DisposeAsync();
+        await _server.DisposeAsync();
         _folder.Dispose();
     }
 
@@ -118,10 +124,10 @@ public sealed class PrometheusScrapeTests : IAsyncLifetime
         Assert.Equal("missionhub", target["service_name"]!.GetValue<string>());
 
         // Load: a real worker completes jobs, missions are created and moved, a robot streams.
-        var worker = new WorkerClient(new WorkerClientOptions { ServerUri = _factory.BaseAddress, WorkerId = "prom-1", JobTypes = ["render"], MaxConcurrentJobs = 4 });
+        var worker = new WorkerClient(new WorkerClientOptions { ServerUri = _server.BaseAddress, WorkerId = "prom-1", JobTypes = ["render"], MaxConcurrentJobs = 4 });
         using var stop = new CancellationTokenSource();
         var run = worker.RunAsync((job, _) => Task.FromResult<JsonElement?>(JsonSerializer.SerializeToElement(new { ok = true })), stop.Token);
-        using var http = new HttpClient { BaseAddress = _factory.BaseAddress };
+        using var http = _server.CreateClient();
         const int jobs = 20;
         for (var i = 0; i < jobs; i++)
         {
