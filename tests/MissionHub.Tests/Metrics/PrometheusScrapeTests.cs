@@ -146,12 +146,17 @@ public sealed class PrometheusScrapeTests : IAsyncLifetime
         Assert.True(await ScalarAsync("missionhub_events_last_seq") >= 4 * jobs);
         Assert.Equal(0, await ScalarAsync("missionhub_events_publish_failures_total"));
 
-        var routes = (await QueryAsync("sum by (http_route) (http_server_request_duration_seconds_count)"))
-            .ToDictionary(r => r.Labels["http_route"]?.GetValue<string>() ?? "", r => r.Value);
-        Assert.True(routes.GetValueOrDefault("/api/jobs/") >= jobs, string.Join(", ", routes.Select(r => $"{r.Key}={r.Value}")));
-        Assert.True(routes.GetValueOrDefault("/api/missions/") >= jobs);
+        // Rates need two scrapes that saw the requests: waited for, like every other figure Prometheus reports.
+        var routes = new Dictionary<string, double>();
+        await Eventually.TrueAsync(async () =>
+        {
+            routes = (await QueryAsync("sum by (http_route) (http_server_request_duration_seconds_count)"))
+                .ToDictionary(r => r.Labels["http_route"]?.GetValue<string>() ?? "", r => r.Value);
+            return routes.GetValueOrDefault("/api/jobs/") >= jobs && routes.GetValueOrDefault("/api/missions/") >= jobs;
+        }, TimeSpan.FromSeconds(20), "the HTTP request counts of the load");
         Assert.NotEmpty(await QueryAsync("http_server_request_duration_seconds_bucket{le=\"+Inf\"}"));
-        Assert.True(await ScalarAsync("histogram_quantile(0.99, sum by (le) (rate(http_server_request_duration_seconds_bucket[1m])))") > 0);
+        await Eventually.TrueAsync(async () => await ScalarAsync("histogram_quantile(0.99, sum by (le) (rate(http_server_request_duration_seconds_bucket[1m])))") > 0,
+            TimeSpan.FromSeconds(20), "a p99 HTTP latency from the histogram");
         Assert.Equal(1, await ScalarAsync("sum(missionhub_agents{kind=\"worker\",state=~\"idle|busy\"})"));
 
         await stop.CancelAsync();
