@@ -196,6 +196,33 @@ public sealed class ApiDocsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AsyncApiDocument_IsValid_ByTheAsyncApiParser()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(root.FullName, "MissionHub.slnx")))
+        {
+            root = root.Parent ?? throw new DirectoryNotFoundException("MissionHub.slnx not found");
+        }
+        var validator = Path.Combine(root.FullName, "tests", "asyncapi-validator");
+        Assert.True(Directory.Exists(Path.Combine(validator, "node_modules", "@asyncapi", "parser")),
+            "the AsyncAPI parser is not installed: ./scripts/test installs it (npm install --prefix tests/asyncapi-validator)");
+        var document = _folder.File("asyncapi.json");
+        await File.WriteAllTextAsync(document, await _http.GetStringAsync(new Uri("/asyncapi/v1.json", UriKind.Relative)));
+
+        using var node = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("node")
+        {
+            ArgumentList = { Path.Combine(validator, "validate.js"), document },
+            WorkingDirectory = validator,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var output = node.StandardOutput.ReadToEndAsync();
+        var errors = node.StandardError.ReadToEndAsync();
+        await node.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.True(node.ExitCode == 0, $"the AsyncAPI parser refused /asyncapi/v1.json ({node.ExitCode}):\n{await output}{await errors}");
+    }
+
+    [Fact]
     public async Task AsyncApi_DescribesTheFramesTheClientSends_AndTheEventsTheServerWrites()
     {
         var document = JsonNode.Parse(await _http.GetStringAsync(new Uri("/asyncapi/v1.json", UriKind.Relative)))!;
