@@ -18,14 +18,19 @@ public sealed class JobContext
         Payload = job.Payload;
         Attempt = job.Attempt;
         Timeout = job.TimeoutS is { } seconds ? TimeSpan.FromSeconds(seconds) : null;
+        Traceparent = job.Traceparent;
     }
 
+    /// <summary>The id of the worker running the job.</summary>
     public string WorkerId { get; }
 
+    /// <summary>The job's id.</summary>
     public string JobId { get; }
 
+    /// <summary>The job's type, one of the worker's job types.</summary>
     public string JobType { get; }
 
+    /// <summary>The job's priority (higher runs first).</summary>
     public int Priority { get; }
 
     /// <summary>The job's payload object as submitted.</summary>
@@ -36,6 +41,12 @@ public sealed class JobContext
 
     /// <summary>The job's <c>timeout_s</c>: past it the hub fails the attempt and cancels the handler's token.</summary>
     public TimeSpan? Timeout { get; }
+
+    /// <summary>
+    /// The W3C traceparent the hub sent with <c>job_assigned</c> (its dispatch span). The handler runs inside a
+    /// <c>MissionHub.Client</c> span that continues this trace.
+    /// </summary>
+    public string? Traceparent { get; }
 
     /// <summary>
     /// Sends <c>job_progress</c> (clamped to 0..1). Progress reported while the worker is between connections is

@@ -6,11 +6,17 @@ namespace MissionHub.Client;
 /// <summary>Job status values as the hub writes them (lowercase, DESIGN.md §3).</summary>
 public static class JobStatuses
 {
+    /// <summary>Waiting for a worker.</summary>
     public const string Pending = "pending";
+    /// <summary>Handed to a worker that has not reported progress yet.</summary>
     public const string Assigned = "assigned";
+    /// <summary>A worker reported progress.</summary>
     public const string Running = "running";
+    /// <summary>Finished with a result.</summary>
     public const string Completed = "completed";
+    /// <summary>Failed its last attempt.</summary>
     public const string Failed = "failed";
+    /// <summary>Cancelled before it finished.</summary>
     public const string Cancelled = "cancelled";
 
     /// <summary>Completed, failed and cancelled jobs never change again.</summary>
@@ -20,6 +26,7 @@ public static class JobStatuses
 /// <summary>The body of <c>POST /api/jobs</c>. Only <see cref="JobType"/> is required; unset fields take the hub's defaults.</summary>
 public sealed record JobSubmission
 {
+    /// <summary>The kind of work: 1 to 100 letters, digits, '-', '_', '.' or ':'.</summary>
     public required string JobType { get; init; }
 
     /// <summary>-1000 to 1000; higher runs first. Default 0.</summary>
@@ -31,26 +38,35 @@ public sealed record JobSubmission
     /// <summary>A mission id: the job's progress and outcome then show in that mission's log.</summary>
     public string? WorkflowId { get; init; }
 
+    /// <summary>Attempts before the job fails for good (1 to 100); default the hub's <c>DefaultMaxAttempts</c>.</summary>
     public int? MaxAttempts { get; init; }
 
+    /// <summary>Seconds an attempt may run before the hub fails it and cancels the handler.</summary>
     public double? TimeoutS { get; init; }
 }
 
 /// <summary>A job as the hub reports it (<c>GET /api/jobs/{id}</c>). Times are Unix seconds.</summary>
 public sealed record JobInfo
 {
+    /// <summary>The job's id (a UUID v7).</summary>
     public string Id { get; init; } = "";
 
+    /// <summary>The kind of work.</summary>
     public string JobType { get; init; } = "";
 
+    /// <summary>Higher runs first.</summary>
     public int Priority { get; init; }
 
+    /// <summary>The payload object as submitted.</summary>
     public JsonElement Payload { get; init; }
 
+    /// <summary>The mission whose log shows this job, if any.</summary>
     public string? WorkflowId { get; init; }
 
+    /// <summary>Attempts before the job fails for good.</summary>
     public int MaxAttempts { get; init; }
 
+    /// <summary>Seconds an attempt may run, if limited.</summary>
     public double? TimeoutS { get; init; }
 
     /// <summary>One of <see cref="JobStatuses"/>.</summary>
@@ -59,22 +75,31 @@ public sealed record JobInfo
     /// <summary>Attempts started so far.</summary>
     public int Attempts { get; init; }
 
+    /// <summary>The worker holding or last holding the job.</summary>
     public string? WorkerId { get; init; }
 
+    /// <summary>Last reported progress, 0 to 1.</summary>
     public double Progress { get; init; }
 
+    /// <summary>The result of a completed job.</summary>
     public JsonElement? Result { get; init; }
 
+    /// <summary>The error of a failed attempt.</summary>
     public string? Error { get; init; }
 
+    /// <summary>When the job was submitted (Unix seconds).</summary>
     public double CreatedAt { get; init; }
 
+    /// <summary>When the job last changed (Unix seconds).</summary>
     public double UpdatedAt { get; init; }
 
+    /// <summary>When the current attempt was handed to a worker.</summary>
     public double? AssignedAt { get; init; }
 
+    /// <summary>When the current attempt first reported progress.</summary>
     public double? StartedAt { get; init; }
 
+    /// <summary>When the job finished.</summary>
     public double? CompletedAt { get; init; }
 
     /// <summary>A retried job is not handed out before this time.</summary>
@@ -100,11 +125,11 @@ internal sealed record HeartbeatMessage(string Type);
 
 internal sealed record JobProgressMessage(string Type, string JobId, double Progress);
 
-internal sealed record JobCompletedMessage(string Type, string JobId, JsonElement? Result);
+internal sealed record JobCompletedMessage(string Type, string JobId, JsonElement? Result, string? Traceparent = null);
 
-internal sealed record JobFailedMessage(string Type, string JobId, string Error);
+internal sealed record JobFailedMessage(string Type, string JobId, string Error, string? Traceparent = null);
 
-internal sealed record AssignedJobMessage(string Id, string JobType, int Priority, JsonElement Payload, int Attempt, double? TimeoutS);
+internal sealed record AssignedJobMessage(string Id, string JobType, int Priority, JsonElement Payload, int Attempt, double? TimeoutS, string? Traceparent = null);
 
 /// <summary>Source-generated, snake_case JSON for every wire type of the client.</summary>
 [JsonSourceGenerationOptions(

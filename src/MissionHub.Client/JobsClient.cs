@@ -1,9 +1,4 @@
-using System.Globalization;
-using System.Net.Http.Json;
 using System.Runtime.CompilerServices;
-using System.Text;
-using System.Text.Json;
-using System.Text.Json.Serialization.Metadata;
 
 namespace MissionHub.Client;
 
@@ -13,62 +8,29 @@ namespace MissionHub.Client;
 /// </summary>
 public sealed class JobsClient
 {
-    private readonly HttpClient _http;
+    private readonly ApiTransport _api;
 
-    public JobsClient(HttpClient http)
-    {
-        ArgumentNullException.ThrowIfNull(http);
-        if (http.BaseAddress is null)
-        {
-            throw new ArgumentException("the HttpClient needs a BaseAddress: the hub's URL, e.g. http://localhost:5080/", nameof(http));
-        }
-        _http = http;
-    }
+    /// <summary>A client on <paramref name="http"/>, whose <see cref="HttpClient.BaseAddress"/> is the hub.</summary>
+    public JobsClient(HttpClient http) => _api = new ApiTransport(http);
 
     /// <summary><c>POST /api/jobs</c>: the new job, <c>pending</c>.</summary>
-    public async Task<JobInfo> SubmitAsync(JobSubmission submission, CancellationToken cancellationToken = default)
+    public Task<JobInfo> SubmitAsync(JobSubmission submission, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(submission);
-        using var content = JsonContent.Create(submission, MissionHubClientJsonContext.Default.JobSubmission);
-        // Buffered, so the request carries Content-Length instead of chunked encoding: cheaper on both sides.
-        await content.LoadIntoBufferAsync(cancellationToken);
-        using var response = await _http.PostAsync(Relative("api/jobs"), content, cancellationToken);
-        return await ReadAsync(response, MissionHubClientJsonContext.Default.JobInfo, "POST /api/jobs", cancellationToken);
+        return _api.PostAsync("api/jobs", submission, MissionHubClientJsonContext.Default.JobSubmission, MissionHubClientJsonContext.Default.JobInfo, cancellationToken);
     }
 
     /// <summary><c>GET /api/jobs/{id}</c>; an unknown id is a 404 <see cref="MissionHubApiException"/>.</summary>
-    public async Task<JobInfo> GetAsync(string id, CancellationToken cancellationToken = default)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(id);
-        var path = $"api/jobs/{Uri.EscapeDataString(id)}";
-        using var response = await _http.GetAsync(Relative(path), cancellationToken);
-        return await ReadAsync(response, MissionHubClientJsonContext.Default.JobInfo, $"GET /{path}", cancellationToken);
-    }
+    public Task<JobInfo> GetAsync(string id, CancellationToken cancellationToken = default) =>
+        _api.GetAsync($"api/jobs/{ApiTransport.Segment(id)}", MissionHubClientJsonContext.Default.JobInfo, cancellationToken);
 
     /// <summary><c>GET /api/jobs</c>: one page, newest first, filtered by any of status, job type and worker id.</summary>
-    public async Task<JobPage> ListAsync(
+    public Task<JobPage> ListAsync(
         string? status = null, string? jobType = null, string? worker = null, int? limit = null, string? cursor = null,
-        CancellationToken cancellationToken = default)
-    {
-        var query = new StringBuilder("api/jobs");
-        var separator = '?';
-        void Add(string name, string? value)
-        {
-            if (!string.IsNullOrEmpty(value))
-            {
-                query.Append(separator).Append(name).Append('=').Append(Uri.EscapeDataString(value));
-                separator = '&';
-            }
-        }
-        Add("status", status);
-        Add("job_type", jobType);
-        Add("worker", worker);
-        Add("limit", limit?.ToString(CultureInfo.InvariantCulture));
-        Add("cursor", cursor);
-        var path = query.ToString();
-        using var response = await _http.GetAsync(Relative(path), cancellationToken);
-        return await ReadAsync(response, MissionHubClientJsonContext.Default.JobPage, $"GET /{path}", cancellationToken);
-    }
+        CancellationToken cancellationToken = default) =>
+        _api.GetAsync(
+            ApiTransport.Query("api/jobs", ("status", status), ("job_type", jobType), ("worker", worker), ("limit", limit), ("cursor", cursor)),
+            MissionHubClientJsonContext.Default.JobPage, cancellationToken);
 
     /// <summary>Every job matching the filters, page by page.</summary>
     public async IAsyncEnumerable<JobInfo> ListAllAsync(
@@ -92,45 +54,31 @@ public sealed class JobsClient
     /// <c>POST /api/jobs/{id}/cancel</c>: the job, now <c>cancelled</c> (a worker running it gets <c>job_cancelled</c>).
     /// A job that already finished is a 409 <see cref="MissionHubApiException"/>; an unknown one a 404.
     /// </summary>
-    public async Task<JobInfo> CancelAsync(string id, CancellationToken cancellationToken = default)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(id);
-        var path = $"api/jobs/{Uri.EscapeDataString(id)}/cancel";
-        using var response = await _http.PostAsync(Relative(path), content: null, cancellationToken);
-        return await ReadAsync(response, MissionHubClientJsonContext.Default.JobInfo, $"POST /{path}", cancellationToken);
-    }
+    public Task<JobInfo> CancelAsync(string id, CancellationToken cancellationToken = default) =>
+        _api.PostEmptyAsync($"api/jobs/{ApiTransport.Segment(id)}/cancel", MissionHubClientJsonContext.Default.JobInfo, cancellationToken);
 
-    private static Uri Relative(string path) => new(path, UriKind.Relative);
-
-    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, JsonTypeInfo<T> type, string request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Polls <c>GET /api/jobs/{id}</c> until the job is completed, failed or cancelled, and returns it;
+    /// <paramref name="progress"/> hears each change of status or progress.
+    /// </summary>
+    public async Task<JobInfo> WaitAsync(
+        string id, TimeSpan? pollInterval = null, IProgress<JobInfo>? progress = null, CancellationToken cancellationToken = default)
     {
-        if (!response.IsSuccessStatusCode)
+        var interval = pollInterval ?? TimeSpan.FromMilliseconds(200);
+        JobInfo? last = null;
+        while (true)
         {
-            throw await ToExceptionAsync(response, request, cancellationToken);
-        }
-        var body = await response.Content.ReadAsStreamAsync(cancellationToken);
-        return await JsonSerializer.DeserializeAsync(body, type, cancellationToken)
-            ?? throw new MissionHubApiException($"{request} answered {(int)response.StatusCode} with an empty body");
-    }
-
-    private static async Task<MissionHubApiException> ToExceptionAsync(HttpResponseMessage response, string request, CancellationToken cancellationToken)
-    {
-        var body = await response.Content.ReadAsStringAsync(cancellationToken);
-        ProblemBody? problem = null;
-        if (response.Content.Headers.ContentType?.MediaType is { } mediaType && mediaType.EndsWith("json", StringComparison.OrdinalIgnoreCase))
-        {
-            try
+            var job = await GetAsync(id, cancellationToken);
+            if (last is null || last.Status != job.Status || last.Progress != job.Progress)
             {
-                problem = JsonSerializer.Deserialize(body, MissionHubClientJsonContext.Default.ProblemBody);
+                progress?.Report(job);
             }
-            catch (JsonException)
+            if (JobStatuses.IsFinal(job.Status))
             {
-                // Not a problem document after all: the raw body stands in for the detail.
+                return job;
             }
+            last = job;
+            await Task.Delay(interval, cancellationToken);
         }
-        var detail = problem?.Detail ?? (string.IsNullOrWhiteSpace(body) ? null : Truncate(body.Trim(), 500));
-        return new MissionHubApiException(response.StatusCode, problem?.Title ?? response.ReasonPhrase, detail, problem?.Field, body, request);
     }
-
-    private static string Truncate(string text, int max) => text.Length <= max ? text : text[..max] + "…";
 }

@@ -8,6 +8,7 @@ namespace MissionHub.Client;
 /// </summary>
 public sealed class MissionHubApiException : Exception
 {
+    /// <summary>A refusal of <paramref name="request"/> with its status and problem fields.</summary>
     public MissionHubApiException(HttpStatusCode statusCode, string? title, string? detail, string? field, string? body, string? request)
         : base(Describe(statusCode, detail ?? title, field, request))
     {
@@ -18,21 +19,25 @@ public sealed class MissionHubApiException : Exception
         Body = body;
     }
 
+    /// <summary>A refusal with no details.</summary>
     public MissionHubApiException()
         : this(HttpStatusCode.InternalServerError, null, null, null, null, null)
     {
     }
 
+    /// <summary>A failure described by <paramref name="message"/>.</summary>
     public MissionHubApiException(string message)
         : base(message)
     {
     }
 
+    /// <summary>A failure described by <paramref name="message"/>, caused by <paramref name="innerException"/>.</summary>
     public MissionHubApiException(string message, Exception innerException)
         : base(message, innerException)
     {
     }
 
+    /// <summary>The HTTP status of the answer.</summary>
     public HttpStatusCode StatusCode { get; }
 
     /// <summary>The problem's <c>title</c> ("Invalid request", "Not found", "Conflict").</summary>

@@ -69,5 +69,6 @@ public sealed class ServerSentEventReader(Stream stream) : IDisposable
         return null;
     }
 
+    /// <summary>Disposes the underlying reader and stream.</summary>
     public void Dispose() => _reader.Dispose();
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using System.Text.Json;
@@ -37,6 +38,7 @@ public sealed class WorkerClient
     private long _registrations;
     private long _errors;
 
+    /// <summary>A worker with <paramref name="options"/>; it connects when <see cref="RunAsync"/> runs.</summary>
     public WorkerClient(WorkerClientOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -59,8 +61,10 @@ public sealed class WorkerClient
     /// <summary>Raised when a connection attempt fails or a connection drops, before the backoff wait.</summary>
     public event EventHandler<WorkerDisconnectedEventArgs>? Disconnected;
 
+    /// <summary>The options the worker runs with.</summary>
     public WorkerClientOptions Options => _options;
 
+    /// <summary>Where the worker is: connecting, registered, stopped, …</summary>
     public WorkerState State => (WorkerState)Volatile.Read(ref _state);
 
     /// <summary>Jobs whose handler returned and whose <c>job_completed</c> was queued.</summary>
@@ -366,6 +370,23 @@ public sealed class WorkerClient
 
     // ---- jobs ----
 
+    /// <summary>The name of the <see cref="ActivitySource"/> of the handler spans (<c>job.run</c>), for a tracer to listen to.</summary>
+    public const string ActivitySourceName = "MissionHub.Client";
+
+    private static readonly ActivitySource HandlerSpans = new(ActivitySourceName);
+
+    /// <summary>A <c>job.run</c> span around the handler, child of the hub's dispatch span when the hub sent one.</summary>
+    private static Activity? StartHandlerSpan(JobContext context)
+    {
+        ActivityContext.TryParse(context.Traceparent, null, isRemote: true, out var parent);
+        var span = HandlerSpans.StartActivity("job.run", ActivityKind.Consumer, parent);
+        span?.SetTag("missionhub.job.id", context.JobId);
+        span?.SetTag("missionhub.job.type", context.JobType);
+        span?.SetTag("missionhub.job.attempt", context.Attempt);
+        span?.SetTag("missionhub.worker.id", context.WorkerId);
+        return span;
+    }
+
     private void StartJob(AssignedJobMessage job, Func<JobContext, CancellationToken, Task<JsonElement?>> handler, CancellationToken stopping)
     {
         var running = new RunningJob(new JobContext(this, _options.WorkerId, job), stopping);
@@ -382,18 +403,30 @@ public sealed class WorkerClient
     {
         var context = job.Context;
         var holdsSlot = false;
+        string? spanId = null;
         try
         {
             await _slots.WaitAsync(job.Token);
             holdsSlot = true;
-            var result = await handler(context, job.Token);
+            using var span = StartHandlerSpan(context);
+            JsonElement? result;
+            try
+            {
+                result = await handler(context, job.Token);
+            }
+            catch (Exception ex)
+            {
+                span?.SetStatus(ActivityStatusCode.Error, ex.Message);
+                spanId = span?.Id;
+                throw;
+            }
             context.Finish();
             if (job.CancelledByHub)
             {
                 Interlocked.Increment(ref _cancelled);
                 return;
             }
-            await EnqueueAsync(new Outbound(Serialize(new JobCompletedMessage("job_completed", context.JobId, result),
+            await EnqueueAsync(new Outbound(Serialize(new JobCompletedMessage("job_completed", context.JobId, result, span?.Id),
                 MissionHubClientJsonContext.Default.JobCompletedMessage), 0));
             Interlocked.Increment(ref _completed);
         }
@@ -411,7 +444,7 @@ public sealed class WorkerClient
             else
             {
                 var error = string.IsNullOrWhiteSpace(ex.Message) ? ex.GetType().FullName ?? "handler failed" : ex.Message;
-                await EnqueueAsync(new Outbound(Serialize(new JobFailedMessage("job_failed", context.JobId, error),
+                await EnqueueAsync(new Outbound(Serialize(new JobFailedMessage("job_failed", context.JobId, error, spanId),
                     MissionHubClientJsonContext.Default.JobFailedMessage), 0));
                 Interlocked.Increment(ref _failed);
             }

@@ -1,4 +1,5 @@
 using MissionHub.Agents;
+using MissionHub.ApiDocs;
 using MissionHub.Events;
 using MissionHub.Hub;
 using MissionHub.Metrics;
@@ -7,6 +8,7 @@ using MissionHub.Monitor;
 using MissionHub.Storage;
 using MissionHub.Supervisor;
 using MissionHub.Telemetry;
+using MissionHub.Tracing;
 
 namespace MissionHub;
 
@@ -25,9 +27,15 @@ public static class MissionHubApp
         builder.AddMissionHubSupervisor();
         builder.AddMissionHubTelemetry();
         builder.AddMissionHubMetrics();
+        builder.AddMissionHubApiDocs();
+        builder.AddMissionHubTracing();
         builder.Services.AddProblemDetails();
         builder.Services.ConfigureHttpJsonOptions(json =>
-            json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
+        {
+            json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
+            // Numbers are numbers on the wire (the web default would also read them from strings, and document them so).
+            json.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
+        });
         return builder;
     }
 
@@ -48,6 +56,7 @@ public static class MissionHubApp
         app.MapMonitorSocket();
         app.MapTelemetryApi();
         app.MapMetricsApi();
+        app.MapMissionHubApiDocs();
         return app;
     }
 }

@@ -45,6 +45,7 @@ public sealed class MonitorClient : IAsyncDisposable
     private long _reconnects;
     private long _missedReported;
 
+    /// <summary>A monitor client with <paramref name="options"/>; nothing connects until it is run.</summary>
     public MonitorClient(MonitorClientOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -96,6 +97,7 @@ public sealed class MonitorClient : IAsyncDisposable
     /// <summary>The hub has confirmed the current subscription (<c>subscribed</c>): events from here on reach this client.</summary>
     public bool IsSubscribed => Volatile.Read(ref _subscribed);
 
+    /// <summary>Events applied to the local state so far.</summary>
     public long EventsApplied => Interlocked.Read(ref _eventsApplied);
 
     /// <summary>Events received at or below <see cref="LastSeq"/> and so not applied again.</summary>
@@ -136,6 +138,7 @@ public sealed class MonitorClient : IAsyncDisposable
         return _running;
     }
 
+    /// <summary>Closes the socket and stops reconnecting.</summary>
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();

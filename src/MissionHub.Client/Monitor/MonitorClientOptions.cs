@@ -32,6 +32,7 @@ public sealed class MonitorClientOptions
     /// <summary>First delay before reconnecting; doubles per failed attempt up to <see cref="ReconnectMaxDelay"/> (with jitter).</summary>
     public TimeSpan ReconnectMinDelay { get; init; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>The longest wait between reconnect attempts (the backoff doubles up to it).</summary>
     public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Finished jobs kept per outcome (completed, failed), newest first, as the server's snapshot keeps them.</summary>

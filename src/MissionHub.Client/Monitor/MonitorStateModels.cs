@@ -64,24 +64,31 @@ public enum MonitorStateChange
     Resync,
 }
 
+/// <summary>What changed in a monitor's local state, and as of which seq.</summary>
 public sealed class MonitorStateChangedEventArgs(MonitorStateChange change, long lastSeq, int eventsApplied, bool resyncDone) : EventArgs
 {
+    /// <summary>What kind of change.</summary>
     public MonitorStateChange Change { get; } = change;
 
+    /// <summary>The seq the local state now reflects.</summary>
     public long LastSeq { get; } = lastSeq;
 
     /// <summary>Events applied by this change (0 for a snapshot).</summary>
     public int EventsApplied { get; } = eventsApplied;
 
+    /// <summary>True when this change ends a resync.</summary>
     public bool ResyncDone { get; } = resyncDone;
 }
 
 /// <summary>One event applied, in seq order, never twice. <see cref="Event"/> is the frame as received (flat hub event or Charter envelope).</summary>
 public sealed class MonitorEventAppliedEventArgs(long seq, string type, JsonElement @event) : EventArgs
 {
+    /// <summary>The event's seq.</summary>
     public long Seq { get; } = seq;
 
+    /// <summary>The event's type.</summary>
     public string Type { get; } = type;
 
+    /// <summary>The event as received.</summary>
     public JsonElement Event { get; } = @event;
 }

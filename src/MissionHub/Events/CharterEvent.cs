@@ -48,6 +48,10 @@ public sealed record CharterEvent
 public sealed record EventMeta(string? CorrelationId, string Version = EventMeta.CharterVersion)
 {
     public const string CharterVersion = "1.0";
+
+    /// <summary>W3C traceparent of the trace that caused the event (a job's events: the job's); absent when untraced.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Traceparent { get; init; }
 }
 
 /// <summary>An answer of the log: a page of events plus where it stands, so a client can tell a gap from an end.</summary>

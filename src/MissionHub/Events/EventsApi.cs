@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using MissionHub.ApiDocs;
 using MissionHub.Infrastructure;
 
 namespace MissionHub.Events;
@@ -11,10 +12,24 @@ public static class EventsApi
     public static IEndpointRouteBuilder MapEventsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/events").WithTags("Events");
-        group.MapGet("/", GetEventsAsync);
-        group.MapGet("/stream", StreamEvents);
+        group.MapGet("/", GetEventsAsync)
+            .WithSummary("Event history in seq order (Charter envelopes, or CloudEvents 1.0 with format=cloudevents)")
+            .WithQuery(("after_seq", "events after this seq"), ("since", "events at or after this Unix time (seconds)"),
+                ("type", "type patterns, comma-separated, trailing * (mission.*)"), ("target", "only this target"),
+                ("limit", "page size"), ("epoch", "the epoch after_seq belongs to; another epoch answers recovered: false"),
+                ("format", "charter (default) or cloudevents"))
+            .Produces<List<CloudEvent>>(StatusCodes.Status200OK, CloudEvent.BatchMediaType)
+            .WithProblems(StatusCodes.Status400BadRequest)
+            .WithExamples(response: """{"epoch": "9f3c0b7e2a1d4c55", "recovered": true, "events": [{"id": "e7a8b3c4-d1e2-4f5a-b6c7-8d9e0f1a2b3c", "type": "mission.created", "source": "missions_service", "target": null, "timestamp": 1703001234.567, "payload": {"mission_id": "550e8400-e29b-41d4-a716-446655440000", "name": "Deploy Application v2.0", "description": "Deploy new version to production", "status": "PENDING", "created_at": 1703001234.567}, "meta": {"correlation_id": "trace-1", "version": "1.0"}, "seq": 42}], "next_after_seq": 42, "first_seq": 1, "last_seq": 42, "reason": null}""");
+        group.MapGet("/stream", StreamEvents)
+            .WithSummary("Live events as Server-Sent Events: id <epoch>:<seq>, event the type, data the envelope; resume with Last-Event-ID")
+            .WithQuery(("type", "type patterns, comma-separated, trailing *"), ("target", "only this target"),
+                ("last_event_id", "resume point when the Last-Event-ID header cannot be set"))
+            .Produces<CharterEvent>(StatusCodes.Status200OK, "text/event-stream")
+            .WithProblems(StatusCodes.Status400BadRequest);
         app.MapGet("/api/health", (IEventLog log) =>
-            TypedResults.Ok(new HealthResponse("ok", log.Provider, log.Epoch, log.LastSeq))).WithTags("Health");
+            TypedResults.Ok(new HealthResponse("ok", log.Provider, log.Epoch, log.LastSeq))).WithTags("Health")
+            .WithSummary("Liveness: the event log's provider, epoch and last seq");
         return app;
     }
 

@@ -34,6 +34,17 @@ public abstract partial class GroupCommitEventLog : IEventLog
 
     public long LastSeq => Interlocked.Read(ref _lastSeq);
 
+    /// <summary>Events this process appended: its own batches and those written beside a change (job steps).</summary>
+    public long Appended => Interlocked.Read(ref _appended);
+
+    private long _appended;
+
+    /// <summary>Counts events this process appended outside <see cref="AppendAsync"/>.</summary>
+    protected void CountAppended(int count) => Interlocked.Add(ref _appended, count);
+
+    /// <summary>False for a log that counts every event it commits itself, its own batches included.</summary>
+    protected virtual bool CountsOwnBatches => true;
+
     /// <summary>Oldest seq still retained (as last seen by this process).</summary>
     protected long FirstSeq { get; set; } = 1;
 
@@ -185,6 +196,10 @@ public abstract partial class GroupCommitEventLog : IEventLog
             _recent.Add(committed);
             AdvanceLastSeq(committed[^1].Seq);
             Signal();
+            if (CountsOwnBatches)
+            {
+                CountAppended(committed.Length);
+            }
             for (var i = 0; i < committed.Length; i++)
             {
                 batch[i].TrySetResult(committed[i]);

@@ -15,6 +15,9 @@ public interface IEventLog : IAsyncDisposable
     /// <summary>The highest seq this process knows to be committed.</summary>
     long LastSeq { get; }
 
+    /// <summary>Events this process appended (published, or written beside a change).</summary>
+    long Appended { get; }
+
     Task InitializeAsync(CancellationToken cancellationToken);
 
     /// <summary>

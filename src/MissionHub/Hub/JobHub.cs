@@ -50,6 +50,7 @@ public sealed partial class JobHub(
             CreatedAt = now,
             UpdatedAt = now,
             IdempotencyKey = request.IdempotencyKey,
+            Traceparent = System.Diagnostics.Activity.Current?.Id,
         };
         // Not cancellable: a client that goes away after sending still gets its job stored and run.
         var result = await store.SubmitAsync(job, CancellationToken.None);

@@ -83,6 +83,9 @@ public sealed record Job
     /// <summary>The worker connection holding the job; a frame from any other connection is refused.</summary>
     [JsonIgnore]
     public string? SessionId { get; init; }
+
+    /// <summary>W3C traceparent of the submission's span: the job's trace, continued by dispatch, worker and completion.</summary>
+    public string? Traceparent { get; init; }
 }
 
 /// <summary>Counts of jobs by status.</summary>
@@ -108,7 +111,7 @@ public sealed record RegisteredMessage(string Type, string WorkerId);
 /// <summary>Between processes (Redis): close a replaced connection, or tell a connection it no longer holds a job.</summary>
 public sealed record HubNotice(string Kind, string SessionId, string? JobId = null, string? Reason = null);
 
-public sealed record AssignedJob(string Id, string JobType, int Priority, JsonElement Payload, int Attempt, double? TimeoutS);
+public sealed record AssignedJob(string Id, string JobType, int Priority, JsonElement Payload, int Attempt, double? TimeoutS, string? Traceparent = null);
 
 public sealed record JobAssignedMessage(string Type, AssignedJob Job);
 

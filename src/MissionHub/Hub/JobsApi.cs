@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using MissionHub.ApiDocs;
 using MissionHub.Infrastructure;
 
 namespace MissionHub.Hub;
@@ -14,11 +15,21 @@ public static class JobsApi
     public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/jobs").WithTags("Jobs");
-        group.MapPost("/", SubmitAsync);
-        group.MapGet("/", ListAsync);
-        group.MapGet("/{id}", GetAsync);
-        group.MapPost("/{id}/cancel", CancelAsync);
-        app.Map("/ws/worker", AcceptWorkerAsync);
+        group.MapPost("/", SubmitAsync)
+            .WithSummary("Submit a job; it is pending until a worker with its job type has a free slot")
+            .Accepts<JobSubmitRequest>("application/json")
+            .WithProblems(StatusCodes.Status400BadRequest)
+            .WithExamples(request: """{"job_type": "render", "priority": 5, "payload": {"frames": 3}, "max_attempts": 3, "timeout_s": 60}""");
+        group.MapGet("/", ListAsync)
+            .WithSummary("List jobs, newest first")
+            .WithQuery(("status", "pending, assigned, running, completed, failed or cancelled"), ("job_type", "only this job type"),
+                ("worker", "only jobs of this worker"), ("limit", "page size, 1 to 500"), ("cursor", "next_cursor of the previous page"))
+            .WithProblems(StatusCodes.Status400BadRequest);
+        group.MapGet("/{id}", GetAsync).WithSummary("One job").WithProblems(StatusCodes.Status404NotFound);
+        group.MapPost("/{id}/cancel", CancelAsync)
+            .WithSummary("Cancel a job that has not finished; its worker is told with job_cancelled")
+            .WithProblems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
+        app.Map("/ws/worker", AcceptWorkerAsync).WithTags("Jobs");
         return app;
     }
 
@@ -41,7 +52,9 @@ public static class JobsApi
         {
             return problem;
         }
+        using var span = Tracing.MissionHubTracing.StartSubmit(newJob.JobType);
         var (job, created) = await hub.SubmitAsync(newJob);
+        span?.SetTag("missionhub.job.id", job.Id);
         // A repeated idempotency key answers with the job it created the first time.
         return created ? TypedResults.Created($"/api/jobs/{job.Id}", job) : TypedResults.Ok(job);
     }

@@ -154,6 +154,7 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
             CorrelationContext.Current = message.TryGetProperty("correlation_id", out var correlation) && correlation.ValueKind == JsonValueKind.String
                 ? CorrelationContext.Normalize(correlation.GetString())
                 : _connectionId;
+            using var traced = Tracing.MissionHubTracing.StartFromWorkerFrame(type, message);
 
             if (type == "worker_register")
             {

@@ -25,7 +25,8 @@ public sealed partial class WorkerSessions(ILogger<WorkerSessions> logger)
     {
         session.Add(job.Id);
         Send(session, job.Id, Frame(new JobAssignedMessage("job_assigned",
-            new AssignedJob(job.Id, job.JobType, job.Priority, job.Payload, job.Attempts, job.TimeoutS)), HubJsonContext.Default.JobAssignedMessage));
+            new AssignedJob(job.Id, job.JobType, job.Priority, job.Payload, job.Attempts, job.TimeoutS, Tracing.MissionHubTracing.Dispatch(job, session.WorkerId))),
+            HubJsonContext.Default.JobAssignedMessage));
     }
 
     /// <summary>The job was taken from the session (cancelled, timed out, lease lost): it is told to stop.</summary>

@@ -34,7 +34,7 @@ public static class MetricsApi
     public static IEndpointRouteBuilder MapMetricsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/metrics").WithTags("Metrics");
-        group.MapGet("/missions", GetMissionMetrics);
+        group.MapGet("/missions", GetMissionMetrics).WithSummary("The latest mission-metrics aggregation (every 30 s)");
         app.MapPrometheusScrapingEndpoint("/metrics");
         return app;
     }

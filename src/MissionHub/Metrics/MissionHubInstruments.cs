@@ -56,7 +56,7 @@ public sealed class MissionHubInstruments : IDisposable
                 .Select(g => new Measurement<long>(g.Count(), Tag("kind", g.Key.Kind), Tag("state", g.Key.State))),
             "{agent}", "Workers and robots by state (offline and broken ones while they are still listed)");
 
-        _meter.CreateObservableCounter("missionhub.events.published", () => bus.Published, "{event}", "Events this process appended to the event log");
+        _meter.CreateObservableCounter("missionhub.events.published", () => bus.Log.Appended, "{event}", "Events this process appended to the event log");
         _meter.CreateObservableCounter("missionhub.events.publish_failures", () => bus.PublishFailures, "{event}", "Events that could not be appended to the log");
         _meter.CreateObservableGauge("missionhub.events.last_seq", () => bus.DispatchedSeq, null, "Seq of the last event handed to subscribers");
         _meter.CreateObservableGauge("missionhub.monitors.connected", () => monitors.ConnectedMonitors, "{connection}", "Monitor sockets open");

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using MissionHub.ApiDocs;
 using MissionHub.Infrastructure;
 
 namespace MissionHub.Missions;
@@ -9,15 +10,38 @@ public static class MissionsApi
     public static IEndpointRouteBuilder MapMissionsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/missions").WithTags("Missions");
-        group.MapPost("/", CreateAsync);
-        group.MapGet("/", ListAsync);
+        group.MapPost("/", CreateAsync)
+            .WithSummary("Create a mission (PENDING); a duplicate id is 409")
+            .Accepts<CreateMissionRequest>("application/json")
+            .WithProblems(StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict)
+            .WithExamples(
+                request: """{"name": "Deploy Application v2.0", "description": "Deploy new version to production", "data": {"environment": "production"}}""",
+                response: """{"id": "550e8400-e29b-41d4-a716-446655440000", "name": "Deploy Application v2.0", "description": "Deploy new version to production", "data": {"environment": "production"}, "status": "PENDING", "created_at": 1703001234.567, "updated_at": 1703001234.567}""");
+        group.MapGet("/", ListAsync)
+            .WithSummary("List missions, newest first")
+            .WithQuery(("status", "only missions in this status (PENDING, RUNNING, COMPLETED, FAILED, CANCELLED)"),
+                ("limit", "page size"), ("cursor", "next_cursor of the previous page"))
+            .WithProblems(StatusCodes.Status400BadRequest);
         // A literal segment outranks a parameter in routing, so /stats is never taken for a mission id
         // (and "stats" is refused as an id).
-        group.MapGet("/stats", GetStatsAsync);
-        group.MapGet("/{id}", GetAsync);
-        group.MapPost("/{id}/status", ChangeStatusAsync);
-        group.MapPost("/{id}/log", AppendLogAsync);
-        group.MapGet("/{id}/log", ReadLogAsync);
+        group.MapGet("/stats", GetStatsAsync)
+            .WithSummary("Mission counters by status")
+            .WithExamples(response: """{"total": 3, "by_status": {"PENDING": 1, "RUNNING": 1, "COMPLETED": 1, "FAILED": 0, "CANCELLED": 0}, "last_updated": 1703001300.123}""");
+        group.MapGet("/{id}", GetAsync).WithSummary("One mission").WithProblems(StatusCodes.Status404NotFound);
+        group.MapPost("/{id}/status", ChangeStatusAsync)
+            .WithSummary("Change a mission's status; a transition the lifecycle does not allow is 409 naming both states")
+            .Accepts<StatusChangeRequest>("application/json")
+            .WithProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .WithExamples(request: """{"status": "RUNNING"}""");
+        group.MapPost("/{id}/log", AppendLogAsync)
+            .WithSummary("Append a log entry (level debug, info, warning or error)")
+            .Accepts<LogEntryRequest>("application/json")
+            .WithProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound)
+            .WithExamples(request: """{"level": "info", "message": "Deployment started", "data": {"step": 1}}""");
+        group.MapGet("/{id}/log", ReadLogAsync)
+            .WithSummary("A mission's log, oldest first")
+            .WithQuery(("limit", "page size"), ("cursor", "next_cursor of the previous page"))
+            .WithProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         return app;
     }
 

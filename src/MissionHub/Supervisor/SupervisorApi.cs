@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using MissionHub.Agents;
+using MissionHub.ApiDocs;
 using MissionHub.Infrastructure;
 
 namespace MissionHub.Supervisor;
@@ -13,9 +14,17 @@ public static class SupervisorApi
     public static IEndpointRouteBuilder MapSupervisorApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/supervisor").WithTags("Supervisor");
-        group.MapGet("/health", GetHealthAsync);
-        group.MapGet("/status", GetStatusAsync);
-        group.MapGet("/agents", ListAgentsAsync);
+        group.MapGet("/health", GetHealthAsync)
+            .WithSummary("ok, degraded or error from real checks; 503 with the same body when error")
+            .Produces<SupervisorHealth>(StatusCodes.Status200OK)
+            .Produces<SupervisorHealth>(StatusCodes.Status503ServiceUnavailable);
+        group.MapGet("/status", GetStatusAsync)
+            .WithSummary("Missions, jobs and agents at a glance")
+            .WithProblems(StatusCodes.Status503ServiceUnavailable);
+        group.MapGet("/agents", ListAgentsAsync)
+            .WithSummary("Every connected (and recently seen) worker and robot")
+            .WithQuery(("kind", "worker or robot"), ("state", "only agents in this state"))
+            .WithProblems(StatusCodes.Status400BadRequest);
         return app;
     }
 

@@ -33,6 +33,9 @@ public sealed class MissionHubFactory : WebApplicationFactory<Program>
         }
     }
 
+    /// <summary>Extra service registrations applied after the server's own (set before the server starts).</summary>
+    public Action<IServiceCollection>? TestServices { get; set; }
+
     /// <summary>Everything the server logs (Information and up).</summary>
     public LogCapture Logs { get; } = new();
 
@@ -65,6 +68,10 @@ public sealed class MissionHubFactory : WebApplicationFactory<Program>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
+        if (TestServices is { } configure)
+        {
+            builder.ConfigureServices(configure);
+        }
         builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(_settings));
         builder.ConfigureLogging(logging =>
         {

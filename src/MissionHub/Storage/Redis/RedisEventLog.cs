@@ -224,7 +224,11 @@ public sealed partial class RedisEventLog(
     protected override ValueTask DisposeCoreAsync() => ValueTask.CompletedTask;
 
     /// <summary>Events a job step's script appended (with consecutive seqs): readers of this process get them from memory.</summary>
-    internal void AnnounceFromScript(IReadOnlyList<CharterEvent> committed) => AnnounceCommitted(committed);
+    internal void AnnounceFromScript(IReadOnlyList<CharterEvent> committed)
+    {
+        CountAppended(committed.Count);
+        AnnounceCommitted(committed);
+    }
 
     private async Task<ScriptHead> ReadScriptAsync(long afterSeq, int count, double? since, bool fromOldest, CancellationToken cancellationToken)
     {

@@ -221,7 +221,8 @@ internal static class RedisJobScript
             local j = {job_type = ARGV[A + 2], priority = ARGV[A + 3], order = order}
             redis.call('HSET', P .. 'job:' .. id, 'id', id, 'job_type', j.job_type, 'priority', j.priority, 'max_attempts', ARGV[A + 4],
               'timeout_s', ARGV[A + 5], 'payload', ARGV[A + 6], 'workflow_id', ARGV[A + 7], 'created_at', NOW, 'updated_at', NOW,
-              'status', 'pending', 'attempts', '0', 'progress', '0', 'order', int(order), 'idempotency_key', idem)
+              'status', 'pending', 'attempts', '0', 'progress', '0', 'order', int(order), 'idempotency_key', idem,
+              'traceparent', ARGV[A + 10])
             redis.call('ZADD', P .. 'pending:' .. j.job_type, score(j), id)
             redis.call('ZADD', P .. 'status:pending', order, id)
             redis.call('ZADD', P .. 'all', order, id)

@@ -35,7 +35,7 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
         [
             job.Id, job.IdempotencyKey ?? "", job.JobType, Int(job.Priority), Int(job.MaxAttempts), job.TimeoutS is { } t ? Num(t) : "",
             job.Payload.ValueKind == JsonValueKind.Undefined ? "{}" : job.Payload.GetRawText(), job.WorkflowId ?? "", submitted,
-            Int((long)IdempotencyWindow.TotalSeconds),
+            Int((long)IdempotencyWindow.TotalSeconds), job.Traceparent ?? "",
         ], cancellationToken);
         var parts = (RedisResult[])result!;
         return new SubmitResult(ParseJob(parts[1]), parts[0].ToString() == "created");
@@ -315,6 +315,7 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
             Order = long.Parse(f["order"], CultureInfo.InvariantCulture),
             IdempotencyKey = Text("idempotency_key"),
             LeaseUntil = Number("lease_until"),
+            Traceparent = Text("traceparent"),
         };
     }
 

@@ -26,13 +26,14 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
             ts REAL NOT NULL,
             payload TEXT NOT NULL,
             correlation_id TEXT,
-            version TEXT NOT NULL);
+            version TEXT NOT NULL,
+            traceparent TEXT);
         CREATE INDEX IF NOT EXISTS ix_events_ts ON events(ts);
         """;
 
     private const string InsertSql = """
-        INSERT INTO events (seq, id, type, source, target, ts, payload, correlation_id, version)
-        VALUES ($seq, $id, $type, $source, $target, $ts, $payload, $correlation_id, $version)
+        INSERT INTO events (seq, id, type, source, target, ts, payload, correlation_id, version, traceparent)
+        VALUES ($seq, $id, $type, $source, $target, $ts, $payload, $correlation_id, $version, $traceparent)
         """;
 
     private const string SetLastSeqSql =
@@ -50,6 +51,7 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
             create.CommandText = Schema;
             await create.ExecuteNonQueryAsync(cancellationToken);
         }
+        await AddTraceparentColumnAsync(connection, cancellationToken);
 
         _epoch = await GetMetaAsync(connection, "epoch", cancellationToken) ?? "";
         if (_epoch.Length == 0)
@@ -75,7 +77,7 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
         var lastSeq = Math.Max(maxSeq, storedLast);
         database.Writer.StartSeqsAt(lastSeq + 1);
         // Events written beside a change (job steps) reach the readers the moment their transaction commits.
-        database.Writer.EventsCommitted = AnnounceCommitted;
+        database.Writer.EventsCommitted = AnnounceStepEvents;
 
         return (_epoch, lastSeq, minSeq ?? lastSeq + 1);
     }
@@ -89,6 +91,15 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
         return (_epoch, committed);
     }
 
+    /// <summary>Everything a commit of the file's writer made durable: this log's batches and job steps' events alike.</summary>
+    private void AnnounceStepEvents(IReadOnlyList<CharterEvent> committed)
+    {
+        CountAppended(committed.Count);
+        AnnounceCommitted(committed);
+    }
+
+    protected override bool CountsOwnBatches => false;
+
     /// <summary>
     /// Writes events inside the caller's transaction, with the next seqs of the log: a job step writes its change and
     /// its events in one commit. The seqs are the writer's, so they are gap-free whoever writes.
@@ -99,7 +110,7 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
         {
             return [];
         }
-        var insert = write.Command(InsertSql, "$seq", "$id", "$type", "$source", "$target", "$ts", "$payload", "$correlation_id", "$version");
+        var insert = write.Command(InsertSql, "$seq", "$id", "$type", "$source", "$target", "$ts", "$payload", "$correlation_id", "$version", "$traceparent");
         var p = insert.Parameters;
         var committed = new CharterEvent[drafts.Count];
         for (var i = 0; i < drafts.Count; i++)
@@ -114,6 +125,7 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
             p[6].Value = evt.Payload.GetRawText();
             p[7].Value = (object?)evt.Meta.CorrelationId ?? DBNull.Value;
             p[8].Value = evt.Meta.Version;
+            p[9].Value = (object?)evt.Meta.Traceparent ?? DBNull.Value;
             insert.ExecuteNonQuery();
             committed[i] = evt;
         }
@@ -156,7 +168,7 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
         }
 
         var afterSeq = query.EffectiveAfterSeq(firstSeq);
-        var sql = new StringBuilder("SELECT seq, id, type, source, target, ts, payload, correlation_id, version FROM events WHERE seq > $after");
+        var sql = new StringBuilder("SELECT seq, id, type, source, target, ts, payload, correlation_id, version, traceparent FROM events WHERE seq > $after");
         command.Parameters.Clear();
         command.Parameters.AddWithValue("$after", afterSeq);
         var filter = query.EffectiveFilter;
@@ -200,7 +212,10 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
                     Target = reader.IsDBNull(4) ? null : reader.GetString(4),
                     Timestamp = reader.GetDouble(5),
                     Payload = ParsePayload(reader.GetString(6)),
-                    Meta = new EventMeta(reader.IsDBNull(7) ? null : reader.GetString(7), reader.GetString(8)),
+                    Meta = new EventMeta(reader.IsDBNull(7) ? null : reader.GetString(7), reader.GetString(8))
+                    {
+                        Traceparent = reader.IsDBNull(9) ? null : reader.GetString(9),
+                    },
                 });
             }
         }
@@ -274,6 +289,19 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
     {
         using var document = JsonDocument.Parse(json);
         return document.RootElement.Clone();
+    }
+
+    /// <summary>A file written before events carried <c>meta.traceparent</c> gets the column (null for its old events).</summary>
+    private static async Task AddTraceparentColumnAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        using var columns = connection.CreateCommand();
+        columns.CommandText = "SELECT COUNT(*) FROM pragma_table_info('events') WHERE name = 'traceparent'";
+        if (Convert.ToInt64(await columns.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) == 0)
+        {
+            using var alter = connection.CreateCommand();
+            alter.CommandText = "ALTER TABLE events ADD COLUMN traceparent TEXT";
+            await alter.ExecuteNonQueryAsync(cancellationToken);
+        }
     }
 
     private static async Task<string?> GetMetaAsync(SqliteConnection connection, string key, CancellationToken cancellationToken)

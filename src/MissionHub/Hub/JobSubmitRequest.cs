@@ -1,0 +1,16 @@
+using System.Text.Json;
+
+namespace MissionHub.Hub;
+
+/// <summary>
+/// The body of <c>POST /api/jobs</c> as documented. <see cref="JobsApi.TryParseNewJob"/> reads it by hand so each
+/// refusal names its field; this record is its contract in the OpenAPI document.
+/// </summary>
+public sealed record JobSubmitRequest(
+    string JobType,
+    int? Priority,
+    JsonElement? Payload,
+    string? WorkflowId,
+    int? MaxAttempts,
+    double? TimeoutS,
+    string? IdempotencyKey);
