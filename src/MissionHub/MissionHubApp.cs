@@ -1,4 +1,5 @@
 using MissionHub.Agents;
+using MissionHub.Auth;
 using MissionHub.Events;
 using MissionHub.Hub;
 using MissionHub.Metrics;
@@ -18,6 +19,7 @@ public static class MissionHubApp
     {
         builder.AddMissionHubStorage();
         builder.AddMissionHubEvents();
+        builder.AddMissionHubAuth();
         builder.AddMissionHubMissions();
         builder.AddMissionHubJobs();
         builder.AddMissionHubMonitor();
@@ -38,9 +40,12 @@ public static class MissionHubApp
         app.UseStatusCodePages();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
         app.UseMissionHubCorrelation();
-        // The dashboard (wwwroot/index.html at /): static files, no build step.
+        app.UseMissionHubProtectedMode();
+        // The dashboard (wwwroot/index.html at /): static files, no build step, served to anyone protected mode lets in.
         app.UseDefaultFiles();
         app.UseStaticFiles();
+        app.UseMissionHubAuth();
+        app.MapAuthApi();
         app.MapEventsApi();
         app.MapMissionsApi();
         app.MapJobsApi();

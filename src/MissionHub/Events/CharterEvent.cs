@@ -48,6 +48,10 @@ public sealed record CharterEvent
 public sealed record EventMeta(string? CorrelationId, string Version = EventMeta.CharterVersion)
 {
     public const string CharterVersion = "1.0";
+
+    /// <summary>Who caused the event (an API key's name or a JWT's subject); absent for anonymous callers and the hub itself.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Actor { get; init; }
 }
 
 /// <summary>An answer of the log: a page of events plus where it stands, so a client can tell a gap from an end.</summary>

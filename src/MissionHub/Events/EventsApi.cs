@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using MissionHub.Auth;
 using MissionHub.Infrastructure;
 
 namespace MissionHub.Events;
@@ -10,11 +11,11 @@ public static class EventsApi
 {
     public static IEndpointRouteBuilder MapEventsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/events").WithTags("Events");
+        var group = app.MapGroup("/api/events").WithTags("Events").RequireAuthorization(Policies.Viewer);
         group.MapGet("/", GetEventsAsync);
         group.MapGet("/stream", StreamEvents);
         app.MapGet("/api/health", (IEventLog log) =>
-            TypedResults.Ok(new HealthResponse("ok", log.Provider, log.Epoch, log.LastSeq))).WithTags("Health");
+            TypedResults.Ok(new HealthResponse("ok", log.Provider, log.Epoch, log.LastSeq))).WithTags("Health").AllowAnonymous();
         return app;
     }
 

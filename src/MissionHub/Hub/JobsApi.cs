@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using MissionHub.Auth;
 using MissionHub.Infrastructure;
 
 namespace MissionHub.Hub;
@@ -13,12 +14,12 @@ public static class JobsApi
 
     public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/jobs").WithTags("Jobs");
-        group.MapPost("/", SubmitAsync);
+        var group = app.MapGroup("/api/jobs").WithTags("Jobs").RequireAuthorization(Policies.Viewer);
+        group.MapPost("/", SubmitAsync).RequireAuthorization(Policies.Operator);
         group.MapGet("/", ListAsync);
         group.MapGet("/{id}", GetAsync);
-        group.MapPost("/{id}/cancel", CancelAsync);
-        app.Map("/ws/worker", AcceptWorkerAsync);
+        group.MapPost("/{id}/cancel", CancelAsync).RequireAuthorization(Policies.Operator);
+        app.Map("/ws/worker", AcceptWorkerAsync).RequireAuthorization(Policies.Worker);
         return app;
     }
 

@@ -227,6 +227,11 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
             return;
         }
         var workerId = idElement.GetString()!;
+        if (!Auth.WorkerIdentity.MayRegister(workerId, out var refusal))
+        {
+            SendError("forbidden", refusal);
+            return;
+        }
         var jobTypes = typesElement.EnumerateArray().Select(t => t.GetString()!).Distinct(StringComparer.Ordinal).ToArray();
         _session = new WorkerSession(workerId, jobTypes, slots, this, _time.GetUtcNow());
         TrySend(Serialize(new RegisteredMessage("registered", workerId), HubJsonContext.Default.RegisteredMessage));

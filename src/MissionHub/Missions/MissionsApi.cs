@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using MissionHub.Auth;
 using MissionHub.Infrastructure;
 
 namespace MissionHub.Missions;
@@ -8,15 +9,15 @@ public static class MissionsApi
 {
     public static IEndpointRouteBuilder MapMissionsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/missions").WithTags("Missions");
-        group.MapPost("/", CreateAsync);
+        var group = app.MapGroup("/api/missions").WithTags("Missions").RequireAuthorization(Policies.Viewer);
+        group.MapPost("/", CreateAsync).RequireAuthorization(Policies.Operator);
         group.MapGet("/", ListAsync);
         // A literal segment outranks a parameter in routing, so /stats is never taken for a mission id
         // (and "stats" is refused as an id).
         group.MapGet("/stats", GetStatsAsync);
         group.MapGet("/{id}", GetAsync);
-        group.MapPost("/{id}/status", ChangeStatusAsync);
-        group.MapPost("/{id}/log", AppendLogAsync);
+        group.MapPost("/{id}/status", ChangeStatusAsync).RequireAuthorization(Policies.Operator);
+        group.MapPost("/{id}/log", AppendLogAsync).RequireAuthorization(Policies.Operator);
         group.MapGet("/{id}/log", ReadLogAsync);
         return app;
     }

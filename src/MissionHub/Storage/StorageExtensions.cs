@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using MissionHub.Auth;
 using MissionHub.Events;
 using MissionHub.Storage.Redis;
 using MissionHub.Storage.Sqlite;
@@ -26,6 +27,12 @@ public static class StorageExtensions
             sp.GetRequiredService<IOptions<StorageOptions>>().Value.UsesRedis
                 ? sp.GetRequiredService<RedisEventLog>()
                 : sp.GetRequiredService<SqliteEventLog>());
+        services.TryAddSingleton<SqliteApiKeyStore>();
+        services.TryAddSingleton<RedisApiKeyStore>();
+        services.TryAddSingleton<IApiKeyStore>(sp =>
+            sp.GetRequiredService<IOptions<StorageOptions>>().Value.UsesRedis
+                ? sp.GetRequiredService<RedisApiKeyStore>()
+                : sp.GetRequiredService<SqliteApiKeyStore>());
         services.AddHostedService<StorageStartup>();
         return builder;
     }

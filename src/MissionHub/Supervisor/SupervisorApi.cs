@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using MissionHub.Agents;
+using MissionHub.Auth;
 using MissionHub.Infrastructure;
 
 namespace MissionHub.Supervisor;
@@ -12,7 +13,7 @@ public static class SupervisorApi
 
     public static IEndpointRouteBuilder MapSupervisorApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/supervisor").WithTags("Supervisor");
+        var group = app.MapGroup("/api/supervisor").WithTags("Supervisor").RequireAuthorization(Policies.Viewer);
         group.MapGet("/health", GetHealthAsync);
         group.MapGet("/status", GetStatusAsync);
         group.MapGet("/agents", ListAgents);

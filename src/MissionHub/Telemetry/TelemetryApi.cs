@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http.HttpResults;
+using MissionHub.Auth;
 using MissionHub.Infrastructure;
 
 namespace MissionHub.Telemetry;
@@ -16,11 +17,13 @@ public static class TelemetryApi
     public static IEndpointRouteBuilder MapTelemetryApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/telemetry").WithTags("Telemetry");
-        group.Map("/ws/{robot_id}", AcceptRobotAsync);
-        group.Map("/ws", () => InvalidRobotId());
-        group.MapGet("/robots", ListRobots);
-        group.MapGet("/robots/{robot_id}/metrics", GetMetricsAsync);
-        group.MapGet("/robots/{robot_id}/history", GetHistoryAsync);
+        // The robot socket is for robots (matching ids only); everything else is for viewers.
+        group.Map("/ws/{robot_id}", AcceptRobotAsync).RequireAuthorization(Policies.Robot);
+        group.Map("/ws", () => InvalidRobotId()).RequireAuthorization(Policies.Robot);
+        var robots = group.MapGroup("/robots").RequireAuthorization(Policies.Viewer);
+        robots.MapGet("/", ListRobots);
+        robots.MapGet("/{robot_id}/metrics", GetMetricsAsync);
+        robots.MapGet("/{robot_id}/history", GetHistoryAsync);
         return app;
     }
 

@@ -26,13 +26,14 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
             ts REAL NOT NULL,
             payload TEXT NOT NULL,
             correlation_id TEXT,
-            version TEXT NOT NULL);
+            version TEXT NOT NULL,
+            actor TEXT);
         CREATE INDEX IF NOT EXISTS ix_events_ts ON events(ts);
         """;
 
     private const string InsertSql = """
-        INSERT INTO events (seq, id, type, source, target, ts, payload, correlation_id, version)
-        VALUES ($seq, $id, $type, $source, $target, $ts, $payload, $correlation_id, $version)
+        INSERT INTO events (seq, id, type, source, target, ts, payload, correlation_id, version, actor)
+        VALUES ($seq, $id, $type, $source, $target, $ts, $payload, $correlation_id, $version, $actor)
         """;
 
     private const string SetLastSeqSql =
@@ -50,6 +51,16 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
         {
             create.CommandText = Schema;
             await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+        using (var columns = connection.CreateCommand())
+        {
+            // Files from before meta.actor existed get the column (NULL for their events).
+            columns.CommandText = "SELECT COUNT(*) FROM pragma_table_info('events') WHERE name = 'actor'";
+            if (Convert.ToInt64(await columns.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) == 0)
+            {
+                columns.CommandText = "ALTER TABLE events ADD COLUMN actor TEXT";
+                await columns.ExecuteNonQueryAsync(cancellationToken);
+            }
         }
 
         _epoch = await GetMetaAsync(connection, "epoch", cancellationToken) ?? "";
@@ -93,7 +104,7 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
 
     private static CharterEvent[] Insert(SqliteWriteContext write, IReadOnlyList<CharterEvent> drafts, long firstSeq)
     {
-        var insert = write.Command(InsertSql, "$seq", "$id", "$type", "$source", "$target", "$ts", "$payload", "$correlation_id", "$version");
+        var insert = write.Command(InsertSql, "$seq", "$id", "$type", "$source", "$target", "$ts", "$payload", "$correlation_id", "$version", "$actor");
         var p = insert.Parameters;
         var committed = new CharterEvent[drafts.Count];
         for (var i = 0; i < drafts.Count; i++)
@@ -108,6 +119,7 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
             p[6].Value = evt.Payload.GetRawText();
             p[7].Value = (object?)evt.Meta.CorrelationId ?? DBNull.Value;
             p[8].Value = evt.Meta.Version;
+            p[9].Value = (object?)evt.Meta.Actor ?? DBNull.Value;
             insert.ExecuteNonQuery();
             committed[i] = evt;
         }
@@ -150,7 +162,7 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
         }
 
         var afterSeq = query.EffectiveAfterSeq(firstSeq);
-        var sql = new StringBuilder("SELECT seq, id, type, source, target, ts, payload, correlation_id, version FROM events WHERE seq > $after");
+        var sql = new StringBuilder("SELECT seq, id, type, source, target, ts, payload, correlation_id, version, actor FROM events WHERE seq > $after");
         command.Parameters.Clear();
         command.Parameters.AddWithValue("$after", afterSeq);
         var filter = query.EffectiveFilter;
@@ -194,7 +206,7 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
                     Target = reader.IsDBNull(4) ? null : reader.GetString(4),
                     Timestamp = reader.GetDouble(5),
                     Payload = ParsePayload(reader.GetString(6)),
-                    Meta = new EventMeta(reader.IsDBNull(7) ? null : reader.GetString(7), reader.GetString(8)),
+                    Meta = new EventMeta(reader.IsDBNull(7) ? null : reader.GetString(7), reader.GetString(8)) { Actor = reader.IsDBNull(9) ? null : reader.GetString(9) },
                 });
             }
         }
