@@ -65,8 +65,12 @@ internal sealed class IdPatternRequirement(string routeValue) : AuthorizationHan
     {
         if (context.Resource is HttpContext http)
         {
-            var id = http.GetRouteValue(requirement.RouteValue) as string ?? "";
-            if (WorkerIdentity.MayActAs(context.User, id, requirement.RouteValue.Replace("_id", "", StringComparison.Ordinal), out var refusal))
+            // No id in the route: nothing to act as (the endpoint refuses the request itself).
+            if (http.GetRouteValue(requirement.RouteValue) is not string { Length: > 0 } id)
+            {
+                context.Succeed(requirement);
+            }
+            else if (WorkerIdentity.MayActAs(context.User, id, requirement.RouteValue.Replace("_id", "", StringComparison.Ordinal), out var refusal))
             {
                 context.Succeed(requirement);
             }
