@@ -15,7 +15,9 @@ public sealed class JobsClient
 {
     private readonly HttpClient _http;
 
-    public JobsClient(HttpClient http)
+    /// <param name="http">The client whose base address is the hub.</param>
+    /// <param name="apiKey">An API key (or JWT) sent as <c>Authorization: Bearer</c> on every request; null in protected mode.</param>
+    public JobsClient(HttpClient http, string? apiKey = null)
     {
         ArgumentNullException.ThrowIfNull(http);
         if (http.BaseAddress is null)
@@ -23,6 +25,7 @@ public sealed class JobsClient
             throw new ArgumentException("the HttpClient needs a BaseAddress: the hub's URL, e.g. http://localhost:5080/", nameof(http));
         }
         _http = http;
+        MissionHubCredentials.Apply(http, apiKey);
     }
 
     /// <summary><c>POST /api/jobs</c>: the new job, <c>pending</c>.</summary>
