@@ -5,6 +5,7 @@ using MissionHub.Bench;
 var benchmarks = new Dictionary<string, (string Usage, Func<string[], Task<int>> Run)>(StringComparer.OrdinalIgnoreCase)
 {
     ["aggregation"] = (AggregationBenchmark.Usage, AggregationBenchmark.RunAsync),
+    ["auth"] = (AuthBenchmark.Usage, AuthBenchmark.RunAsync),
     ["eventlog"] = (EventLogBenchmark.Usage, EventLogBenchmark.RunAsync),
     ["hub"] = (HubBenchmark.Usage, HubBenchmark.RunAsync),
     ["metrics-published"] = (MetricsPublishedBenchmark.Usage, MetricsPublishedBenchmark.RunAsync),
