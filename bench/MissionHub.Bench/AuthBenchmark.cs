@@ -22,6 +22,7 @@ internal static class AuthBenchmark
     private const string Key = "mh_bench-operator-key-000000000000000000000000";
     private const string Issuer = "https://issuer.bench";
     private const string Audience = "missionhub-bench";
+    private static readonly string[] OperatorRoles = ["operator"];
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -39,7 +40,7 @@ internal static class AuthBenchmark
         {
             Issuer = Issuer,
             Audience = Audience,
-            Claims = new Dictionary<string, object> { ["sub"] = "bench-user", ["roles"] = new[] { "operator" } },
+            Claims = new Dictionary<string, object> { ["sub"] = "bench-user", ["roles"] = OperatorRoles },
             Expires = DateTime.UtcNow.AddHours(2),
             SigningCredentials = new SigningCredentials(new RsaSecurityKey(rsa), SecurityAlgorithms.RsaSha256),
         });
