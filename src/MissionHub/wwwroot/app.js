@@ -1023,6 +1023,7 @@ function onState(state, detail) {
     banner.className = 'banner warn';
     banner.textContent = `Catching up on missed events (${detail.why || 'resync'})…`;
   } else if (state === 'reconnecting') {
+    recheckIdentity();
     $('conn-text').textContent = 'Reconnecting…';
     banner.hidden = false;
     banner.className = 'banner bad';
@@ -1165,6 +1166,15 @@ function showSignIn() {
     }
   });
   $('signin-form').key.focus();
+}
+// A socket closed because the session's key was revoked or expired: back to the sign-in page.
+let identityCheck = null;
+function recheckIdentity() {
+  if (identityCheck || counters.identity?.via !== 'cookie') return;
+  identityCheck = whoAmI().then((now) => {
+    identityCheck = null;
+    if (!now.authenticated) location.reload();
+  });
 }
 function applyIdentity(me) {
   const roles = new Set(me.roles || []);

@@ -91,6 +91,25 @@ public sealed class AuthDashboardTests(BrowserFixture browser) : IClassFixture<B
     }
 
     [Fact]
+    public async Task RevokedSessionKey_TakesThePageBackToSignIn()
+    {
+        using var admin = AuthTestSupport.Client(_server, AuthTestSupport.RoleKeys["admin"]);
+        using var created = await admin.PostAsync(new Uri("/api/auth/keys", UriKind.Relative),
+            new StringContent("""{"name":"temp-viewer","roles":["viewer"]}""", Encoding.UTF8, "application/json"));
+        var key = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement;
+        var (context, page, _) = await browser.NewPageAsync();
+        _disposables.Add(context);
+        await page.GotoAsync(_server.BaseAddress.ToString());
+        await page.FillAsync("#signin-form input[name=key]", key.GetProperty("secret").GetString()!);
+        await page.ClickAsync("#signin-form button[type=submit]");
+        await Expect(page.Locator("#conn")).ToHaveAttributeAsync("data-state", "live");
+
+        using var revoked = await admin.DeleteAsync(new Uri($"/api/auth/keys/{key.GetProperty("id").GetString()}", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NoContent, revoked.StatusCode);
+        await Expect(page.Locator("#signin-form")).ToBeVisibleAsync();
+    }
+
+    [Fact]
     public async Task WrongKey_StaysOnTheSignInPage_WithTheReason()
     {
         var (context, page, _) = await browser.NewPageAsync();
