@@ -18,7 +18,8 @@ internal sealed partial class ApiKeyAuthenticationHandler(
     UrlEncoder encoder,
     ApiKeyRing ring,
     IOptions<AuthOptions> authOptions,
-    AuthMetrics metrics)
+    AuthMetrics metrics,
+    JwtCache jwtCache)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggerFactory, encoder)
 {
     public const string SchemeName = "MissionHub";
@@ -46,9 +47,14 @@ internal sealed partial class ApiKeyAuthenticationHandler(
         {
             if (authOptions.Value.Jwt.Enabled && via is "bearer" or "query")
             {
+                if (jwtCache.Find(credential) is { } known)
+                {
+                    return Success(known);
+                }
                 var jwt = await Context.AuthenticateAsync(JwtBearerDefaults.AuthenticationScheme);
                 if (jwt.Succeeded)
                 {
+                    jwtCache.Add(credential, jwt.Principal!);
                     return Success(jwt.Principal!);
                 }
                 return Failed(via, jwt.Failure?.Message is { } why ? $"the token was refused: {Trim(why)}" : "the token was refused");

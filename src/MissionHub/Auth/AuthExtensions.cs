@@ -25,6 +25,7 @@ public static class AuthExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ApiKeyRing>();
         services.TryAddSingleton<AuthMetrics>();
+        services.TryAddSingleton<JwtCache>();
         services.TryAddSingleton<CredentialStreams>();
         services.AddHostedService<AuthStartup>();
         services.AddHostedService(sp => sp.GetRequiredService<CredentialStreams>());
