@@ -174,6 +174,16 @@ public abstract class AuthBehaviourTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Created, submitted.StatusCode);
         var assigned = await AuthTestSupport.ReceiveTypeAsync(replacement, "job_assigned", TimeSpan.FromSeconds(5));
         Assert.Equal("render", assigned.GetProperty("job").GetProperty("job_type").GetString());
+
+        // What the worker's frames cause is audited under its key's name.
+        var jobId = assigned.GetProperty("job").GetProperty("id").GetString();
+        await AuthTestSupport.SendJsonAsync(replacement, new { type = "job_completed", job_id = jobId, result = new { ok = true } });
+        await Eventually.TrueAsync(async () =>
+        {
+            var page = await operatorClient.GetJsonAsync("/api/events?type=job_completed");
+            return page.GetProperty("events").EnumerateArray().Any(e =>
+                e.GetProperty("meta").TryGetProperty("actor", out var actor) && actor.GetString() == "worker-key");
+        }, TimeSpan.FromSeconds(5), "job_completed with meta.actor = worker-key");
     }
 
     [Fact]
