@@ -101,6 +101,25 @@ internal sealed class StreamLimitMiddleware(RequestDelegate next, CredentialStre
             {
                 context.RequestAborted = aborted;
             }
+            if (stream.ClosedReason is { } reason && stream.Socket is null && context.Response.HasStarted && !aborted.IsCancellationRequested
+                && context.Response.ContentType?.StartsWith("text/event-stream", StringComparison.Ordinal) == true)
+            {
+                // An SSE stream ended by its credential: say why as a last event, so the client does not just reconnect.
+                await WriteClosedEventAsync(context.Response, reason, aborted);
+            }
+        }
+    }
+
+    private static async Task WriteClosedEventAsync(HttpResponse response, string reason, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await response.WriteAsync($"event: credential_closed\ndata: {{\"code\":4401,\"reason\":\"{reason}\"}}\n\n", cancellationToken);
+            await response.Body.FlushAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            // The client is gone already.
         }
     }
 

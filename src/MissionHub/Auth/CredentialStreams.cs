@@ -109,12 +109,16 @@ public sealed partial class CredentialStreams : BackgroundService
 
         public RevocableWebSocket? Socket { get; set; }
 
+        /// <summary>Why the hub closed the stream (revoked, expired), or null while it is open or if the client left.</summary>
+        public string? ClosedReason { get; private set; }
+
         public async Task CloseAsync(string reason)
         {
             if (Interlocked.Exchange(ref _closed, 1) != 0)
             {
                 return;
             }
+            ClosedReason = reason;
             LogClosing(_owner._logger, Partition, reason);
             if (Socket is { } socket)
             {

@@ -5,6 +5,7 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using MissionHub.Auth;
+using MissionHub.Client;
 
 namespace MissionHub.Tests.Auth;
 
@@ -137,11 +138,15 @@ public abstract class AuthBehaviourTests : IAsyncLifetime
             }
             Assert.True(revoked.Elapsed < TimeSpan.FromSeconds(1), $"the socket closed after {revoked.Elapsed}");
 
-            // The SSE stream ends.
+            // The SSE stream says why, then ends.
             using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-            while (await reader.ReadAsync(cancel.Token) is not null)
+            ServerSentEvent? last = null;
+            while (await reader.ReadAsync(cancel.Token) is { } sse)
             {
+                last = sse;
             }
+            Assert.Equal("credential_closed", last?.Event);
+            Assert.Contains("revoked", last!.Data, StringComparison.Ordinal);
             Assert.True(revoked.Elapsed < TimeSpan.FromSeconds(1.5), $"the stream ended after {revoked.Elapsed}");
         }
 
