@@ -23,6 +23,16 @@ internal sealed class HubServer : IAsyncDisposable
 
     public Uri BaseAddress { get; }
 
+    /// <summary>CPU time the server process has used so far (user + system).</summary>
+    public TimeSpan ProcessorTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
     public Uri WebSocketUri(string path) => new UriBuilder(BaseAddress) { Scheme = "ws", Path = path }.Uri;
 
     public static async Task<HubServer> StartAsync(string backend, RedisServerProcess? redis, IDictionary<string, string>? settings = null)

@@ -6,6 +6,7 @@ var benchmarks = new Dictionary<string, (string Usage, Func<string[], Task<int>>
 {
     ["aggregation"] = (AggregationBenchmark.Usage, AggregationBenchmark.RunAsync),
     ["cluster"] = (ClusterBenchmark.Usage, ClusterBenchmark.RunAsync),
+    ["auth"] = (AuthBenchmark.Usage, AuthBenchmark.RunAsync),
     ["eventlog"] = (EventLogBenchmark.Usage, EventLogBenchmark.RunAsync),
     ["hub"] = (HubBenchmark.Usage, HubBenchmark.RunAsync),
     ["metrics-published"] = (MetricsPublishedBenchmark.Usage, MetricsPublishedBenchmark.RunAsync),

@@ -2,6 +2,8 @@
 // {"echo": payload}. Ctrl+C stops it cleanly (running jobs are cancelled and go back to the hub).
 //
 //   dotnet run --project samples/MissionHub.SampleWorker -- --hub http://localhost:5080 --worker-id sample-1 --job-types demo,render --slots 2
+//
+// With keys configured on the hub, pass a worker key: --api-key mh_… (or set MISSIONHUB_API_KEY).
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
@@ -10,7 +12,7 @@ using MissionHub.Client;
 var arguments = ParseArguments(args);
 if (arguments is null)
 {
-    Console.Error.WriteLine("usage: MissionHub.SampleWorker [--hub http://localhost:5080] [--worker-id sample-1] [--job-types demo,render] [--slots 2] [--steps 5] [--step-ms 200]");
+    Console.Error.WriteLine("usage: MissionHub.SampleWorker [--hub http://localhost:5080] [--worker-id sample-1] [--job-types demo,render] [--slots 2] [--steps 5] [--step-ms 200] [--api-key mh_…]");
     return 2;
 }
 
@@ -20,6 +22,7 @@ var options = new WorkerClientOptions
     WorkerId = arguments["worker-id"],
     JobTypes = arguments["job-types"].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
     MaxConcurrentJobs = int.Parse(arguments["slots"], CultureInfo.InvariantCulture),
+    ApiKey = arguments["api-key"] is { Length: > 0 } key ? key : Environment.GetEnvironmentVariable("MISSIONHUB_API_KEY"),
 };
 var steps = int.Parse(arguments["steps"], CultureInfo.InvariantCulture);
 var stepDelay = TimeSpan.FromMilliseconds(int.Parse(arguments["step-ms"], CultureInfo.InvariantCulture));
@@ -97,6 +100,7 @@ static Dictionary<string, string>? ParseArguments(string[] args)
         ["slots"] = "1",
         ["steps"] = "5",
         ["step-ms"] = "200",
+        ["api-key"] = "",
     };
     for (var i = 0; i < args.Length; i++)
     {

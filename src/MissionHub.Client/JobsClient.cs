@@ -10,8 +10,14 @@ public sealed class JobsClient
 {
     private readonly ApiTransport _api;
 
-    /// <summary>A client on <paramref name="http"/>, whose <see cref="HttpClient.BaseAddress"/> is the hub.</summary>
-    public JobsClient(HttpClient http) => _api = new ApiTransport(http);
+    /// <param name="http">The client whose base address is the hub.</param>
+    /// <param name="apiKey">An API key (or JWT) sent as <c>Authorization: Bearer</c> on every request; null in protected mode.</param>
+    public JobsClient(HttpClient http, string? apiKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        MissionHubCredentials.Apply(http, apiKey);
+        _api = new ApiTransport(http);
+    }
 
     /// <summary><c>POST /api/jobs</c>: the new job, <c>pending</c>.</summary>
     public Task<JobInfo> SubmitAsync(JobSubmission submission, CancellationToken cancellationToken = default)

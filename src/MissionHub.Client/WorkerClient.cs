@@ -142,6 +142,7 @@ public sealed class WorkerClient
         Func<JobContext, CancellationToken, Task<JsonElement?>> handler, CancellationToken stopping)
     {
         using var socket = new ClientWebSocket();
+        MissionHubCredentials.Apply(socket.Options, _options.ApiKey);
         _options.ConfigureSocket?.Invoke(socket.Options);
         var buffer = new ReceiveBuffer();
         try

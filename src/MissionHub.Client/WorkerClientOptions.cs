@@ -32,6 +32,9 @@ public sealed record WorkerClientOptions
     /// <summary>On shutdown, how long handlers get to finish after their token is cancelled, and the close handshake to complete.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>An API key with the <c>worker</c> role (<c>mh_…</c>), sent as <c>Authorization: Bearer</c>; null in protected mode.</summary>
+    public string? ApiKey { get; init; }
+
     /// <summary>Extra socket settings (headers, proxy, certificates).</summary>
     public Action<ClientWebSocketOptions>? ConfigureSocket { get; init; }
 

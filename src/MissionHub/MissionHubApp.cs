@@ -1,5 +1,6 @@
 using MissionHub.Agents;
 using MissionHub.ApiDocs;
+using MissionHub.Auth;
 using MissionHub.Events;
 using MissionHub.Hub;
 using MissionHub.Metrics;
@@ -20,6 +21,7 @@ public static class MissionHubApp
     {
         builder.AddMissionHubStorage();
         builder.AddMissionHubEvents();
+        builder.AddMissionHubAuth();
         builder.AddMissionHubMissions();
         builder.AddMissionHubJobs();
         builder.AddMissionHubMonitor();
@@ -46,9 +48,12 @@ public static class MissionHubApp
         app.UseStatusCodePages();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
         app.UseMissionHubCorrelation();
-        // The dashboard (wwwroot/index.html at /): static files, no build step.
+        app.UseMissionHubProtectedMode();
+        // The dashboard (wwwroot/index.html at /): static files, no build step, served to anyone protected mode lets in.
         app.UseDefaultFiles();
         app.UseStaticFiles();
+        app.UseMissionHubAuth();
+        app.MapAuthApi();
         app.MapEventsApi();
         app.MapMissionsApi();
         app.MapJobsApi();

@@ -176,6 +176,7 @@ public sealed class MonitorClient : IAsyncDisposable
         while (!stop.IsCancellationRequested)
         {
             var socket = new ClientWebSocket();
+            MissionHubCredentials.Apply(socket.Options, _options.ApiKey);
             _options.ConfigureSocket?.Invoke(socket.Options);
             Volatile.Write(ref _socket, socket);
             var received = false;

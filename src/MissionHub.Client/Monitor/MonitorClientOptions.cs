@@ -38,6 +38,9 @@ public sealed class MonitorClientOptions
     /// <summary>Finished jobs kept per outcome (completed, failed), newest first, as the server's snapshot keeps them.</summary>
     public int RecentFinishedKept { get; init; } = 100;
 
+    /// <summary>An API key (or JWT) with the <c>viewer</c> role, sent as <c>Authorization: Bearer</c>; null in protected mode.</summary>
+    public string? ApiKey { get; init; }
+
     /// <summary>Called on each new socket before it connects (headers, proxy, deflate…).</summary>
     public Action<ClientWebSocketOptions>? ConfigureSocket { get; init; }
 }

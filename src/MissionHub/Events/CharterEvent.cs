@@ -52,6 +52,10 @@ public sealed record EventMeta(string? CorrelationId, string Version = EventMeta
     /// <summary>W3C traceparent of the trace that caused the event (a job's events: the job's); absent when untraced.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Traceparent { get; init; }
+
+    /// <summary>Who caused the event (an API key's name or a JWT's subject); absent for anonymous callers and the hub itself.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Actor { get; init; }
 }
 
 /// <summary>An answer of the log: a page of events plus where it stands, so a client can tell a gap from an end.</summary>

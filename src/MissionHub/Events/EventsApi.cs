@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using MissionHub.ApiDocs;
+using MissionHub.Auth;
 using MissionHub.Infrastructure;
 
 namespace MissionHub.Events;
@@ -11,7 +12,7 @@ public static class EventsApi
 {
     public static IEndpointRouteBuilder MapEventsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/events").WithTags("Events");
+        var group = app.MapGroup("/api/events").WithTags("Events").RequireAuthorization(Policies.Viewer);
         group.MapGet("/", GetEventsAsync)
             .WithSummary("Event history in seq order (Charter envelopes, or CloudEvents 1.0 with format=cloudevents)")
             .WithQuery(("after_seq", "events after this seq"), ("since", "events at or after this Unix time (seconds)"),
@@ -28,7 +29,7 @@ public static class EventsApi
             .Produces<CharterEvent>(StatusCodes.Status200OK, "text/event-stream")
             .WithProblems(StatusCodes.Status400BadRequest);
         app.MapGet("/api/health", (IEventLog log) =>
-            TypedResults.Ok(new HealthResponse("ok", log.Provider, log.Epoch, log.LastSeq))).WithTags("Health")
+            TypedResults.Ok(new HealthResponse("ok", log.Provider, log.Epoch, log.LastSeq))).WithTags("Health").AllowAnonymous()
             .WithSummary("Liveness: the event log's provider, epoch and last seq");
         return app;
     }

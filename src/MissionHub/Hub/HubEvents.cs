@@ -15,7 +15,7 @@ public static class HubEvents
     public const string Source = "hub";
 
     /// <summary>The meta of events caused by the current request or socket message; taken before the write leaves its context.</summary>
-    public static EventMeta CurrentMeta() => new(CorrelationContext.Current) { Traceparent = Tracing.MissionHubTracing.CurrentTraceparent };
+    public static EventMeta CurrentMeta() => new(CorrelationContext.Current) { Traceparent = Tracing.MissionHubTracing.CurrentTraceparent, Actor = Auth.AuthContext.Actor };
 
     public static string JobTarget(string jobId) => "job_" + jobId;
 

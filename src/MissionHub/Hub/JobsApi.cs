@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using MissionHub.ApiDocs;
+using MissionHub.Auth;
 using MissionHub.Infrastructure;
 
 namespace MissionHub.Hub;
@@ -14,8 +15,9 @@ public static class JobsApi
 
     public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/jobs").WithTags("Jobs");
+        var group = app.MapGroup("/api/jobs").WithTags("Jobs").RequireAuthorization(Policies.Viewer);
         group.MapPost("/", SubmitAsync)
+            .RequireAuthorization(Policies.Operator)
             .WithSummary("Submit a job; it is pending until a worker with its job type has a free slot")
             .Accepts<JobSubmitRequest>("application/json")
             .WithProblems(StatusCodes.Status400BadRequest)
@@ -27,9 +29,10 @@ public static class JobsApi
             .WithProblems(StatusCodes.Status400BadRequest);
         group.MapGet("/{id}", GetAsync).WithSummary("One job").WithProblems(StatusCodes.Status404NotFound);
         group.MapPost("/{id}/cancel", CancelAsync)
+            .RequireAuthorization(Policies.Operator)
             .WithSummary("Cancel a job that has not finished; its worker is told with job_cancelled")
             .WithProblems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
-        app.Map("/ws/worker", AcceptWorkerAsync).WithTags("Jobs");
+        app.Map("/ws/worker", AcceptWorkerAsync).WithTags("Jobs").RequireAuthorization(Policies.Worker);
         return app;
     }
 

@@ -254,6 +254,11 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
             heldJobs = [.. heldElement.EnumerateArray().Select(j => j.GetString()!)];
         }
         var workerId = idElement.GetString()!;
+        if (!Auth.WorkerIdentity.MayRegister(workerId, out var refusal))
+        {
+            SendError("forbidden", refusal);
+            return;
+        }
         var jobTypes = typesElement.EnumerateArray().Select(t => t.GetString()!).Distinct(StringComparer.Ordinal).ToArray();
         _session = new WorkerSession(workerId, _connectionId, jobTypes, slots, this, _time.GetUtcNow());
         // Answered once storage knows the connection: whoever asks any process about this worker then finds it.

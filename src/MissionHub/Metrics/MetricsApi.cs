@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using MissionHub.Auth;
 using OpenTelemetry.Metrics;
 
 namespace MissionHub.Metrics;
@@ -33,9 +34,9 @@ public static class MetricsApi
 
     public static IEndpointRouteBuilder MapMetricsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/metrics").WithTags("Metrics");
+        var group = app.MapGroup("/api/metrics").WithTags("Metrics").RequireAuthorization(Policies.Viewer);
         group.MapGet("/missions", GetMissionMetrics).WithSummary("The latest mission-metrics aggregation (every 30 s)");
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(Policies.Viewer);
         return app;
     }
 

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using MissionHub.ApiDocs;
+using MissionHub.Auth;
 using MissionHub.Infrastructure;
 
 namespace MissionHub.Missions;
@@ -9,8 +10,9 @@ public static class MissionsApi
 {
     public static IEndpointRouteBuilder MapMissionsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/missions").WithTags("Missions");
+        var group = app.MapGroup("/api/missions").WithTags("Missions").RequireAuthorization(Policies.Viewer);
         group.MapPost("/", CreateAsync)
+            .RequireAuthorization(Policies.Operator)
             .WithSummary("Create a mission (PENDING); a duplicate id is 409")
             .Accepts<CreateMissionRequest>("application/json")
             .WithProblems(StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict)
@@ -29,11 +31,13 @@ public static class MissionsApi
             .WithExamples(response: """{"total": 3, "by_status": {"PENDING": 1, "RUNNING": 1, "COMPLETED": 1, "FAILED": 0, "CANCELLED": 0}, "last_updated": 1703001300.123}""");
         group.MapGet("/{id}", GetAsync).WithSummary("One mission").WithProblems(StatusCodes.Status404NotFound);
         group.MapPost("/{id}/status", ChangeStatusAsync)
+            .RequireAuthorization(Policies.Operator)
             .WithSummary("Change a mission's status; a transition the lifecycle does not allow is 409 naming both states")
             .Accepts<StatusChangeRequest>("application/json")
             .WithProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
             .WithExamples(request: """{"status": "RUNNING"}""");
         group.MapPost("/{id}/log", AppendLogAsync)
+            .RequireAuthorization(Policies.Operator)
             .WithSummary("Append a log entry (level debug, info, warning or error)")
             .Accepts<LogEntryRequest>("application/json")
             .WithProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound)

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using MissionHub.Auth;
 using MissionHub.Events;
 using MissionHub.Infrastructure;
 
@@ -21,7 +22,7 @@ public static class MonitorApi
     /// <summary><c>/ws/monitor</c>.</summary>
     public static IEndpointRouteBuilder MapMonitorSocket(this IEndpointRouteBuilder app)
     {
-        app.Map("/ws/monitor", AcceptAsync).WithTags("Monitor");
+        app.Map("/ws/monitor", AcceptAsync).WithTags("Monitor").RequireAuthorization(Policies.Viewer);
         return app;
     }
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using MissionHub.Auth;
 using MissionHub.Events;
 using MissionHub.Hub;
 using MissionHub.Storage.Redis;
@@ -39,6 +40,12 @@ public static class StorageExtensions
             sp.GetRequiredService<IOptions<StorageOptions>>().Value.UsesRedis
                 ? ActivatorUtilities.CreateInstance<RedisHubSignals>(sp)
                 : new LocalHubSignals());
+        services.TryAddSingleton<SqliteApiKeyStore>();
+        services.TryAddSingleton<RedisApiKeyStore>();
+        services.TryAddSingleton<IApiKeyStore>(sp =>
+            sp.GetRequiredService<IOptions<StorageOptions>>().Value.UsesRedis
+                ? sp.GetRequiredService<RedisApiKeyStore>()
+                : sp.GetRequiredService<SqliteApiKeyStore>());
         services.AddHostedService<StorageStartup>();
         return builder;
     }

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using MissionHub.Agents;
 using MissionHub.ApiDocs;
+using MissionHub.Auth;
 using MissionHub.Infrastructure;
 
 namespace MissionHub.Supervisor;
@@ -13,7 +14,7 @@ public static class SupervisorApi
 
     public static IEndpointRouteBuilder MapSupervisorApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/supervisor").WithTags("Supervisor");
+        var group = app.MapGroup("/api/supervisor").WithTags("Supervisor").RequireAuthorization(Policies.Viewer);
         group.MapGet("/health", GetHealthAsync)
             .WithSummary("ok, degraded or error from real checks; 503 with the same body when error")
             .Produces<SupervisorHealth>(StatusCodes.Status200OK)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using MissionHub.ApiDocs;
+using MissionHub.Auth;
 using MissionHub.Infrastructure;
 
 namespace MissionHub.Telemetry;
@@ -17,15 +18,17 @@ public static class TelemetryApi
     public static IEndpointRouteBuilder MapTelemetryApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/telemetry").WithTags("Telemetry");
-        group.Map("/ws/{robot_id}", AcceptRobotAsync);
+        // The robot socket is for robots (matching ids only); everything else is for viewers.
+        group.Map("/ws/{robot_id}", AcceptRobotAsync).RequireAuthorization(Policies.Robot);
         // Only so a socket opened without a robot id is told why: not an API of its own.
-        group.Map("/ws", () => InvalidRobotId()).ExcludeFromDescription();
-        group.MapGet("/robots", ListRobots).WithSummary("Every robot connected or heard from recently");
-        group.MapGet("/robots/{robot_id}/metrics", GetMetricsAsync)
+        group.Map("/ws", () => InvalidRobotId()).RequireAuthorization(Policies.Robot).ExcludeFromDescription();
+        var robots = group.MapGroup("/robots").RequireAuthorization(Policies.Viewer);
+        robots.MapGet("/", ListRobots).WithSummary("Every robot connected or heard from recently");
+        robots.MapGet("/{robot_id}/metrics", GetMetricsAsync)
             .WithSummary("A robot's latest metrics (emits telemetry.metrics_published)")
             .WithProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound)
             .WithExamples(response: """{"robot_id": "robot-7", "state": "online", "metrics": {"cpu_usage": 45.2, "memory_usage": 62.8, "network_latency_ms": 12.5, "battery_percentage": 78.0}, "extra": {}, "timestamp": 1703001234.567}""");
-        group.MapGet("/robots/{robot_id}/history", GetHistoryAsync)
+        robots.MapGet("/{robot_id}/history", GetHistoryAsync)
             .WithSummary("A robot's time series in buckets of step seconds (min, avg, max per metric)")
             .WithNumberQuery("from", "Unix seconds; default one hour before to")
             .WithNumberQuery("to", "Unix seconds; default now")

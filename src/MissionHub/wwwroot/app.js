@@ -742,7 +742,7 @@ function renderMissionDetail() {
       <dt>Updated</dt><dd>${timeTag(toMs(m.updated_at))}</dd>
     </dl>
     <div class="actions" role="group" aria-label="Change status">
-      ${allowed.length ? allowed.map((to) => `<button type="button" class="t-${to.toLowerCase()}" data-to="${to}">${to === 'RUNNING' ? 'Start' : to === 'COMPLETED' ? 'Complete' : to === 'FAILED' ? 'Mark failed' : 'Cancel'} <span class="muted small">→ ${to}</span></button>`).join('') : '<span class="muted">Final status: no further transitions.</span>'}
+      ${allowed.length ? allowed.map((to) => `<button type="button" class="t-${to.toLowerCase()} needs-operator" data-to="${to}">${to === 'RUNNING' ? 'Start' : to === 'COMPLETED' ? 'Complete' : to === 'FAILED' ? 'Mark failed' : 'Cancel'} <span class="muted small">→ ${to}</span></button>`).join('') : '<span class="muted">Final status: no further transitions.</span>'}
     </div>
     <p class="error" role="alert" ${o.actionError ? '' : 'hidden'}>${esc(o.actionError?.message)}</p>
     <h3>Log <span class="muted small">(live)</span></h3>
@@ -819,7 +819,7 @@ function jobRow(j) {
     ${active || j.status === 'completed' ? `<div class="bar" role="progressbar" aria-label="progress of ${esc(j.id)}" aria-valuemin="0" aria-valuemax="100" aria-valuenow="${pct}"><span style="width:${pct}%"></span><em>${pct}%</em></div>` : ''}
     <div class="small">${j.worker_id ? `on <span class="mono">${esc(j.worker_id)}</span> · ` : ''}${timeTag(when, false)}${j.attempts > 1 ? ` · attempt ${j.attempts}` : ''}</div>
     ${j.error ? `<div class="small errtext">${esc(j.error)}</div>` : ''}
-    ${cancellable ? `<button type="button" class="small-btn" data-cancel="${esc(j.id)}">Cancel</button>` : ''}`;
+    ${cancellable ? `<button type="button" class="small-btn needs-operator" data-cancel="${esc(j.id)}">Cancel</button>` : ''}`;
 }
 function updateRow(cached, j) {
   const sig = jobSig(j);
@@ -1023,6 +1023,7 @@ function onState(state, detail) {
     banner.className = 'banner warn';
     banner.textContent = `Catching up on missed events (${detail.why || 'resync'})…`;
   } else if (state === 'reconnecting') {
+    recheckIdentity();
     $('conn-text').textContent = 'Reconnecting…';
     banner.hidden = false;
     banner.className = 'banner bad';
@@ -1138,7 +1139,63 @@ counters.jobCounts = () => {
   for (const j of S.jobs.values()) if (j.status === 'pending') pending += 1;
   return { pending, active: S.jobs.size - pending, completed: S.completed.length, failed: S.failed.length };
 };
-wire();
-route();
-loadHealth();
-client.start();
+// ---------- who is signed in ----------
+// The server decides (and refuses what a role may not do); the page only hides what would be refused.
+async function whoAmI() {
+  try {
+    return await api('GET', '/api/auth/me');
+  } catch {
+    return { authenticated: false, protected_mode: false, roles: [], via: 'none' };
+  }
+}
+function showSignIn() {
+  document.body.classList.add('signed-out');
+  $('signin').hidden = false;
+  $('signin-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const form = ev.currentTarget;
+    const button = form.querySelector('button[type=submit]');
+    button.disabled = true;
+    try {
+      await api('POST', '/api/auth/session', { key: form.key.value.trim() });
+      form.reset();
+      location.reload();
+    } catch (err) {
+      showError($('signin-error'), err);
+      button.disabled = false;
+    }
+  });
+  $('signin-form').key.focus();
+}
+// A socket closed because the session's key was revoked or expired: back to the sign-in page.
+let identityCheck = null;
+function recheckIdentity() {
+  if (identityCheck || counters.identity?.via !== 'cookie') return;
+  identityCheck = whoAmI().then((now) => {
+    identityCheck = null;
+    if (!now.authenticated) location.reload();
+  });
+}
+function applyIdentity(me) {
+  const roles = new Set(me.roles || []);
+  document.body.classList.toggle('can-operate', roles.has('operator') || roles.has('admin'));
+  document.body.dataset.roles = [...roles].join(' ');
+  $('who').hidden = false;
+  $('who-name').textContent = me.via === 'protected_mode' ? 'local (protected mode)' : `${me.actor ?? 'signed in'} · ${[...roles].join(', ')}`;
+  $('signout').hidden = me.via !== 'cookie';
+  $('signout').addEventListener('click', async () => {
+    try { await api('DELETE', '/api/auth/session'); } finally { location.reload(); }
+  });
+}
+
+const me = await whoAmI();
+counters.identity = me;
+if (!me.authenticated) {
+  showSignIn();
+} else {
+  applyIdentity(me);
+  wire();
+  route();
+  loadHealth();
+  client.start();
+}

@@ -27,13 +27,14 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
             payload TEXT NOT NULL,
             correlation_id TEXT,
             version TEXT NOT NULL,
-            traceparent TEXT);
+            traceparent TEXT,
+            actor TEXT);
         CREATE INDEX IF NOT EXISTS ix_events_ts ON events(ts);
         """;
 
     private const string InsertSql = """
-        INSERT INTO events (seq, id, type, source, target, ts, payload, correlation_id, version, traceparent)
-        VALUES ($seq, $id, $type, $source, $target, $ts, $payload, $correlation_id, $version, $traceparent)
+        INSERT INTO events (seq, id, type, source, target, ts, payload, correlation_id, version, traceparent, actor)
+        VALUES ($seq, $id, $type, $source, $target, $ts, $payload, $correlation_id, $version, $traceparent, $actor)
         """;
 
     private const string SetLastSeqSql =
@@ -52,6 +53,16 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
             await create.ExecuteNonQueryAsync(cancellationToken);
         }
         await AddTraceparentColumnAsync(connection, cancellationToken);
+        using (var columns = connection.CreateCommand())
+        {
+            // Files from before meta.actor existed get the column (NULL for their events).
+            columns.CommandText = "SELECT COUNT(*) FROM pragma_table_info('events') WHERE name = 'actor'";
+            if (Convert.ToInt64(await columns.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) == 0)
+            {
+                columns.CommandText = "ALTER TABLE events ADD COLUMN actor TEXT";
+                await columns.ExecuteNonQueryAsync(cancellationToken);
+            }
+        }
 
         _epoch = await GetMetaAsync(connection, "epoch", cancellationToken) ?? "";
         if (_epoch.Length == 0)
@@ -110,7 +121,7 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
         {
             return [];
         }
-        var insert = write.Command(InsertSql, "$seq", "$id", "$type", "$source", "$target", "$ts", "$payload", "$correlation_id", "$version", "$traceparent");
+        var insert = write.Command(InsertSql, "$seq", "$id", "$type", "$source", "$target", "$ts", "$payload", "$correlation_id", "$version", "$traceparent", "$actor");
         var p = insert.Parameters;
         var committed = new CharterEvent[drafts.Count];
         for (var i = 0; i < drafts.Count; i++)
@@ -126,6 +137,7 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
             p[7].Value = (object?)evt.Meta.CorrelationId ?? DBNull.Value;
             p[8].Value = evt.Meta.Version;
             p[9].Value = (object?)evt.Meta.Traceparent ?? DBNull.Value;
+            p[10].Value = (object?)evt.Meta.Actor ?? DBNull.Value;
             insert.ExecuteNonQuery();
             committed[i] = evt;
         }
@@ -168,7 +180,7 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
         }
 
         var afterSeq = query.EffectiveAfterSeq(firstSeq);
-        var sql = new StringBuilder("SELECT seq, id, type, source, target, ts, payload, correlation_id, version, traceparent FROM events WHERE seq > $after");
+        var sql = new StringBuilder("SELECT seq, id, type, source, target, ts, payload, correlation_id, version, traceparent, actor FROM events WHERE seq > $after");
         command.Parameters.Clear();
         command.Parameters.AddWithValue("$after", afterSeq);
         var filter = query.EffectiveFilter;
@@ -215,6 +227,7 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
                     Meta = new EventMeta(reader.IsDBNull(7) ? null : reader.GetString(7), reader.GetString(8))
                     {
                         Traceparent = reader.IsDBNull(9) ? null : reader.GetString(9),
+                        Actor = reader.IsDBNull(10) ? null : reader.GetString(10),
                     },
                 });
             }
