@@ -35,13 +35,16 @@ public static class ApiDocsExtensions
 
     public static IEndpointRouteBuilder MapMissionHubApiDocs(this IEndpointRouteBuilder app)
     {
-        app.MapOpenApi("/openapi/{documentName}.json");
+        // The documents describe the API, not its data, but like every endpoint but liveness they need a credential
+        // once keys are configured (any role that may read).
+        app.MapOpenApi("/openapi/{documentName}.json").RequireAuthorization(Auth.Policies.Viewer);
         app.MapScalarApiReference("/docs", scalar => scalar
             .WithTitle("MissionHub API")
-            .WithOpenApiRoutePattern("/openapi/{documentName}.json"));
+            .WithOpenApiRoutePattern("/openapi/{documentName}.json")).RequireAuthorization(Auth.Policies.Viewer);
         app.MapGet("/asyncapi/v1.json", (HttpRequest request) =>
                 TypedResults.Text(AsyncApiDocument.Build(request.Host.HasValue ? request.Host.Value! : "localhost:5080").ToJsonString(), "application/json"))
             .WithTags("Docs")
+            .RequireAuthorization(Auth.Policies.Viewer)
             .WithSummary("The AsyncAPI 3 document of the WebSocket protocols and the event types")
             .Produces<JsonObject>(StatusCodes.Status200OK, "application/json");
         return app;

@@ -1,3 +1,4 @@
+using MissionHub.ApiDocs;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -15,14 +16,25 @@ public static partial class AuthApi
     public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder app)
     {
         var keys = app.MapGroup("/api/auth/keys").WithTags("Auth").RequireAuthorization(Policies.Admin);
-        keys.MapPost("/", CreateKeyAsync);
-        keys.MapGet("/", ListKeysAsync);
-        keys.MapDelete("/{id}", RevokeKeyAsync);
+        keys.MapPost("/", CreateKeyAsync)
+            .WithSummary("Create an API key; its secret is in this answer only (storage keeps a hash)")
+            .Accepts<CreateKeyRequest>("application/json")
+            .WithProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden)
+            .WithExamples(request: """{"name": "render-farm", "roles": ["worker"], "id_pattern": "render-*", "expires_at": 1830000000}""");
+        keys.MapGet("/", ListKeysAsync)
+            .WithSummary("Every key, never a secret")
+            .WithProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);
+        keys.MapDelete("/{id}", RevokeKeyAsync)
+            .WithSummary("Revoke a key: it stops working at once, and the sockets and streams opened with it are closed")
+            .WithProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound);
 
         var session = app.MapGroup("/api/auth").WithTags("Auth").AllowAnonymous();
-        session.MapPost("/session", SignInAsync);
-        session.MapDelete("/session", SignOut);
-        session.MapGet("/me", WhoAmI);
+        session.MapPost("/session", SignInAsync)
+            .WithSummary("Dashboard sign-in: exchanges a key for an HttpOnly, SameSite=Strict session cookie")
+            .Accepts<SessionRequest>("application/json")
+            .WithProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized);
+        session.MapDelete("/session", SignOut).WithSummary("Dashboard sign-out: clears the session cookie");
+        session.MapGet("/me", WhoAmI).WithSummary("Who the caller is: actor, roles, and whether the server is in protected mode");
         return app;
     }
 

@@ -17,7 +17,8 @@ public sealed class RestClientsTests : IAsyncLifetime
     public Task InitializeAsync()
     {
         StartServer();
-        _client = new MissionHubClient(new MissionHubClientOptions { Server = _factory.BaseAddress, ApiKey = "mh_test" });
+        // Protected mode (no key configured): loopback needs no credential, and a made-up one would be refused.
+        _client = new MissionHubClient(new MissionHubClientOptions { Server = _factory.BaseAddress });
         return Task.CompletedTask;
     }
 
