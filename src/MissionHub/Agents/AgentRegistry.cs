@@ -5,7 +5,7 @@ using MissionHub.Hub;
 
 namespace MissionHub.Agents;
 
-/// <summary>Agent kinds and states (spec 000 agents, extended as issue 5 asks).</summary>
+/// <summary>Agent kinds and states (spec 000 agents, with the connection states an operator needs).</summary>
 public static class AgentKind
 {
     public const string Worker = "worker";
@@ -49,7 +49,7 @@ public sealed class AgentOptions
 }
 
 /// <summary>
-/// The one registry of agents: workers as the job broker knows them (connected, and those that left, with
+/// The one registry of agents: workers as storage knows them (connected, and those that left, with
 /// why) and robots as their telemetry sockets report them. Offline agents stay listed for a retention period,
 /// marked as such, instead of vanishing.
 /// </summary>

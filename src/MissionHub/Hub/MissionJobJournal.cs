@@ -5,10 +5,10 @@ using MissionHub.Missions;
 namespace MissionHub.Hub;
 
 /// <summary>
-/// Writes a job's story into the log of the mission its <c>workflow_id</c> names (issue 4 item 7): its assignment,
+/// Writes a job's story into the log of the mission its <c>workflow_id</c> names: its assignment,
 /// its progress milestones (each quarter: 25, 50, 75, 100 %), failed attempts and its outcome. Entries go through
 /// <see cref="MissionService"/>, so each one is stored and published as <c>mission.log_appended</c> like any other.
-/// The broker runs these calls on the job's own effect chain, so the log reads in the order of the job's events.
+/// The hub awaits each entry right after the step it records (an assignment before the worker hears of it), so the log reads in the order of the job's events.
 /// A workflow_id that names no mission is ignored.
 /// </summary>
 public sealed partial class MissionJobJournal(MissionService missions, ILogger<MissionJobJournal> logger)

@@ -10,7 +10,7 @@ namespace MissionHub.Hub;
 /// <summary>
 /// One worker's WebSocket (<c>/ws/worker</c>, DESIGN.md §4): reads frames one at a time, refuses bad ones
 /// with an <c>error</c> frame and keeps going, and sends through a bounded queue drained by one writer
-/// so the broker never waits on a socket.
+/// so the hub never waits on a socket.
 /// </summary>
 internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
 {

@@ -1,6 +1,6 @@
 namespace MissionHub.Hub;
 
-/// <summary>What the broker needs of a worker's connection: queue a frame, close it.</summary>
+/// <summary>What the hub needs of a worker's connection: queue a frame, close it.</summary>
 public interface IWorkerLink
 {
     /// <summary>Queues a frame without waiting; false if the connection is gone or not reading.</summary>

@@ -9,7 +9,7 @@ namespace MissionHub.Metrics;
 
 /// <summary>
 /// The <c>MissionHub</c> meter: observable instruments read from state the hub already keeps (the last aggregation,
-/// the broker's counters, the agent registry, the event bus, the monitors, the robots), so a scrape costs no storage
+/// the read model of the event log, the agent registry, the event bus, the monitors, the robots), so a scrape costs no storage
 /// round trip. Robot gauges carry only robots connected or recently heard from, and only the four spec metrics.
 /// </summary>
 public sealed class MissionHubInstruments : IDisposable

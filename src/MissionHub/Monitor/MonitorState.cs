@@ -181,8 +181,7 @@ public sealed partial class MonitorState(EventBus bus, IJobStore store, ILogger<
         }
     }
 
-    /// <summary>Starts from the broker's current state at the log's head (at start-up, or after the log was replaced).</summary>
-    /// <summary>Starts over from the hub as stored, read together with the seq it reflects: events after it follow.</summary>
+    /// <summary>Starts over from the hub as stored, read together with the seq it reflects (at start-up, or after the log was replaced): events after it follow.</summary>
     private async Task ResetAsync(CancellationToken cancellationToken)
     {
         var snapshot = await store.SnapshotAsync(RecentKept, cancellationToken);
@@ -295,7 +294,7 @@ public sealed partial class MonitorState(EventBus bus, IJobStore store, ILogger<
                     {
                         Status = status,
                         WorkerId = status == JobStatus.Pending ? null : j.WorkerId,
-                        Progress = status == JobStatus.Pending ? 0 : j.Progress, // a requeued job starts over, as in the broker
+                        Progress = status == JobStatus.Pending ? 0 : j.Progress, // a requeued job starts over, as in storage
                         Error = Str(p, "error") ?? j.Error,
                     });
                     if (status == JobStatus.Pending)

@@ -25,7 +25,7 @@ public sealed partial class RedisEventLog(
     private const int MaxScannedPerRead = 20_000;
 
     // A missing epoch means the store was flushed or never used: start a new epoch from seq 1.
-    private const string EnsureEpoch = """
+    internal const string EnsureEpoch = """
         local epoch = redis.call('GET', KEYS[1])
         if not epoch then
           epoch = ARGV[1]

@@ -17,13 +17,8 @@ internal static class RedisJobScript
 {
     // KEYS: epoch, seq, stream, first, tindex, tindex_last, trimmed (the event log's).
     // ARGV: new epoch, notify channel, hub key prefix, now, event id prefix, meta json, step name, the step's arguments.
-    public const string Source = """
-        local epoch = redis.call('GET', KEYS[1])
-        if not epoch then
-          epoch = ARGV[1]
-          redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
-          redis.call('SET', KEYS[1], epoch)
-        end
+    public const string Source = RedisEventLog.EnsureEpoch + """
+
         local P = ARGV[3]
         local NOW = ARGV[4]
         local now = tonumber(NOW)

@@ -103,17 +103,9 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
         return Write<IReadOnlyList<ClaimedJob>>(write => Claim(write, slots, leaseUntil, Now(), meta), cancellationToken);
     }
 
-    public Task<JobStep> ProgressAsync(JobHolder holder, string jobId, double progress, CancellationToken cancellationToken = default)
-    {
-        var meta = HubEvents.CurrentMeta();
-        return Write(write =>
+    public Task<JobStep> ProgressAsync(JobHolder holder, string jobId, double progress, CancellationToken cancellationToken = default) =>
+        HeldStep(holder, jobId, (write, old, now, meta) =>
         {
-            var found = Held(write, holder, jobId);
-            if (found is not { Outcome: StepOutcome.Done, Job: { } old })
-            {
-                return found;
-            }
-            var now = Now();
             var job = old with { Progress = progress, UpdatedAt = now, Status = JobStatus.Running, StartedAt = old.StartedAt ?? now };
             Save(write, job);
             if (old.Status == JobStatus.Assigned)
@@ -123,20 +115,11 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
             Emit(write, HubEvents.Progress(jobId, holder.WorkerId, progress, now, meta));
             return new JobStep(StepOutcome.Done, job);
         }, cancellationToken);
-    }
 
     public Task<JobStep> CompleteAsync(JobHolder holder, string jobId, JsonElement? result, FreeSlots? next, double leaseUntil,
-        CancellationToken cancellationToken = default)
-    {
-        var meta = HubEvents.CurrentMeta();
-        return Write(write =>
+        CancellationToken cancellationToken = default) =>
+        HeldStep(holder, jobId, (write, old, now, meta) =>
         {
-            var found = Held(write, holder, jobId);
-            if (found is not { Outcome: StepOutcome.Done, Job: { } old })
-            {
-                return found;
-            }
-            var now = Now();
             // A completed job shows its result, not the error of an earlier attempt (that stays in its events).
             var job = Released(old, now) with
             {
@@ -150,24 +133,14 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
             WorkerMaybeIdle(write, holder.WorkerId, now, meta);
             return new JobStep(StepOutcome.Done, job, holder) { Claimed = claimed };
         }, cancellationToken);
-    }
 
-    public Task<JobStep> FailAsync(JobHolder holder, string jobId, string error, RetryBackoff backoff, CancellationToken cancellationToken = default)
-    {
-        var meta = HubEvents.CurrentMeta();
-        return Write(write =>
+    public Task<JobStep> FailAsync(JobHolder holder, string jobId, string error, RetryBackoff backoff, CancellationToken cancellationToken = default) =>
+        HeldStep(holder, jobId, (write, old, now, meta) =>
         {
-            var found = Held(write, holder, jobId);
-            if (found is not { Outcome: StepOutcome.Done, Job: { } old })
-            {
-                return found;
-            }
-            var now = Now();
             var delay = backoff.DelaySeconds(old.Attempts);
             var job = FailAttempt(write, old, error, delay > 0 ? now + delay : null, now, meta);
             return new JobStep(StepOutcome.Done, job, holder);
         }, cancellationToken);
-    }
 
     public Task<JobStep> CancelAsync(string jobId, CancellationToken cancellationToken = default)
     {
@@ -337,6 +310,18 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
     }
 
     private double Now() => EventBus.UnixSeconds(time.GetUtcNow());
+
+    /// <summary>A step on a job the holder must hold: it runs only if it does, else the answer says why.</summary>
+    private Task<JobStep> HeldStep(JobHolder holder, string jobId, Func<SqliteWriteContext, Job, double, EventMeta, JobStep> step,
+        CancellationToken cancellationToken)
+    {
+        var meta = HubEvents.CurrentMeta();
+        return Write(write =>
+        {
+            var found = Held(write, holder, jobId);
+            return found is { Outcome: StepOutcome.Done, Job: { } old } ? step(write, old, Now(), meta) : found;
+        }, cancellationToken);
+    }
 
     private static void Emit(SqliteWriteContext write, CharterEvent draft) => SqliteEventLog.Insert(write, [draft]);
 
