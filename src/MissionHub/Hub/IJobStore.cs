@@ -58,6 +58,9 @@ public interface IJobStore
 
     Task<JobCounts> CountAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>Counts by status for each job type ever submitted; kept in the same step as every transition.</summary>
+    Task<IReadOnlyDictionary<string, JobCounts>> CountByTypeAsync(CancellationToken cancellationToken = default);
+
     Task<IReadOnlyList<WorkerInfo>> ListWorkersAsync(CancellationToken cancellationToken = default);
 
     /// <summary>The hub as of one <c>seq</c>: unfinished jobs, the newest finished ones, workers and counts, read in one atomic step.</summary>

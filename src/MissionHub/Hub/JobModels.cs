@@ -94,6 +94,11 @@ public sealed record JobCounts(long Pending, long Assigned, long Running, long C
     public long Total => Pending + Assigned + Running + Completed + Failed + Cancelled;
 
     public long Active => Assigned + Running;
+
+    public static JobCounts From(IReadOnlyDictionary<string, long> byStatus) => new(
+        byStatus.GetValueOrDefault(JobStatus.Pending), byStatus.GetValueOrDefault(JobStatus.Assigned),
+        byStatus.GetValueOrDefault(JobStatus.Running), byStatus.GetValueOrDefault(JobStatus.Completed),
+        byStatus.GetValueOrDefault(JobStatus.Failed), byStatus.GetValueOrDefault(JobStatus.Cancelled));
 }
 
 public sealed record JobListQuery(string? Status, string? JobType, string? WorkerId, int Limit, long? BeforeOrder);

@@ -1,5 +1,8 @@
+using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using MissionHub.Hub;
 
 namespace MissionHub.Tests.Hub;
 
@@ -160,6 +163,23 @@ public abstract class JobHubTests : HubTestBase
         Assert.Contains("lease of worker w-leaver expired", (await GetJobAsync(leaverJob)).GetProperty("error").GetString(), StringComparison.Ordinal);
         await using var newcomer = await RawWorker.RegisterAsync(Factory, "w-newcomer", ["encode"]);
         Assert.Equal(pending, (await newcomer.ReceiveJobAsync()).GetProperty("id").GetString());
+    }
+
+    [Fact]
+    public async Task CountsByJobType_FollowEveryTransition_InTheSameStep()
+    {
+        var done = await SubmitAsync("count-a");
+        var cancelled = await SubmitAsync("count-a");
+        await SubmitAsync("count-b");
+        await using var worker = await RawWorker.RegisterAsync(Factory, "w-count", ["count-a"]);
+        Assert.Equal(done, (await worker.ReceiveJobAsync()).GetProperty("id").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await CancelAsync(cancelled)).StatusCode);
+        await worker.CompleteAsync(done, new { ok = true });
+        await WaitForStatusAsync(done, "completed");
+
+        var counts = await Factory.Services.GetRequiredService<IJobStore>().CountByTypeAsync();
+        Assert.Equal(new JobCounts(0, 0, 0, 1, 0, 1), counts["count-a"]);
+        Assert.Equal(new JobCounts(1, 0, 0, 0, 0, 0), counts["count-b"]);
     }
 
     /// <summary>Waits for a job_assigned, sending heartbeats meanwhile so the wait outlives the heartbeat timeout.</summary>

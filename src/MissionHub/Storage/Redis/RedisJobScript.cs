@@ -69,6 +69,8 @@ internal static class RedisJobScript
         local function move(id, j, to)
           redis.call('ZREM', P .. 'status:' .. j.status, id)
           redis.call('ZADD', P .. 'status:' .. to, j.order, id)
+          redis.call('HINCRBY', P .. 'counts:' .. j.job_type, j.status, -1)
+          redis.call('HINCRBY', P .. 'counts:' .. j.job_type, to, 1)
           if to == 'completed' or to == 'failed' then
             -- The newest finished, by when they finished (the monitor snapshot); only the newest thousand are kept.
             redis.call('ZADD', P .. 'recent:' .. to, NOW, id)
@@ -221,6 +223,8 @@ internal static class RedisJobScript
             redis.call('ZADD', P .. 'pending:' .. j.job_type, score(j), id)
             redis.call('ZADD', P .. 'status:pending', order, id)
             redis.call('ZADD', P .. 'all', order, id)
+            redis.call('HINCRBY', P .. 'counts:' .. j.job_type, 'pending', 1)
+            redis.call('SADD', P .. 'types', j.job_type)
             if idem ~= '' then redis.call('SET', P .. 'idem:' .. idem, id, 'EX', ARGV[A + 9]) end
             emit('job_submitted', 'job_' .. id, ARGV[A + 8])
             result = {'created', flat(id)}
@@ -423,6 +427,12 @@ internal static class RedisJobScript
             redis.call('HSET', P .. 'job:' .. id, 'lease_until', ARGV[A])
           end
           result = {}
+
+        elseif STEP == 'count_by_type' then
+          result = {}
+          for _, t in ipairs(redis.call('SMEMBERS', P .. 'types')) do
+            result[#result + 1] = {t, redis.call('HGETALL', P .. 'counts:' .. t)}
+          end
 
         elseif STEP == 'workers' then
           result = list_workers()

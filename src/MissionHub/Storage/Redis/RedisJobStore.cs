@@ -208,6 +208,18 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
         return new JobCounts(counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]);
     }
 
+    public async Task<IReadOnlyDictionary<string, JobCounts>> CountByTypeAsync(CancellationToken cancellationToken = default)
+    {
+        var types = (RedisResult[])(await RunAsync("count_by_type", null, [], cancellationToken))!;
+        var counts = new SortedDictionary<string, JobCounts>(StringComparer.Ordinal);
+        foreach (var entry in types.Select(t => (RedisResult[])t!))
+        {
+            var byStatus = Pairs((RedisResult[])entry[1]!).ToDictionary(p => p.Name, p => long.Parse(p.Value, CultureInfo.InvariantCulture), StringComparer.Ordinal);
+            counts[entry[0].ToString()] = JobCounts.From(byStatus);
+        }
+        return counts;
+    }
+
     public async Task<IReadOnlyList<WorkerInfo>> ListWorkersAsync(CancellationToken cancellationToken = default) =>
         Workers(await RunAsync("workers", null, [], cancellationToken));
 

@@ -61,6 +61,26 @@ public sealed partial class SqliteJobStore
         return await CountAsync(connection, null, cancellationToken);
     }
 
+    public async Task<IReadOnlyDictionary<string, JobCounts>> CountByTypeAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT job_type, status, COUNT(*) FROM jobs GROUP BY job_type, status";
+        var byType = new SortedDictionary<string, Dictionary<string, long>>(StringComparer.Ordinal);
+        using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                if (!byType.TryGetValue(reader.GetString(0), out var counts))
+                {
+                    byType[reader.GetString(0)] = counts = new Dictionary<string, long>(StringComparer.Ordinal);
+                }
+                counts[reader.GetString(1)] = reader.GetInt64(2);
+            }
+        }
+        return byType.ToDictionary(t => t.Key, t => JobCounts.From(t.Value), StringComparer.Ordinal);
+    }
+
     public async Task<IReadOnlyList<WorkerInfo>> ListWorkersAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
