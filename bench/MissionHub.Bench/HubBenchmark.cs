@@ -12,7 +12,6 @@ namespace MissionHub.Bench;
 /// </summary>
 internal static class HubBenchmark
 {
-    private static readonly string[] JobTypes = ["bench"];
 
     public const string Usage = "[--backend sqlite|redis|all] [--jobs N] [--submitters 32] [--warmup 10 (seconds)] [--workers 16] [--slots 4] [--rate 1000] [--seconds 5]";
 
@@ -37,14 +36,14 @@ internal static class HubBenchmark
         {
             await using var server = await HubServer.StartAsync(backend, backend == "redis" ? redis : null);
             using var http = new HttpClient { BaseAddress = server.BaseAddress };
-            var pool = new WorkerPool(server, workers, slots);
+            var pool = new BenchWorkerPool([server], workers, slots);
             await pool.StartAsync();
 
             // Throughput: concurrent submitters, all jobs, until the workers have completed every one.
             // Warm-up at full load until tiered compilation has settled (it takes the server ~8 s here).
             var warmed = await SubmitConcurrentlyAsync(server.BaseAddress, int.MaxValue, submitters, TimeSpan.FromSeconds(warmup));
             await pool.WaitForCompletionsAsync(warmed);
-            pool.Reset();
+            pool.Reset(track: false);
             var clock = Stopwatch.StartNew();
             await SubmitConcurrentlyAsync(server.BaseAddress, jobs, submitters, Timeout.InfiniteTimeSpan);
             await pool.WaitForCompletionsAsync(jobs);
@@ -52,7 +51,7 @@ internal static class HubBenchmark
             Console.Error.WriteLine($"  {backend}: {throughput:N0} jobs/s end to end");
 
             // Latency: paced submissions; each job carries its submit time, the worker measures on arrival.
-            pool.Reset();
+            pool.Reset(track: false);
             // Stopwatch ticks, not TimeSpan ticks: a value past the highest trackable one throws.
             pool.Latency = new LongHistogram(60 * Stopwatch.Frequency, 3);
             var total = rate * seconds;
@@ -133,112 +132,4 @@ internal static class HubBenchmark
     }
 
     /// <summary>No-op workers on raw WebSockets: complete every job the moment it arrives.</summary>
-    private sealed class WorkerPool(HubServer server, int count, int slots) : IAsyncDisposable
-    {
-        private readonly List<ClientWebSocket> _sockets = [];
-        private readonly List<Task> _loops = [];
-        private readonly CancellationTokenSource _stop = new();
-        private long _completed;
-        private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public LongHistogram? Latency { get; set; }
-
-        public void Reset() => Interlocked.Exchange(ref _completed, 0);
-
-        public async Task StartAsync()
-        {
-            for (var i = 0; i < count; i++)
-            {
-                var socket = new ClientWebSocket();
-                await socket.ConnectAsync(server.WebSocketUri("/ws/worker"), CancellationToken.None);
-                await SendAsync(socket, JsonSerializer.Serialize(new
-                {
-                    type = "worker_register", worker_id = $"bench-{i}", capabilities = new { job_types = JobTypes, max_concurrent_jobs = slots },
-                }));
-                _sockets.Add(socket);
-                _loops.Add(Task.Run(() => RunAsync(socket)));
-            }
-        }
-
-        public async Task WaitForCompletionsAsync(long target)
-        {
-            var deadline = Stopwatch.StartNew();
-            while (Interlocked.Read(ref _completed) < target)
-            {
-                var progress = Volatile.Read(ref _progress).Task;
-                if (Interlocked.Read(ref _completed) >= target)
-                {
-                    break;
-                }
-                if (await Task.WhenAny(progress, Task.Delay(TimeSpan.FromSeconds(30))) != progress || deadline.Elapsed > TimeSpan.FromMinutes(5))
-                {
-                    throw new TimeoutException($"only {Interlocked.Read(ref _completed)} of {target} jobs completed");
-                }
-            }
-        }
-
-        private async Task RunAsync(ClientWebSocket socket)
-        {
-            var buffer = new byte[64 * 1024];
-            try
-            {
-                while (!_stop.IsCancellationRequested)
-                {
-                    var result = await socket.ReceiveAsync(buffer.AsMemory(), _stop.Token);
-                    var count = result.Count;
-                    while (!result.EndOfMessage)
-                    {
-                        result = await socket.ReceiveAsync(buffer.AsMemory(count), _stop.Token);
-                        count += result.Count;
-                    }
-                    if (result.MessageType == WebSocketMessageType.Close)
-                    {
-                        return;
-                    }
-                    var arrived = Stopwatch.GetTimestamp();
-                    using var frame = JsonDocument.Parse(buffer.AsMemory(0, count));
-                    if (frame.RootElement.GetProperty("type").GetString() != "job_assigned")
-                    {
-                        continue;
-                    }
-                    var job = frame.RootElement.GetProperty("job");
-                    var stamp = job.GetProperty("payload").GetProperty("t").GetInt64();
-                    if (stamp != 0 && Latency is { } latency)
-                    {
-                        lock (latency)
-                        {
-                            latency.RecordValue(arrived - stamp);
-                        }
-                    }
-                    await SendAsync(socket, $"{{\"type\":\"job_completed\",\"job_id\":\"{job.GetProperty("id").GetString()}\",\"result\":null}}");
-                    Interlocked.Increment(ref _completed);
-                    Interlocked.Exchange(ref _progress, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-                }
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
-            {
-            }
-            catch (Exception ex)
-            {
-                // A dead worker loop would look like a stalled hub: say what happened.
-                Console.Error.WriteLine($"  bench worker failed: {ex}");
-                throw;
-            }
-        }
-
-        private static Task SendAsync(ClientWebSocket socket, string text) =>
-            socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, CancellationToken.None);
-
-        public async ValueTask DisposeAsync()
-        {
-            await _stop.CancelAsync();
-            foreach (var socket in _sockets)
-            {
-                socket.Abort();
-                socket.Dispose();
-            }
-            await Task.WhenAll(_loops);
-            _stop.Dispose();
-        }
-    }
 }
