@@ -86,7 +86,8 @@ internal static class AggregationBenchmark
                 });
                 await using (var connection = new RedisConnection(storage, NullLogger<RedisConnection>.Instance))
                 {
-                    await MissionSeeder.SeedThroughStoreAsync("redis", new RedisMissionStore(connection, new RedisKeys(storage)), missions, writers: 64, timeline);
+                    await using var seeding = await SeedingMissionStore.OpenRedisAsync(connection, storage);
+                    await MissionSeeder.SeedThroughStoreAsync("redis", seeding.Store, missions, writers: 64, timeline);
                 }
                 results.Add(await MeasureAsync(backend, missions, changes, runs, new()
                 {

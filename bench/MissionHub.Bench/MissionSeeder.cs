@@ -58,7 +58,7 @@ internal static class MissionSeeder
             {
                 var (created, last) = timeline?.Invoke(i) ?? (Now(), Now());
                 var mission = new Mission(Id(i), $"mission {i}", "seeded by the benchmark", Data, MissionStatus.Pending, created, created);
-                if (!await store.CreateAsync(mission, MissionLogEntries.Created(mission), CancellationToken.None))
+                if (!await store.CreateAsync(mission, CancellationToken.None))
                 {
                     throw new InvalidOperationException($"mission {mission.Id} already existed");
                 }
@@ -79,7 +79,7 @@ internal static class MissionSeeder
 
     /// <summary>
     /// SQLite only, much faster: the same rows the store would write (missions, their log entries, the counters in
-    /// <c>mission_stats</c>) as raw inserts in one transaction. The store's schema is created first by the store itself.
+    /// <c>mission_stats</c>) as raw inserts in one transaction, without their events (the aggregation reads missions only). The store's schema is created first by the store itself.
     /// </summary>
     public static async Task SeedSqliteBulkAsync(SqliteDatabase database, int missions, Timeline timeline)
     {

@@ -42,8 +42,8 @@ internal static class SupervisorStatusBenchmark
                 var storage = new StorageOptions { Provider = StorageOptions.SqliteProvider, Sqlite = { Path = path, Synchronous = "normal" } };
                 using (var database = new SqliteDatabase(Options.Create(storage)))
                 {
-                    var store = new SqliteMissionStore(database);
-                    await MissionSeeder.SeedThroughStoreAsync("sqlite", store, settings.Missions, writers: 4);
+                    await using var seeding = await SeedingMissionStore.OpenSqliteAsync(database);
+                    await MissionSeeder.SeedThroughStoreAsync("sqlite", seeding.Store, settings.Missions, writers: 4);
                 }
                 SqliteConnection.ClearAllPools();
                 results.AddRange(await MeasureServerAsync("sqlite", settings, new Dictionary<string, string>
@@ -68,7 +68,8 @@ internal static class SupervisorStatusBenchmark
             });
             await using (var connection = new RedisConnection(storage, NullLogger<RedisConnection>.Instance))
             {
-                await MissionSeeder.SeedThroughStoreAsync("redis", new RedisMissionStore(connection, new RedisKeys(storage)), settings.Missions, writers: 64);
+                await using var seeding = await SeedingMissionStore.OpenRedisAsync(connection, storage);
+                await MissionSeeder.SeedThroughStoreAsync("redis", seeding.Store, settings.Missions, writers: 64);
             }
             results.AddRange(await MeasureServerAsync("redis", settings, new Dictionary<string, string>
             {

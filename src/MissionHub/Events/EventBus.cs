@@ -79,7 +79,7 @@ public sealed partial class EventBus(
                 Target = target,
                 Timestamp = UnixSeconds(time.GetUtcNow()),
                 Payload = payload.ValueKind == JsonValueKind.Undefined ? EmptyPayload : payload,
-                Meta = new EventMeta(CorrelationContext.Current) { Traceparent = Tracing.MissionHubTracing.CurrentTraceparent, Actor = Auth.AuthContext.Actor },
+                Meta = EventDrafts.CurrentMeta(),
             };
             var appended = await log.AppendAsync(draft, cancellationToken);
             Interlocked.Increment(ref _published);

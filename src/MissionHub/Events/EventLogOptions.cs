@@ -8,8 +8,9 @@ public sealed class EventLogOptions
     public const string Section = "MissionHub:Events";
 
     /// <summary>
-    /// Publish events at all. Only for measuring what the event stream costs (bench/); turning it off
-    /// leaves monitors, SSE and the event history without anything new.
+    /// Publish events through <see cref="IEventPublisher"/> at all (supervisor and telemetry events). Only for measuring
+    /// what the event stream costs (bench/). Changes that are written together with their events — missions and
+    /// jobs — always write them: there is no change without its event.
     /// </summary>
     public bool PublishingEnabled { get; set; } = true;
 

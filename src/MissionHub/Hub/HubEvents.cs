@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using MissionHub.Events;
-using MissionHub.Infrastructure;
 
 namespace MissionHub.Hub;
 
@@ -15,7 +14,7 @@ public static class HubEvents
     public const string Source = "hub";
 
     /// <summary>The meta of events caused by the current request or socket message; taken before the write leaves its context.</summary>
-    public static EventMeta CurrentMeta() => new(CorrelationContext.Current) { Traceparent = Tracing.MissionHubTracing.CurrentTraceparent, Actor = Auth.AuthContext.Actor };
+    public static EventMeta CurrentMeta() => EventDrafts.CurrentMeta();
 
     public static string JobTarget(string jobId) => "job_" + jobId;
 
@@ -64,14 +63,6 @@ public static class HubEvents
         DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Round(unixSeconds * 1000))
             .ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
-    private static CharterEvent Draft<T>(string type, string target, double timestamp, EventMeta meta, T payload, JsonTypeInfo<T> info) => new()
-    {
-        Id = Guid.CreateVersion7().ToString(),
-        Type = type,
-        Source = Source,
-        Target = target,
-        Timestamp = timestamp,
-        Payload = JsonSerializer.SerializeToElement(payload, info),
-        Meta = meta,
-    };
+    private static CharterEvent Draft<T>(string type, string target, double timestamp, EventMeta meta, T payload, JsonTypeInfo<T> info) =>
+        EventDrafts.Create(type, Source, target, timestamp, meta, payload, info);
 }

@@ -1,9 +1,12 @@
+using MissionHub.Events;
+
 namespace MissionHub.Missions;
 
 /// <summary>
-/// Where missions, their logs and their counters live. Every write is one atomic step that also keeps
-/// the index and the stats exact: a SQLite transaction or one Redis Lua script. Implementations:
-/// <c>SqliteMissionStore</c> and <c>RedisMissionStore</c>.
+/// Where missions, their logs and their counters live. Every write is one atomic step that also keeps the index and
+/// the stats exact and appends the change's event to the event log: a SQLite transaction on the file's writer, or one
+/// Redis Lua script that also appends to the log's stream. There is no moment where a change exists without its event.
+/// Implementations: <c>SqliteMissionStore</c> and <c>RedisMissionStore</c>.
 /// </summary>
 public interface IMissionStore
 {
@@ -11,10 +14,10 @@ public interface IMissionStore
     Task InitializeAsync(CancellationToken cancellationToken);
 
     /// <summary>
-    /// Writes the mission (status PENDING), its index entries, the stats and <paramref name="initialLog"/>
-    /// together. Returns false, writing nothing, if a mission with that id exists.
+    /// Writes the mission (status PENDING), its index entries, the stats, <paramref name="initialLog"/> and the
+    /// <paramref name="created"/> event together. Returns false, writing nothing, if a mission with that id exists.
     /// </summary>
-    Task<bool> CreateAsync(Mission mission, MissionLogEntry initialLog, CancellationToken cancellationToken);
+    Task<bool> CreateAsync(Mission mission, MissionLogEntry initialLog, CharterEvent created, CancellationToken cancellationToken);
 
     Task<Mission?> GetAsync(string id, CancellationToken cancellationToken);
 
@@ -25,12 +28,14 @@ public interface IMissionStore
 
     /// <summary>
     /// Atomically: if the mission is in a state from which <paramref name="to"/> is allowed, writes the new
-    /// status and <paramref name="at"/>, moves the counters and appends "Mission status changed" (from/to).
+    /// status and <paramref name="at"/>, moves the counters, appends "Mission status changed" (from/to) and the event
+    /// <paramref name="changed"/> makes for the status it changed from.
     /// </summary>
-    Task<StatusChange> ChangeStatusAsync(string id, MissionStatus to, double at, CancellationToken cancellationToken);
+    Task<StatusChange> ChangeStatusAsync(
+        string id, MissionStatus to, double at, Func<MissionStatus, CharterEvent> changed, CancellationToken cancellationToken);
 
-    /// <summary>Appends to the mission's log; false if there is no such mission.</summary>
-    Task<bool> AppendLogAsync(string id, MissionLogEntry entry, CancellationToken cancellationToken);
+    /// <summary>Appends to the mission's log, with its <paramref name="appended"/> event; false if there is no such mission.</summary>
+    Task<bool> AppendLogAsync(string id, MissionLogEntry entry, CharterEvent appended, CancellationToken cancellationToken);
 
     /// <summary>Entries from index <paramref name="from"/> on, oldest first; null if there is no such mission.</summary>
     Task<MissionLogSlice?> ReadLogAsync(string id, long from, int limit, CancellationToken cancellationToken);
@@ -75,4 +80,21 @@ public enum StatusChangeOutcome
 public sealed record StatusChange(StatusChangeOutcome Outcome, Mission? Mission, MissionStatus Previous)
 {
     public static readonly StatusChange NotFound = new(StatusChangeOutcome.NotFound, null, default);
+}
+
+/// <summary>The store's writes with the log entries and events the service writes beside them.</summary>
+public static class MissionStoreWrites
+{
+    public static Task<bool> CreateAsync(this IMissionStore store, Mission mission, CancellationToken cancellationToken) =>
+        store.CreateAsync(mission, MissionLogEntries.Created(mission), MissionEvents.CreatedDraft(mission, EventDrafts.CurrentMeta()), cancellationToken);
+
+    public static Task<StatusChange> ChangeStatusAsync(
+        this IMissionStore store, string id, MissionStatus to, double at, CancellationToken cancellationToken)
+    {
+        var meta = EventDrafts.CurrentMeta();
+        return store.ChangeStatusAsync(id, to, at, from => MissionEvents.StatusChangedDraft(id, from, to, at, meta), cancellationToken);
+    }
+
+    public static Task<bool> AppendLogAsync(this IMissionStore store, string id, MissionLogEntry entry, CancellationToken cancellationToken) =>
+        store.AppendLogAsync(id, entry, MissionEvents.LogAppendedDraft(id, entry, EventDrafts.CurrentMeta()), cancellationToken);
 }

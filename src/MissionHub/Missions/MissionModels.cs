@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using MissionHub.Events;
 
 namespace MissionHub.Missions;
 
@@ -100,6 +101,22 @@ public static class MissionEvents
     public const string LogAppended = "mission.log_appended";
 
     public static string Target(string missionId) => $"mission_{missionId}";
+
+    // Drafts for the store, which writes each in the same atomic step as the change it describes.
+
+    public static CharterEvent CreatedDraft(Mission mission, EventMeta meta) =>
+        EventDrafts.Create(Created, Source, null, mission.CreatedAt, meta,
+            new MissionCreatedPayload(mission.Id, mission.Name, mission.Description ?? "", mission.Status, mission.CreatedAt),
+            MissionsJsonContext.Default.MissionCreatedPayload);
+
+    public static CharterEvent StatusChangedDraft(string missionId, MissionStatus from, MissionStatus to, double at, EventMeta meta) =>
+        EventDrafts.Create(StatusChanged, Source, Target(missionId), at, meta,
+            new MissionStatusChangedPayload(missionId, from, to, at), MissionsJsonContext.Default.MissionStatusChangedPayload);
+
+    public static CharterEvent LogAppendedDraft(string missionId, MissionLogEntry entry, EventMeta meta) =>
+        EventDrafts.Create(LogAppended, Source, Target(missionId), entry.Timestamp, meta,
+            new MissionLogAppendedPayload(missionId, entry.Level, entry.Message, entry.Timestamp),
+            MissionsJsonContext.Default.MissionLogAppendedPayload);
 }
 
 [JsonSourceGenerationOptions(

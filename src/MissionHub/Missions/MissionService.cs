@@ -8,12 +8,11 @@ using MissionHub.Events;
 namespace MissionHub.Missions;
 
 /// <summary>
-/// The rules of missions: validates requests, makes the one atomic store call, and only after it has been
-/// written publishes the <c>mission.*</c> event of spec 002. A refused request writes nothing and publishes nothing.
+/// The rules of missions: validates requests and makes the one atomic store call that writes the change together with
+/// its <c>mission.*</c> event of spec 002. A refused request writes nothing and publishes nothing.
 /// </summary>
 public sealed partial class MissionService(
     IMissionStore store,
-    IEventPublisher events,
     TimeProvider time,
     ILogger<MissionService> logger)
 {
@@ -57,20 +56,12 @@ public sealed partial class MissionService(
         var now = Now();
         var mission = new Mission(
             request.Id ?? Guid.NewGuid().ToString(), request.Name, request.Description, data, MissionStatus.Pending, now, now);
-        if (!await store.CreateAsync(mission, MissionLogEntries.Created(mission), cancellationToken))
+        // Once sent, the write happens or not as a whole: a client that goes away does not stop it half-way.
+        if (!await store.CreateAsync(mission, CancellationToken.None))
         {
             return MissionError.Conflict($"a mission with id '{mission.Id}' already exists");
         }
         LogCreated(logger, mission.Id);
-
-        // Written: from here on the event must go out even if the client has gone, so no request token.
-        await events.PublishAsync(
-            MissionEvents.Created,
-            MissionEvents.Source,
-            target: null,
-            new MissionCreatedPayload(mission.Id, mission.Name, mission.Description ?? "", mission.Status, mission.CreatedAt),
-            MissionsJsonContext.Default.MissionCreatedPayload,
-            CancellationToken.None);
         return mission;
     }
 
@@ -124,7 +115,8 @@ public sealed partial class MissionService(
             return MissionError.NotFound(id);
         }
 
-        var change = await store.ChangeStatusAsync(id, to, Now(), cancellationToken);
+        // Once sent, the write happens or not as a whole.
+        var change = await store.ChangeStatusAsync(id, to, Now(), CancellationToken.None);
         switch (change.Outcome)
         {
             case StatusChangeOutcome.NotFound:
@@ -143,13 +135,6 @@ public sealed partial class MissionService(
 
         var mission = change.Mission!;
         LogStatusChanged(logger, id, change.Previous, to);
-        await events.PublishAsync(
-            MissionEvents.StatusChanged,
-            MissionEvents.Source,
-            MissionEvents.Target(id),
-            new MissionStatusChangedPayload(id, change.Previous, to, mission.UpdatedAt),
-            MissionsJsonContext.Default.MissionStatusChangedPayload,
-            CancellationToken.None);
         return mission;
     }
 
@@ -185,17 +170,10 @@ public sealed partial class MissionService(
         }
 
         var entry = new MissionLogEntry(Now(), request.Level!, request.Message, data);
-        if (!await store.AppendLogAsync(id, entry, cancellationToken))
+        if (!await store.AppendLogAsync(id, entry, CancellationToken.None))
         {
             return MissionError.NotFound(id);
         }
-        await events.PublishAsync(
-            MissionEvents.LogAppended,
-            MissionEvents.Source,
-            MissionEvents.Target(id),
-            new MissionLogAppendedPayload(id, entry.Level, entry.Message, entry.Timestamp),
-            MissionsJsonContext.Default.MissionLogAppendedPayload,
-            CancellationToken.None);
         return entry;
     }
 

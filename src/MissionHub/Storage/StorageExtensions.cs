@@ -30,6 +30,7 @@ public static class StorageExtensions
                 ? sp.GetRequiredService<RedisEventLog>()
                 : sp.GetRequiredService<SqliteEventLog>());
         services.TryAddSingleton<SqliteJobStore>();
+        services.TryAddSingleton<RedisStepEvents>();
         services.TryAddSingleton<RedisJobStore>();
         services.TryAddSingleton<IJobStore>(sp =>
             sp.GetRequiredService<IOptions<StorageOptions>>().Value.UsesRedis

@@ -175,7 +175,7 @@ public abstract class MetricsAggregationTests : IDisposable
     private static async Task<Mission> StoreAsync(IMissionStore store, string id, double created, MissionStatus? outcome, double finished)
     {
         var mission = new Mission(id, id, null, JsonSerializer.SerializeToElement(new Dictionary<string, string>()), MissionStatus.Pending, created, created);
-        Assert.True(await store.CreateAsync(mission, MissionLogEntries.Created(mission), CancellationToken.None));
+        Assert.True(await store.CreateAsync(mission, CancellationToken.None));
         if (outcome is null)
         {
             return mission;

@@ -15,42 +15,14 @@ namespace MissionHub.Storage.Redis;
 /// </remarks>
 internal static class RedisJobScript
 {
-    // KEYS: epoch, seq, stream, first, tindex, tindex_last, trimmed (the event log's).
-    // ARGV: new epoch, notify channel, hub key prefix, now, event id prefix, meta json, step name, the step's arguments.
-    public const string Source = RedisEventLog.EnsureEpoch + """
-
-        local P = ARGV[3]
-        local NOW = ARGV[4]
-        local now = tonumber(NOW)
-        local IDP = ARGV[5]
-        local META = ARGV[6]
-        local STEP = ARGV[7]
-        local A = 8
-        local emitted = 0
-        local lastseq = 0
-        local envelopes = {}
-        local indexed = nil
+    // KEYS and the first ARGV: see RedisStepEvents.Prelude (the caller's key prefix is the hub's).
+    public const string Source = RedisStepEvents.Prelude + """
 
         local function num(x) return string.format('%.17g', x) end
         local function int(x) return string.format('%d', x) end
         local function jstr(s) if s == nil or s == '' then return 'null' end return '"' .. s .. '"' end
 
-        local function emit(etype, target, payload)
-          emitted = emitted + 1
-          local seq = redis.call('INCR', KEYS[2])
-          local env = '{"id":"' .. IDP .. string.format('%012x', emitted) .. '","type":"' .. etype .. '","source":"hub","target":"' ..
-            target .. '","timestamp":' .. NOW .. ',"payload":' .. payload .. ',"meta":' .. META .. '}'
-          redis.call('XADD', KEYS[3], int(seq) .. '-0', 't', NOW, 'e', env)
-          envelopes[#envelopes + 1] = env
-          if indexed == nil then indexed = tonumber(redis.call('GET', KEYS[6]) or '-1') end
-          local sec = math.floor(now)
-          if sec > indexed then
-            redis.call('ZADD', KEYS[5], sec, int(seq))
-            redis.call('SET', KEYS[6], sec)
-            indexed = sec
-          end
-          lastseq = seq
-        end
+        local function emit(etype, target, payload) emit_event('hub', etype, target, payload) end
 
         local function load(id)
           local flat = redis.call('HGETALL', P .. 'job:' .. id)
@@ -459,8 +431,6 @@ internal static class RedisJobScript
           return redis.error_reply('unknown hub step ' .. STEP)
         end
 
-        if lastseq > 0 then redis.call('PUBLISH', ARGV[2], int(lastseq)) end
-        -- The envelopes go back too (their seqs end at lastseq), so this process serves them from memory at once.
-        return {int(lastseq), result, envelopes}
+        return step_reply(result)
         """;
 }

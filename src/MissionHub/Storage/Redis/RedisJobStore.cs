@@ -11,7 +11,7 @@ namespace MissionHub.Storage.Redis;
 /// <see cref="RedisJobScript"/>, which also appends the step's events to the event log's stream; after it, this process's
 /// event log is told that new seqs exist so its readers fetch them at once (other processes hear of them by pub/sub).
 /// </summary>
-public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, RedisEventLog eventLog, TimeProvider time) : IJobStore
+public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, RedisStepEvents steps) : IJobStore
 {
     private const int ScanPage = 200;
     private const int SweepBatch = 500;
@@ -19,13 +19,7 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
     /// <summary>How long an idempotency key keeps pointing at its job.</summary>
     private static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
 
-    private RedisKey[]? _logKeys;
-
-    public Task InitializeAsync(CancellationToken cancellationToken)
-    {
-        _logKeys = [keys.EventEpoch, keys.EventSeq, keys.EventStream, keys.EventFirstSeq, keys.EventTimeIndex, keys.EventTimeIndexLast, keys.EventTrimmedThrough];
-        return Task.CompletedTask;
-    }
+    public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public async Task<SubmitResult> SubmitAsync(Job job, CancellationToken cancellationToken = default)
     {
@@ -241,36 +235,8 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
 
     // ---- the script call ----
 
-    private async Task<RedisResult> RunAsync(string step, double? at, RedisValue[] stepArgs, CancellationToken cancellationToken)
-    {
-        var meta = JsonSerializer.Serialize(HubEvents.CurrentMeta(), EventsJsonContext.Default.EventMeta);
-        var now = at ?? EventBus.UnixSeconds(time.GetUtcNow());
-        var args = new RedisValue[7 + stepArgs.Length];
-        args[0] = Guid.NewGuid().ToString("N")[..16];
-        args[1] = keys.EventNotifications.ToString();
-        args[2] = keys.Hub("").ToString();
-        args[3] = Num(now);
-        args[4] = Guid.CreateVersion7().ToString()[..24];
-        args[5] = meta;
-        args[6] = step;
-        stepArgs.CopyTo(args, 7);
-        var db = await connection.GetDatabaseAsync(cancellationToken);
-        // Not cancellable once sent: the step happens or not as a whole, whoever is still waiting for it.
-        var reply = (RedisResult[])(await db.ScriptEvaluateAsync(RedisJobScript.Source, _logKeys, args))!;
-        var lastSeq = (long)reply[0];
-        if (lastSeq > 0)
-        {
-            var envelopes = (RedisResult[])reply[2]!;
-            var committed = new CharterEvent[envelopes.Length];
-            var firstSeq = lastSeq - envelopes.Length + 1;
-            for (var i = 0; i < envelopes.Length; i++)
-            {
-                committed[i] = JsonSerializer.Deserialize((byte[])envelopes[i]!, EventsJsonContext.Default.CharterEvent)! with { Seq = firstSeq + i };
-            }
-            eventLog.AnnounceFromScript(committed);
-        }
-        return reply[1];
-    }
+    private Task<RedisResult> RunAsync(string step, double? at, RedisValue[] stepArgs, CancellationToken cancellationToken) =>
+        steps.RunAsync(RedisJobScript.Source, keys.Hub("").ToString(), step, at, stepArgs, cancellationToken);
 
     private static JobStep Step(RedisResult result, JobHolder? holder)
     {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using MissionHub.Events;
 using MissionHub.Missions;
 using StackExchange.Redis;
 
@@ -11,59 +12,72 @@ namespace MissionHub.Storage.Redis;
 /// <c>missions:index</c> (sorted set of ids scored by creation order, for newest-first listing),
 /// <c>missions:index:&lt;STATUS&gt;</c> (the same, per status, for the filter), <c>missions:seq</c> (the creation
 /// counter) and <c>missions:stats</c> (a hash: one count per status, <c>total</c>, <c>last_updated</c>).
-/// Every write is one Lua script, so the mission, its index entries, the counters and the log move together.
+/// Every write is one Lua script, so the mission, its index entries, the counters, the log and the event move together.
 /// Ids never contain ':' (see <see cref="MissionService"/>), so a mission key never collides with a log key.
-/// Every key a script touches is passed in KEYS; on a Redis Cluster they would also need one hash tag.
+/// The write script names the mission keys from the prefix: on a Redis Cluster they would need the event log's hash tag.
 /// </summary>
-public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys) : IMissionStore
+public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys, RedisStepEvents steps) : IMissionStore
 {
-    // KEYS: mission, index, status index, stats, log, seq, updated index. ARGV: mission JSON, id, status, created_at, log entry JSON.
-    private const string CreateScript = """
-        if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
-        local seq = redis.call('INCR', KEYS[6])
-        redis.call('ZADD', KEYS[2], seq, ARGV[2])
-        redis.call('ZADD', KEYS[3], seq, ARGV[2])
-        redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
-        redis.call('HINCRBY', KEYS[4], 'total', 1)
-        if tonumber(ARGV[4]) > tonumber(redis.call('HGET', KEYS[4], 'last_updated') or '0') then
-          redis.call('HSET', KEYS[4], 'last_updated', ARGV[4])
-        end
-        redis.call('RPUSH', KEYS[5], ARGV[5])
-        redis.call('ZADD', KEYS[7], ARGV[4], ARGV[2])
-        return seq
-        """;
+    // The writes: one step each, which also appends its event to the log (see RedisStepEvents.Prelude). The mission's
+    // current status is read inside the script: a change is decided and written in one step.
+    private const string WriteScript = RedisStepEvents.Prelude + $$"""
 
-    // KEYS: mission, index, stats, log, index of the new status, then the index of each allowed old status, last the updated index.
-    // ARGV: id, new status, new mission JSON, at, n, then n pairs (allowed old status, log entry JSON for it).
-    // The mission's current status is read here, inside the script: a change is decided and written in one step.
-    private const string ChangeStatusScript = """
-        local current = redis.call('GET', KEYS[1])
-        if not current then return {'missing'} end
-        local status = cjson.decode(current)['status']
-        if status == ARGV[2] then return {'same', current} end
-        local found = 0
-        for i = 1, tonumber(ARGV[5]) do
-          if ARGV[4 + i * 2] == status then found = i end
+        local function count(status, delta, at)
+          local stats = P .. 'missions:stats'
+          redis.call('HINCRBY', stats, status, delta)
+          if tonumber(at) > tonumber(redis.call('HGET', stats, 'last_updated') or '0') then redis.call('HSET', stats, 'last_updated', at) end
         end
-        if found == 0 then return {'refused', current} end
-        redis.call('SET', KEYS[1], ARGV[3])
-        local seq = redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0'
-        redis.call('ZREM', KEYS[5 + found], ARGV[1])
-        redis.call('ZADD', KEYS[5], seq, ARGV[1])
-        redis.call('HINCRBY', KEYS[3], status, -1)
-        redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
-        if tonumber(ARGV[4]) > tonumber(redis.call('HGET', KEYS[3], 'last_updated') or '0') then
-          redis.call('HSET', KEYS[3], 'last_updated', ARGV[4])
-        end
-        redis.call('RPUSH', KEYS[4], ARGV[5 + found * 2])
-        redis.call('ZADD', KEYS[#KEYS], ARGV[4], ARGV[1])
-        return {'changed', status}
-        """;
 
-    // KEYS: mission, log. ARGV: entry JSON.
-    private const string AppendLogScript = """
-        if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-        return redis.call('RPUSH', KEYS[2], ARGV[1])
+        local result
+        if STEP == 'create' then
+          -- ARGV: id, mission JSON, status, created_at, log entry JSON, event payload JSON.
+          local id = ARGV[A]
+          if not redis.call('SET', P .. 'mission:' .. id, ARGV[A + 1], 'NX') then return step_reply(0) end
+          local seq = redis.call('INCR', P .. 'missions:seq')
+          redis.call('ZADD', P .. 'missions:index', seq, id)
+          redis.call('ZADD', P .. 'missions:index:' .. ARGV[A + 2], seq, id)
+          redis.call('HINCRBY', P .. 'missions:stats', 'total', 1)
+          count(ARGV[A + 2], 1, ARGV[A + 3])
+          redis.call('RPUSH', P .. 'mission:' .. id .. ':log', ARGV[A + 4])
+          redis.call('ZADD', P .. 'missions:updated', ARGV[A + 3], id)
+          emit_event('{{MissionEvents.Source}}', '{{MissionEvents.Created}}', nil, ARGV[A + 5])
+          result = seq
+
+        elseif STEP == 'status' then
+          -- ARGV: id, new status, new mission JSON, at, n, then n triples (allowed old status, log entry JSON, event payload JSON).
+          local id = ARGV[A]
+          local key = P .. 'mission:' .. id
+          local current = redis.call('GET', key)
+          if not current then return step_reply({'missing'}) end
+          local status = cjson.decode(current)['status']
+          if status == ARGV[A + 1] then return step_reply({'same', current}) end
+          local found = nil
+          for i = 1, tonumber(ARGV[A + 4]) do
+            if ARGV[A + 2 + i * 3] == status then found = A + 2 + i * 3 end
+          end
+          if not found then return step_reply({'refused', current}) end
+          local at = ARGV[A + 3]
+          redis.call('SET', key, ARGV[A + 2])
+          local seq = redis.call('ZSCORE', P .. 'missions:index', id) or '0'
+          redis.call('ZREM', P .. 'missions:index:' .. status, id)
+          redis.call('ZADD', P .. 'missions:index:' .. ARGV[A + 1], seq, id)
+          count(status, -1, at)
+          count(ARGV[A + 1], 1, at)
+          redis.call('RPUSH', key .. ':log', ARGV[found + 1])
+          redis.call('ZADD', P .. 'missions:updated', at, id)
+          emit_event('{{MissionEvents.Source}}', '{{MissionEvents.StatusChanged}}', 'mission_' .. id, ARGV[found + 2])
+          result = {'changed', status}
+
+        elseif STEP == 'log' then
+          -- ARGV: id, entry JSON, event payload JSON.
+          local id = ARGV[A]
+          if redis.call('EXISTS', P .. 'mission:' .. id) == 0 then return step_reply(-1) end
+          result = redis.call('RPUSH', P .. 'mission:' .. id .. ':log', ARGV[A + 1])
+          emit_event('{{MissionEvents.Source}}', '{{MissionEvents.LogAppended}}', 'mission_' .. id, ARGV[A + 2])
+        else
+          return redis.error_reply('unknown mission step ' .. STEP)
+        end
+        return step_reply(result)
         """;
 
     // KEYS: index. ARGV: max score ("+inf" or "(n"), count. A flat [id, score, id, score, ...] on either RESP version.
@@ -78,8 +92,6 @@ public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys
     private RedisKey IndexKey => keys.Key("missions:index");
 
     private RedisKey StatusIndexKey(MissionStatus status) => keys.Key($"missions:index:{status.ToWire()}");
-
-    private RedisKey SeqKey => keys.Key("missions:seq");
 
     private RedisKey StatsKey => keys.Key("missions:stats");
 
@@ -107,13 +119,11 @@ public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys
         while (before is not null);
     }
 
-    public async Task<bool> CreateAsync(Mission mission, MissionLogEntry initialLog, CancellationToken cancellationToken)
+    public async Task<bool> CreateAsync(Mission mission, MissionLogEntry initialLog, CharterEvent created, CancellationToken cancellationToken)
     {
-        var db = await connection.GetDatabaseAsync(cancellationToken);
-        var result = await db.ScriptEvaluateAsync(
-            CreateScript,
-            [MissionKey(mission.Id), IndexKey, StatusIndexKey(mission.Status), StatsKey, LogKey(mission.Id), SeqKey, UpdatedIndexKey],
-            [ToJson(mission), mission.Id, mission.Status.ToWire(), Number(mission.CreatedAt), ToJson(initialLog)]);
+        var result = await steps.RunAsync(WriteScript, keys.Prefix, "create", created.Timestamp,
+            [mission.Id, ToJson(mission), mission.Status.ToWire(), Number(mission.CreatedAt), ToJson(initialLog), created.Payload.GetRawText()],
+            cancellationToken);
         return (long)result > 0;
     }
 
@@ -153,7 +163,8 @@ public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys
         return new MissionListing(missions, next);
     }
 
-    public async Task<StatusChange> ChangeStatusAsync(string id, MissionStatus to, double at, CancellationToken cancellationToken)
+    public async Task<StatusChange> ChangeStatusAsync(
+        string id, MissionStatus to, double at, Func<MissionStatus, CharterEvent> changed, CancellationToken cancellationToken)
     {
         var db = await connection.GetDatabaseAsync(cancellationToken);
         var json = await db.StringGetAsync(MissionKey(id));
@@ -173,22 +184,20 @@ public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys
         }
 
         // Everything but status and updated_at is fixed at creation, so the new JSON can be made from this read.
-        var changed = seen with { Status = to, UpdatedAt = at };
+        var after = seen with { Status = to, UpdatedAt = at };
         var allowedFrom = MissionStatuses.AllowedFrom(to);
-        var scriptKeys = new List<RedisKey> { MissionKey(id), IndexKey, StatsKey, LogKey(id), StatusIndexKey(to) };
-        var args = new List<RedisValue> { id, to.ToWire(), ToJson(changed), Number(at), allowedFrom.Count };
+        var args = new List<RedisValue> { id, to.ToWire(), ToJson(after), Number(at), allowedFrom.Count };
         foreach (var from in allowedFrom)
         {
-            scriptKeys.Add(StatusIndexKey(from));
             args.Add(from.ToWire());
             args.Add(ToJson(MissionLogEntries.StatusChanged(from, to, at)));
+            args.Add(changed(from).Payload.GetRawText());
         }
-        scriptKeys.Add(UpdatedIndexKey);
-        var result = (RedisResult[])(await db.ScriptEvaluateAsync(ChangeStatusScript, [.. scriptKeys], [.. args]))!;
+        var result = (RedisResult[])(await steps.RunAsync(WriteScript, keys.Prefix, "status", at, [.. args], cancellationToken))!;
         switch ((string)result[0]!)
         {
             case "changed":
-                return new StatusChange(StatusChangeOutcome.Changed, changed, MissionStatuses.Parse((string)result[1]!));
+                return new StatusChange(StatusChangeOutcome.Changed, after, MissionStatuses.Parse((string)result[1]!));
             case "same":
                 var same = FromJson((string)result[1]!);
                 return new StatusChange(StatusChangeOutcome.Unchanged, same, same.Status);
@@ -200,10 +209,10 @@ public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys
         }
     }
 
-    public async Task<bool> AppendLogAsync(string id, MissionLogEntry entry, CancellationToken cancellationToken)
+    public async Task<bool> AppendLogAsync(string id, MissionLogEntry entry, CharterEvent appended, CancellationToken cancellationToken)
     {
-        var db = await connection.GetDatabaseAsync(cancellationToken);
-        var result = await db.ScriptEvaluateAsync(AppendLogScript, [MissionKey(id), LogKey(id)], [ToJson(entry)]);
+        var result = await steps.RunAsync(WriteScript, keys.Prefix, "log", entry.Timestamp,
+            [id, ToJson(entry), appended.Payload.GetRawText()], cancellationToken);
         return (long)result > 0;
     }
 

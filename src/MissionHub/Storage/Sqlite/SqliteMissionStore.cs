@@ -1,14 +1,14 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using MissionHub.Events;
 using MissionHub.Missions;
 
 namespace MissionHub.Storage.Sqlite;
 
 /// <summary>
-/// Missions in the embedded SQLite file. Every write is one <c>BEGIN IMMEDIATE</c> transaction that changes the
-/// mission, its counters in <c>mission_stats</c> and its log together. Writers of this process take turns on a
-/// semaphore so they queue fairly instead of spinning in SQLite's busy handler; the busy timeout only covers
-/// the event log's writer and other processes.
+/// Missions in the embedded SQLite file. Every write runs on the file's one writer thread inside its transaction and
+/// changes the mission, its counters in <c>mission_stats</c>, its log and the event log's table together: the change
+/// and its event commit as one, or neither does.
 /// </summary>
 public sealed class SqliteMissionStore(SqliteDatabase database) : IMissionStore
 {
@@ -52,34 +52,31 @@ public sealed class SqliteMissionStore(SqliteDatabase database) : IMissionStore
         transaction.Commit();
     }
 
-    public async Task<bool> CreateAsync(Mission mission, MissionLogEntry initialLog, CancellationToken cancellationToken)
-    {
-        using var turn = await database.WaitForWriteTurnAsync(cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
-        using var transaction = connection.BeginTransaction(deferred: false);
-        using (var insert = Command(connection, transaction, """
-            INSERT INTO missions (id, name, description, data, status, created_at, updated_at)
-            VALUES ($id, $name, $description, $data, $status, $created_at, $updated_at)
-            ON CONFLICT(id) DO NOTHING
-            """))
+    public Task<bool> CreateAsync(Mission mission, MissionLogEntry initialLog, CharterEvent created, CancellationToken cancellationToken) =>
+        database.Writer.WriteAsync(write =>
         {
-            insert.Parameters.AddWithValue("$id", mission.Id);
-            insert.Parameters.AddWithValue("$name", mission.Name);
-            insert.Parameters.AddWithValue("$description", (object?)mission.Description ?? DBNull.Value);
-            insert.Parameters.AddWithValue("$data", mission.Data.GetRawText());
-            insert.Parameters.AddWithValue("$status", mission.Status.ToWire());
-            insert.Parameters.AddWithValue("$created_at", mission.CreatedAt);
-            insert.Parameters.AddWithValue("$updated_at", mission.UpdatedAt);
-            if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0)
+            var insert = write.Command("""
+                INSERT INTO missions (id, name, description, data, status, created_at, updated_at)
+                VALUES ($id, $name, $description, $data, $status, $created_at, $updated_at)
+                ON CONFLICT(id) DO NOTHING
+                """, "$id", "$name", "$description", "$data", "$status", "$created_at", "$updated_at");
+            var p = insert.Parameters;
+            p[0].Value = mission.Id;
+            p[1].Value = mission.Name;
+            p[2].Value = (object?)mission.Description ?? DBNull.Value;
+            p[3].Value = mission.Data.GetRawText();
+            p[4].Value = mission.Status.ToWire();
+            p[5].Value = mission.CreatedAt;
+            p[6].Value = mission.UpdatedAt;
+            if (insert.ExecuteNonQuery() == 0)
             {
-                return false; // the transaction rolls back on dispose; nothing was written
+                return false; // nothing was written
             }
-        }
-        await CountAsync(connection, transaction, mission.Status, +1, mission.CreatedAt, cancellationToken);
-        await InsertLogAsync(connection, transaction, mission.Id, initialLog, cancellationToken);
-        transaction.Commit();
-        return true;
-    }
+            Count(write, mission.Status, +1, mission.CreatedAt);
+            InsertLog(write, mission.Id, initialLog);
+            SqliteEventLog.Insert(write, [created]);
+            return true;
+        });
 
     public async Task<Mission?> GetAsync(string id, CancellationToken cancellationToken)
     {
@@ -115,55 +112,56 @@ public sealed class SqliteMissionStore(SqliteDatabase database) : IMissionStore
         return new MissionListing(missions, null);
     }
 
-    public async Task<StatusChange> ChangeStatusAsync(string id, MissionStatus to, double at, CancellationToken cancellationToken)
-    {
-        using var turn = await database.WaitForWriteTurnAsync(cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
-        // IMMEDIATE: the read of the current status and the write are one step; no other writer comes between.
-        using var transaction = connection.BeginTransaction(deferred: false);
-        var mission = await GetAsync(connection, transaction, id, cancellationToken);
-        if (mission is null)
+    public Task<StatusChange> ChangeStatusAsync(
+        string id, MissionStatus to, double at, Func<MissionStatus, CharterEvent> changed, CancellationToken cancellationToken) =>
+        // On the writer: the read of the current status and the write are one step; no other writer comes between.
+        database.Writer.WriteAsync(write =>
         {
-            return StatusChange.NotFound;
-        }
-        var from = mission.Status;
-        if (from == to)
-        {
-            return new StatusChange(StatusChangeOutcome.Unchanged, mission, from);
-        }
-        if (!MissionStatuses.CanChange(from, to))
-        {
-            return new StatusChange(StatusChangeOutcome.Refused, mission, from);
-        }
+            var select = write.Command($"SELECT {MissionColumns} FROM missions WHERE id = $id", "$id");
+            select.Parameters[0].Value = id;
+            Mission? mission;
+            using (var reader = select.ExecuteReader())
+            {
+                mission = reader.Read() ? ReadMission(reader) : null;
+            }
+            if (mission is null)
+            {
+                return StatusChange.NotFound;
+            }
+            var from = mission.Status;
+            if (from == to)
+            {
+                return new StatusChange(StatusChangeOutcome.Unchanged, mission, from);
+            }
+            if (!MissionStatuses.CanChange(from, to))
+            {
+                return new StatusChange(StatusChangeOutcome.Refused, mission, from);
+            }
+            var update = write.Command("UPDATE missions SET status = $status, updated_at = $at WHERE id = $id", "$status", "$at", "$id");
+            update.Parameters[0].Value = to.ToWire();
+            update.Parameters[1].Value = at;
+            update.Parameters[2].Value = id;
+            update.ExecuteNonQuery();
+            Count(write, from, -1, at);
+            Count(write, to, +1, at);
+            InsertLog(write, id, MissionLogEntries.StatusChanged(from, to, at));
+            SqliteEventLog.Insert(write, [changed(from)]);
+            return new StatusChange(StatusChangeOutcome.Changed, mission with { Status = to, UpdatedAt = at }, from);
+        });
 
-        using (var update = Command(connection, transaction,
-            "UPDATE missions SET status = $status, updated_at = $at WHERE id = $id"))
+    public Task<bool> AppendLogAsync(string id, MissionLogEntry entry, CharterEvent appended, CancellationToken cancellationToken) =>
+        database.Writer.WriteAsync(write =>
         {
-            update.Parameters.AddWithValue("$status", to.ToWire());
-            update.Parameters.AddWithValue("$at", at);
-            update.Parameters.AddWithValue("$id", id);
-            await update.ExecuteNonQueryAsync(cancellationToken);
-        }
-        await CountAsync(connection, transaction, from, -1, at, cancellationToken);
-        await CountAsync(connection, transaction, to, +1, at, cancellationToken);
-        await InsertLogAsync(connection, transaction, id, MissionLogEntries.StatusChanged(from, to, at), cancellationToken);
-        transaction.Commit();
-        return new StatusChange(StatusChangeOutcome.Changed, mission with { Status = to, UpdatedAt = at }, from);
-    }
-
-    public async Task<bool> AppendLogAsync(string id, MissionLogEntry entry, CancellationToken cancellationToken)
-    {
-        using var turn = await database.WaitForWriteTurnAsync(cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
-        using var transaction = connection.BeginTransaction(deferred: false);
-        if (!await ExistsAsync(connection, transaction, id, cancellationToken))
-        {
-            return false;
-        }
-        await InsertLogAsync(connection, transaction, id, entry, cancellationToken);
-        transaction.Commit();
-        return true;
-    }
+            var exists = write.Command("SELECT 1 FROM missions WHERE id = $id", "$id");
+            exists.Parameters[0].Value = id;
+            if (exists.ExecuteScalar() is null)
+            {
+                return false;
+            }
+            InsertLog(write, id, entry);
+            SqliteEventLog.Insert(write, [appended]);
+            return true;
+        });
 
     public async Task<MissionLogSlice?> ReadLogAsync(string id, long from, int limit, CancellationToken cancellationToken)
     {
@@ -251,32 +249,28 @@ public sealed class SqliteMissionStore(SqliteDatabase database) : IMissionStore
         return await select.ExecuteScalarAsync(cancellationToken) is not null;
     }
 
-    private static async Task CountAsync(
-        SqliteConnection connection, SqliteTransaction transaction, MissionStatus status, int delta, double at,
-        CancellationToken cancellationToken)
+    private static void Count(SqliteWriteContext write, MissionStatus status, int delta, double at)
     {
-        using var update = Command(connection, transaction,
-            "UPDATE mission_stats SET count = count + $delta, updated_at = $at WHERE status = $status");
-        update.Parameters.AddWithValue("$delta", delta);
-        update.Parameters.AddWithValue("$at", at);
-        update.Parameters.AddWithValue("$status", status.ToWire());
-        await update.ExecuteNonQueryAsync(cancellationToken);
+        var update = write.Command("UPDATE mission_stats SET count = count + $delta, updated_at = $at WHERE status = $status", "$delta", "$at", "$status");
+        update.Parameters[0].Value = delta;
+        update.Parameters[1].Value = at;
+        update.Parameters[2].Value = status.ToWire();
+        update.ExecuteNonQuery();
     }
 
-    private static async Task InsertLogAsync(
-        SqliteConnection connection, SqliteTransaction transaction, string id, MissionLogEntry entry,
-        CancellationToken cancellationToken)
+    private static void InsertLog(SqliteWriteContext write, string id, MissionLogEntry entry)
     {
-        using var insert = Command(connection, transaction, """
+        var insert = write.Command("""
             INSERT INTO mission_log (mission_id, idx, ts, level, message, data)
             SELECT $id, COALESCE(MAX(idx) + 1, 0), $ts, $level, $message, $data FROM mission_log WHERE mission_id = $id
-            """);
-        insert.Parameters.AddWithValue("$id", id);
-        insert.Parameters.AddWithValue("$ts", entry.Timestamp);
-        insert.Parameters.AddWithValue("$level", entry.Level);
-        insert.Parameters.AddWithValue("$message", entry.Message);
-        insert.Parameters.AddWithValue("$data", (object?)entry.Data?.GetRawText() ?? DBNull.Value);
-        await insert.ExecuteNonQueryAsync(cancellationToken);
+            """, "$id", "$ts", "$level", "$message", "$data");
+        var p = insert.Parameters;
+        p[0].Value = id;
+        p[1].Value = entry.Timestamp;
+        p[2].Value = entry.Level;
+        p[3].Value = entry.Message;
+        p[4].Value = (object?)entry.Data?.GetRawText() ?? DBNull.Value;
+        insert.ExecuteNonQuery();
     }
 
     private static Mission ReadMission(SqliteDataReader reader) => new(
