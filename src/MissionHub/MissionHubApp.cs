@@ -3,6 +3,7 @@ using MissionHub.ApiDocs;
 using MissionHub.Auth;
 using MissionHub.Events;
 using MissionHub.Hub;
+using MissionHub.Infrastructure;
 using MissionHub.Metrics;
 using MissionHub.Missions;
 using MissionHub.Monitor;
@@ -32,12 +33,15 @@ public static class MissionHubApp
         builder.AddMissionHubApiDocs();
         builder.AddMissionHubTracing();
         builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<StorageFaultHandler>();
         builder.Services.ConfigureHttpJsonOptions(json =>
         {
             json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
             // Numbers are numbers on the wire (the web default would also read them from strings, and document them so).
             json.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
         });
+        // Last: every feature's hosted services are registered now, and each waits for storage rather than failing the start.
+        builder.Services.StartHostedServicesAfterStorage();
         return builder;
     }
 
@@ -49,6 +53,7 @@ public static class MissionHubApp
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
         app.UseMissionHubCorrelation();
         app.UseMissionHubProtectedMode();
+        app.UseMissionHubStorageGate();
         // The dashboard (wwwroot/index.html at /): static files, no build step, served to anyone protected mode lets in.
         app.UseDefaultFiles();
         app.UseStaticFiles();

@@ -54,11 +54,12 @@ public abstract partial class GroupCommitEventLog : IEventLog
         _epoch = epoch;
         _lastSeq = lastSeq;
         FirstSeq = firstSeq;
-        _writer = Task.Run(RunWriterAsync, CancellationToken.None);
+        Volatile.Write(ref _writer, Task.Run(RunWriterAsync, CancellationToken.None));
     }
 
     public Task<CharterEvent> AppendAsync(CharterEvent draft, CancellationToken cancellationToken = default)
     {
+        ThrowIfNotOpen();
         var pending = new PendingAppend(draft);
         if (!_queue.Writer.TryWrite(pending))
         {
@@ -71,6 +72,7 @@ public abstract partial class GroupCommitEventLog : IEventLog
     public async Task<EventPage> ReadAsync(EventQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
+        ThrowIfNotOpen();
         if (query.Since is null && !query.FromOldestRetained && (query.Epoch is null || query.Epoch == Epoch)
             && _recent.TryRead(query, LastSeq, Epoch, FirstSeq) is { } fromMemory)
         {
@@ -93,6 +95,15 @@ public abstract partial class GroupCommitEventLog : IEventLog
         catch (TimeoutException)
         {
             // A quiet log: the caller re-reads, which also notices a changed epoch.
+        }
+    }
+
+    // Before the store answered once (Redis down at start-up) there is no epoch or position to append after or read from.
+    private void ThrowIfNotOpen()
+    {
+        if (Volatile.Read(ref _writer) is null)
+        {
+            throw new Storage.StorageUnavailableException($"the {Provider} event log is not open yet");
         }
     }
 

@@ -19,6 +19,9 @@ public static class StorageExtensions
         var services = builder.Services;
         services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<StorageStatus>();
+        services.TryAddSingleton<StorageStartupSequence>();
         services.TryAddSingleton<SqliteDatabase>();
         services.TryAddSingleton<SqliteFileLock>();
         services.TryAddSingleton<RedisConnection>();
@@ -50,26 +53,4 @@ public static class StorageExtensions
         services.AddHostedService<StorageStartup>();
         return builder;
     }
-}
-
-/// <summary>Takes the SQLite file for this process, opens the event log before any other hosted service runs, and says where it is.</summary>
-internal sealed partial class StorageStartup(IEventLog log, IServiceProvider services, IOptions<StorageOptions> options, ILogger<StorageStartup> logger)
-    : IHostedService
-{
-    public async Task StartAsync(CancellationToken cancellationToken)
-    {
-        var settings = options.Value;
-        if (!settings.UsesRedis)
-        {
-            services.GetRequiredService<SqliteFileLock>().Take();
-        }
-        await log.InitializeAsync(cancellationToken);
-        var where = settings.UsesRedis ? settings.Redis.Configuration : Path.GetFullPath(settings.Sqlite.Path);
-        LogOpened(logger, log.Provider, where, log.Epoch, log.LastSeq);
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Storage: {Provider} at {Location}; event log epoch {Epoch}, last seq {LastSeq}")]
-    private static partial void LogOpened(ILogger logger, string provider, string location, string epoch, long lastSeq);
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using MissionHub.Events;
+using MissionHub.Storage;
 using MissionHub.Storage.Redis;
 using MissionHub.Storage.Sqlite;
 using StackExchange.Redis;
@@ -59,7 +60,8 @@ internal sealed class RedisStorageProbe(RedisConnection connection) : IStoragePr
 }
 
 /// <summary>Storage answers a round trip: within the slow threshold ok, slower degraded, failing or past the timeout error.</summary>
-public sealed class StorageHealthCheck(IStorageProbe probe, IOptions<SupervisorOptions> options, TimeProvider time) : ISupervisorHealthCheck
+public sealed class StorageHealthCheck(IStorageProbe probe, StorageStatus status, IOptions<SupervisorOptions> options, TimeProvider time)
+    : ISupervisorHealthCheck
 {
     public string Name => "storage";
 
@@ -67,6 +69,11 @@ public sealed class StorageHealthCheck(IStorageProbe probe, IOptions<SupervisorO
     {
         var settings = options.Value;
         var started = time.GetTimestamp();
+        // Not open yet, or the last write refused (disk full): a round trip may still answer, but writes do not.
+        if (status.Problem is { } problem)
+        {
+            return Result(HealthState.Error, started, problem);
+        }
         using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         bound.CancelAfter(settings.StorageTimeout);
         try

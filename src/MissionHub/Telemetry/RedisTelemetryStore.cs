@@ -13,6 +13,16 @@ namespace MissionHub.Telemetry;
 public sealed class RedisTelemetryStore(RedisConnection connection, RedisKeys keys) : ITelemetryStore
 {
     private const int ReadPage = 5000;
+
+    // At most ARGV[2] of the oldest samples older than ARGV[1], in one atomic step: a sweep of a long backlog is many
+    // short steps, never one that holds Redis for millions of members (another process may sweep the same key).
+    private const string TrimChunkScript = """
+        local n = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. ARGV[1])
+        local limit = tonumber(ARGV[2])
+        if n > limit then n = limit end
+        if n > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - 1) end
+        return n
+        """;
     private readonly string _writer = Guid.NewGuid().ToString("N")[..8];
     private long _counter;
 
@@ -72,7 +82,13 @@ public sealed class RedisTelemetryStore(RedisConnection connection, RedisKeys ke
         foreach (var robot in await db.SetMembersAsync(RobotsKey))
         {
             var key = SeriesKey((string)robot!);
-            removed += await db.SortedSetRemoveRangeByScoreAsync(key, double.NegativeInfinity, before, Exclude.Stop);
+            long deleted;
+            do
+            {
+                deleted = (long)await db.ScriptEvaluateAsync(TrimChunkScript, [key], [before, SqliteTelemetryStore.TrimChunk]);
+                removed += deleted;
+            }
+            while (deleted == SqliteTelemetryStore.TrimChunk);
             if (await db.SortedSetLengthAsync(key) == 0)
             {
                 await db.SetRemoveAsync(RobotsKey, robot);

@@ -8,6 +8,9 @@ namespace MissionHub.Telemetry;
 /// <summary>Samples in the embedded database: one row per frame, its numeric fields as a JSON object.</summary>
 public sealed class SqliteTelemetryStore(SqliteDatabase database) : ITelemetryStore
 {
+    /// <summary>Rows deleted per transaction by the retention sweep.</summary>
+    internal const int TrimChunk = 1000;
+
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS telemetry_samples (
             robot_id TEXT NOT NULL,
@@ -69,11 +72,28 @@ public sealed class SqliteTelemetryStore(SqliteDatabase database) : ITelemetrySt
     public async Task<long> TrimAsync(double before, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        using var turn = await database.WaitForWriteTurnAsync(cancellationToken);
         using var delete = connection.CreateCommand();
-        delete.CommandText = "DELETE FROM telemetry_samples WHERE ts < $before";
+        // Oldest first through the ts index, one chunk per statement (its own transaction).
+        delete.CommandText = "DELETE FROM telemetry_samples WHERE rowid IN (SELECT rowid FROM telemetry_samples WHERE ts < $before ORDER BY ts LIMIT $chunk)";
         delete.Parameters.AddWithValue("$before", before);
-        return await delete.ExecuteNonQueryAsync(cancellationToken);
+        delete.Parameters.AddWithValue("$chunk", TrimChunk);
+        long removed = 0;
+        while (true)
+        {
+            int deleted;
+            // The process-wide write turn is held for one chunk only, so the event log and job writes queued behind it
+            // wait for a thousand rows, not for the whole backlog of a long retention period.
+            using (await database.WaitForWriteTurnAsync(cancellationToken))
+            {
+                deleted = await delete.ExecuteNonQueryAsync(cancellationToken);
+            }
+            removed += deleted;
+            if (deleted < TrimChunk)
+            {
+                return removed;
+            }
+            await Task.Yield();
+        }
     }
 }
 

@@ -15,7 +15,8 @@ namespace MissionHub.Tests.TestSupport;
 /// </summary>
 public sealed class ClusterWorker : IAsyncDisposable
 {
-    private readonly ServerCluster _cluster;
+    private readonly Func<int, Uri> _address;
+    private readonly string? _apiKey;
     private readonly string[] _jobTypes;
     private readonly int _slots;
     private readonly int _maxWorkMs;
@@ -31,8 +32,18 @@ public sealed class ClusterWorker : IAsyncDisposable
     private long _assignments;
 
     public ClusterWorker(ServerCluster cluster, string workerId, int homeIndex, string[] jobTypes, int slots = 4, int maxWorkMs = 5)
+        : this(cluster.LiveAddress, workerId, homeIndex, jobTypes, slots, maxWorkMs)
     {
-        _cluster = cluster;
+    }
+
+    /// <summary>
+    /// A worker of whatever server <paramref name="address"/> names (it throws <see cref="InvalidOperationException"/>
+    /// while none runs), sending <paramref name="apiKey"/> as <c>X-Api-Key</c> when given.
+    /// </summary>
+    public ClusterWorker(Func<int, Uri> address, string workerId, int homeIndex, string[] jobTypes, int slots = 4, int maxWorkMs = 5, string? apiKey = null)
+    {
+        _address = address;
+        _apiKey = apiKey;
         WorkerId = workerId;
         _home = homeIndex;
         _jobTypes = jobTypes;
@@ -73,7 +84,7 @@ public sealed class ClusterWorker : IAsyncDisposable
             Uri address;
             try
             {
-                address = _cluster.LiveAddress(_home);
+                address = _address(_home);
             }
             catch (InvalidOperationException)
             {
@@ -81,6 +92,10 @@ public sealed class ClusterWorker : IAsyncDisposable
                 continue;
             }
             var socket = new ClientWebSocket();
+            if (_apiKey is not null)
+            {
+                socket.Options.SetRequestHeader("X-Api-Key", _apiKey);
+            }
             var connection = new Connection(socket, address);
             try
             {

@@ -13,8 +13,11 @@ public sealed class SqliteDatabase : IDisposable
     private SqliteWriter? _writer;
     private bool _disposed;
 
-    public SqliteDatabase(IOptions<StorageOptions> options, ILogger<SqliteDatabase>? logger = null)
+    private readonly StorageStatus? _status;
+
+    public SqliteDatabase(IOptions<StorageOptions> options, ILogger<SqliteDatabase>? logger = null, StorageStatus? status = null)
     {
+        _status = status;
         _logger = (ILogger?)logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         var sqlite = options.Value.Sqlite;
         FilePath = System.IO.Path.GetFullPath(sqlite.Path);
@@ -44,7 +47,7 @@ public sealed class SqliteDatabase : IDisposable
             lock (_writerLock)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                return _writer ??= new SqliteWriter(this, _logger);
+                return _writer ??= new SqliteWriter(this, _logger, _status);
             }
         }
     }

@@ -40,6 +40,9 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
     private const string SetLastSeqSql =
         "INSERT INTO event_log_meta (key, value) VALUES ('last_seq', $v) ON CONFLICT(key) DO UPDATE SET value = excluded.value";
 
+    /// <summary>Events deleted per transaction by retention.</summary>
+    private const int TrimChunk = 1000;
+
     private string _epoch = "";
 
     public override string Provider => StorageOptions.SqliteProvider;
@@ -260,12 +263,17 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
         while (true)
         {
             // Small chunks: the writer never waits long for the lock.
+            if (removed > 0)
+            {
+                await Task.Yield(); // between chunks, so writes queued for the turn go first
+            }
             using var turn = await database.WaitForWriteTurnAsync(cancellationToken);
             using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
             using var chunk = connection.CreateCommand();
             chunk.Transaction = transaction;
-            chunk.CommandText = "SELECT MAX(seq), MAX(ts) FROM (SELECT seq, ts FROM events WHERE seq < $keep ORDER BY seq LIMIT 5000)";
+            chunk.CommandText = "SELECT MAX(seq), MAX(ts) FROM (SELECT seq, ts FROM events WHERE seq < $keep ORDER BY seq LIMIT $chunk)";
             chunk.Parameters.AddWithValue("$keep", keepFrom);
+            chunk.Parameters.AddWithValue("$chunk", TrimChunk);
             long chunkEnd;
             double chunkTs;
             using (var reader = await chunk.ExecuteReaderAsync(cancellationToken))

@@ -18,6 +18,7 @@ public sealed partial class SqliteWriter : IDisposable
     private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
     private readonly SqliteDatabase _database;
     private readonly ILogger _logger;
+    private readonly StorageStatus? _status;
     private readonly Thread _thread;
     private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
     private SqliteConnection? _connection;
@@ -25,10 +26,11 @@ public sealed partial class SqliteWriter : IDisposable
     private int _sleeping;
     private volatile bool _closed;
 
-    internal SqliteWriter(SqliteDatabase database, ILogger logger)
+    internal SqliteWriter(SqliteDatabase database, ILogger logger, StorageStatus? status = null)
     {
         _database = database;
         _logger = logger;
+        _status = status;
         _thread = new Thread(Run) { IsBackground = true, Name = "MissionHub SQLite writer" };
         _thread.Start();
     }
@@ -133,12 +135,14 @@ public sealed partial class SqliteWriter : IDisposable
                     }
                     catch (Exception alone)
                     {
+                        _status?.WriteFailed(alone);
                         write.Fail(alone);
                     }
                 }
             }
             catch (Exception ex)
             {
+                _status?.WriteFailed(ex);
                 group[0].Fail(ex);
             }
             group.Clear();
@@ -185,6 +189,7 @@ public sealed partial class SqliteWriter : IDisposable
         }
         // Seqs handed out in a transaction that rolled back are handed out again: the log stays gap-free.
         Volatile.Write(ref _nextSeq, context.NextSeq);
+        _status?.WriteSucceeded();
         if (context.Events.Count > 0)
         {
             EventsCommitted?.Invoke(context.Events);
