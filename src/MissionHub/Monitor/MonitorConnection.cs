@@ -45,6 +45,7 @@ internal sealed partial class MonitorConnection(
     private long _missed;
     private long _deliveredSeq;
     private volatile bool _missing;
+    private int _overflowLogged;
 
     public async Task RunAsync(CancellationToken requestAborted) => await _shell.RunAsync(this, requestAborted);
 
@@ -377,7 +378,14 @@ internal sealed partial class MonitorConnection(
 
     private void Send<T>(T message, JsonTypeInfo<T> info) => SendRaw(JsonSerializer.SerializeToUtf8Bytes(message, info));
 
-    private void SendRaw(byte[] frame) => _shell.TrySend(frame);
+    private void SendRaw(byte[] frame)
+    {
+        if (!_shell.TrySend(frame) && _shell.Overflowed && Interlocked.Exchange(ref _overflowLogged, 1) == 0)
+        {
+            LogOverflowed(logger, _monitorId ?? "?", _shell.MaxQueuedBytes);
+        }
+    }
+
 
     public void SendError(string code, string message)
     {
@@ -395,6 +403,9 @@ internal sealed partial class MonitorConnection(
 
     [LoggerMessage(EventId = 4103, Level = LogLevel.Warning, Message = "Monitor {MonitorId} fell behind at seq {Seq}; its events are counted as missed until it resyncs")]
     private static partial void LogFellBehind(ILogger logger, string monitorId, long seq);
+
+    [LoggerMessage(EventId = 4105, Level = LogLevel.Warning, Message = "Monitor {MonitorId} does not read: its send queue would pass {Bound} bytes; closing it with 1008")]
+    private static partial void LogOverflowed(ILogger logger, string monitorId, long bound);
 
     [LoggerMessage(EventId = 4104, Level = LogLevel.Information, Message = "Refused a frame from monitor {MonitorId}: {Code} ({Detail})")]
     private static partial void LogRefused(ILogger logger, string monitorId, string code, string detail);

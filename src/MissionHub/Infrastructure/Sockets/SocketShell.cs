@@ -100,6 +100,18 @@ internal sealed class SocketShell : IDisposable
 
     public long MaxQueuedBytes => _options.MaxQueuedBytes;
 
+    /// <summary>Set once a frame would have taken the queue past its bound (the socket is closing with 1008).</summary>
+    public bool Overflowed
+    {
+        get
+        {
+            lock (_closing)
+            {
+                return _endKind == SocketEndKind.SendQueueFull;
+            }
+        }
+    }
+
     /// <summary>Set once the server decided to close: frames from the client are no longer handed to the protocol.</summary>
     public bool Closing => Volatile.Read(ref _closeReason) is not null;
 
