@@ -19,7 +19,7 @@ namespace MissionHub.Client;
 /// <c>job_not_held</c>, which shows up in <see cref="ErrorReceived"/>).
 /// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "The SemaphoreSlim never creates its wait handle; nothing to release.")]
-public sealed class WorkerClient
+public sealed partial class WorkerClient
 {
     private static readonly byte[] HeartbeatFrame =
         JsonSerializer.SerializeToUtf8Bytes(new HeartbeatMessage("heartbeat"), MissionHubClientJsonContext.Default.HeartbeatMessage);
@@ -101,30 +101,22 @@ public sealed class WorkerClient
         {
             throw new InvalidOperationException("a WorkerClient runs once; create a new one to run again");
         }
-        var failures = 0;
+        var transport = new ReconnectingSocket(_options.WorkerSocketUri, _options.ApiKey, _options.ConfigureSocket,
+            failures => _options.ReconnectDelay(failures, Random.Shared.NextDouble()));
         try
         {
-            while (!cancellationToken.IsCancellationRequested)
-            {
-                SetState(WorkerState.Connecting);
-                var (registered, reason, exception) = await RunConnectionAsync(handler, cancellationToken);
-                if (cancellationToken.IsCancellationRequested)
+            await transport.RunAsync(
+                (connection, stop) =>
                 {
-                    break;
-                }
-                failures = registered ? 1 : failures + 1;
-                var delay = _options.ReconnectDelay(failures, Random.Shared.NextDouble());
-                SetState(WorkerState.WaitingToReconnect);
-                Raise(Disconnected, new WorkerDisconnectedEventArgs(reason, exception, delay));
-                try
+                    SetState(WorkerState.Connecting);
+                    return RunConnectionAsync(connection, handler, stop);
+                },
+                (attempt, delay) =>
                 {
-                    await Task.Delay(delay, cancellationToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-            }
+                    SetState(WorkerState.WaitingToReconnect);
+                    Raise(Disconnected, new WorkerDisconnectedEventArgs(attempt.Reason, attempt.Exception, delay));
+                },
+                cancellationToken);
         }
         finally
         {
@@ -136,48 +128,41 @@ public sealed class WorkerClient
         }
     }
 
-    // ---- one connection ----
-
-    private async Task<(bool Registered, string Reason, Exception? Exception)> RunConnectionAsync(
-        Func<JobContext, CancellationToken, Task<JsonElement?>> handler, CancellationToken stopping)
+    private async Task<Attempt> RunConnectionAsync(
+        SocketConnection socket, Func<JobContext, CancellationToken, Task<JsonElement?>> handler, CancellationToken stopping)
     {
-        using var socket = new ClientWebSocket();
-        MissionHubCredentials.Apply(socket.Options, _options.ApiKey);
-        _options.ConfigureSocket?.Invoke(socket.Options);
-        var buffer = new ReceiveBuffer();
         try
         {
             using (var connecting = CancellationTokenSource.CreateLinkedTokenSource(stopping))
             {
                 connecting.CancelAfter(_options.ConnectTimeout);
-                await socket.ConnectAsync(_options.WorkerSocketUri, connecting.Token);
+                await socket.ConnectAsync(connecting.Token);
                 // The jobs whose handlers still run (a reconnect): the hub keeps them with this worker instead of requeueing them.
                 var register = new WorkerRegisterMessage("worker_register", _options.WorkerId,
                     new WorkerCapabilitiesMessage(_options.JobTypes, _options.MaxConcurrentJobs), [.. _running.Keys]);
                 // The writer is not running yet, so this is still the only sender.
-                await socket.SendAsync(Serialize(register, MissionHubClientJsonContext.Default.WorkerRegisterMessage),
-                    WebSocketMessageType.Text, endOfMessage: true, connecting.Token);
-                await WaitForRegisteredAsync(socket, buffer, connecting.Token);
+                await socket.SendAsync(Serialize(register, MissionHubClientJsonContext.Default.WorkerRegisterMessage), connecting.Token);
+                await WaitForRegisteredAsync(socket, connecting.Token);
             }
         }
         catch (WorkerRegistrationException)
         {
-            await CloseAsync(socket, "registration refused");
+            await socket.CloseAsync("registration refused");
             throw;
         }
         catch (OperationCanceledException ex) when (!stopping.IsCancellationRequested)
         {
-            return (false, "timed out connecting or registering", ex);
+            return new Attempt(false, "timed out connecting or registering", ex);
         }
         catch (OperationCanceledException)
         {
-            await CloseAsync(socket, "worker stopping");
-            return (false, "stopping", null);
+            await socket.CloseAsync("worker stopping");
+            return new Attempt(false, "stopping");
         }
         catch (Exception ex)
         {
             // Refused, reset, a proxy answering HTML, a garbled frame: all worth another attempt after the backoff.
-            return (false, $"could not connect: {ex.Message}", ex);
+            return new Attempt(false, $"could not connect: {ex.Message}", ex);
         }
 
         var connection = Interlocked.Increment(ref _connection);
@@ -186,7 +171,7 @@ public sealed class WorkerClient
 
         using var writerStop = new CancellationTokenSource();
         var writing = WriteLoopAsync(socket, connection, writerStop.Token);
-        var reading = ReadLoopAsync(socket, buffer, handler, stopping);
+        var reading = ReadLoopAsync(socket, handler, stopping);
         var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using (stopping.Register(() => stopped.TrySetResult()))
         {
@@ -203,7 +188,7 @@ public sealed class WorkerClient
             {
                 socket.Abort();
             }
-            await CloseAsync(socket, "worker stopping");
+            await socket.CloseAsync("worker stopping");
             if (await Task.WhenAny(reading, Task.Delay(_options.ShutdownTimeout, CancellationToken.None)) != reading)
             {
                 socket.Abort();
@@ -211,7 +196,7 @@ public sealed class WorkerClient
             await reading;
             await writerStop.CancelAsync();
             await writing;
-            return (true, "stopping", null);
+            return new Attempt(true, "stopping");
         }
 
         var (reason, exception) = await reading;
@@ -219,18 +204,18 @@ public sealed class WorkerClient
         await writing;
         if (socket.State == WebSocketState.CloseReceived)
         {
-            await CloseAsync(socket, "bye");
+            await socket.CloseAsync("bye");
         }
-        return (true, reason, exception);
+        return new Attempt(true, reason, exception);
     }
 
-    private async Task WaitForRegisteredAsync(ClientWebSocket socket, ReceiveBuffer buffer, CancellationToken cancellationToken)
+    private async Task WaitForRegisteredAsync(SocketConnection socket, CancellationToken cancellationToken)
     {
         while (true)
         {
-            var frame = await buffer.ReceiveAsync(socket, cancellationToken)
+            var frame = await socket.ReceiveAsync(cancellationToken)
                 ?? throw new WebSocketException(WebSocketError.ConnectionClosedPrematurely,
-                    $"the hub closed the socket before registering ({socket.CloseStatus} {socket.CloseStatusDescription})");
+                    $"the hub closed the socket before registering ({socket.CloseDescription})");
             using var document = JsonDocument.Parse(frame);
             var message = document.RootElement;
             switch (TypeOf(message))
@@ -247,16 +232,16 @@ public sealed class WorkerClient
     }
 
     private async Task<(string Reason, Exception? Exception)> ReadLoopAsync(
-        ClientWebSocket socket, ReceiveBuffer buffer, Func<JobContext, CancellationToken, Task<JsonElement?>> handler, CancellationToken stopping)
+        SocketConnection socket, Func<JobContext, CancellationToken, Task<JsonElement?>> handler, CancellationToken stopping)
     {
         try
         {
             // Never cancelled by token: cancelling a receive aborts a ClientWebSocket. Shutdown closes the socket instead.
-            while (await buffer.ReceiveAsync(socket, CancellationToken.None) is { } frame)
+            while (await socket.ReceiveAsync(CancellationToken.None) is { } frame)
             {
                 Dispatch(frame, handler, stopping);
             }
-            return ($"the hub closed the connection ({socket.CloseStatus} {socket.CloseStatusDescription})".Replace(" )", ")", StringComparison.Ordinal), null);
+            return ($"the hub closed the connection ({socket.CloseDescription})", null);
         }
         catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
         {
@@ -307,7 +292,7 @@ public sealed class WorkerClient
         }
     }
 
-    private async Task WriteLoopAsync(ClientWebSocket socket, int connection, CancellationToken stop)
+    private async Task WriteLoopAsync(SocketConnection socket, int connection, CancellationToken stop)
     {
         var reader = _outbound.Reader;
         var nextHeartbeat = DateTime.UtcNow + _options.HeartbeatInterval;
@@ -318,7 +303,7 @@ public sealed class WorkerClient
             if (Interlocked.Exchange(ref _unsent, null) is { } carried)
             {
                 sending = carried;
-                await socket.SendAsync(carried.Frame, WebSocketMessageType.Text, endOfMessage: true, stop);
+                await socket.SendAsync(carried.Frame, stop);
                 sending = null;
             }
             while (true)
@@ -326,7 +311,7 @@ public sealed class WorkerClient
                 var wait = nextHeartbeat - DateTime.UtcNow;
                 if (wait <= TimeSpan.Zero)
                 {
-                    await socket.SendAsync(HeartbeatFrame, WebSocketMessageType.Text, endOfMessage: true, stop);
+                    await socket.SendAsync(HeartbeatFrame, stop);
                     nextHeartbeat = DateTime.UtcNow + _options.HeartbeatInterval;
                     continue;
                 }
@@ -354,7 +339,7 @@ public sealed class WorkerClient
                         continue; // progress from before a reconnect: stale, and the hub may not hold the job any more
                     }
                     sending = frame;
-                    await socket.SendAsync(frame.Frame, WebSocketMessageType.Text, endOfMessage: true, stop);
+                    await socket.SendAsync(frame.Frame, stop);
                     sending = null;
                 }
             }
@@ -366,98 +351,6 @@ public sealed class WorkerClient
                 Volatile.Write(ref _unsent, sending); // an outcome: keep it for the next connection
             }
             socket.Abort(); // wakes the reader if it has not noticed yet
-        }
-    }
-
-    // ---- jobs ----
-
-    /// <summary>The name of the <see cref="ActivitySource"/> of the handler spans (<c>job.run</c>), for a tracer to listen to.</summary>
-    public const string ActivitySourceName = "MissionHub.Client";
-
-    private static readonly ActivitySource HandlerSpans = new(ActivitySourceName);
-
-    /// <summary>A <c>job.run</c> span around the handler, child of the hub's dispatch span when the hub sent one.</summary>
-    private static Activity? StartHandlerSpan(JobContext context)
-    {
-        ActivityContext.TryParse(context.Traceparent, null, isRemote: true, out var parent);
-        var span = HandlerSpans.StartActivity("job.run", ActivityKind.Consumer, parent);
-        span?.SetTag("missionhub.job.id", context.JobId);
-        span?.SetTag("missionhub.job.type", context.JobType);
-        span?.SetTag("missionhub.job.attempt", context.Attempt);
-        span?.SetTag("missionhub.worker.id", context.WorkerId);
-        return span;
-    }
-
-    private void StartJob(AssignedJobMessage job, Func<JobContext, CancellationToken, Task<JsonElement?>> handler, CancellationToken stopping)
-    {
-        var running = new RunningJob(new JobContext(this, _options.WorkerId, job), stopping);
-        if (!_running.TryAdd(job.Id, running))
-        {
-            // Handed back after a reconnect while its handler still runs: that handler's outcome answers for it.
-            running.Dispose();
-            return;
-        }
-        running.Task = Task.Run(() => ExecuteAsync(running, handler), CancellationToken.None);
-    }
-
-    private async Task ExecuteAsync(RunningJob job, Func<JobContext, CancellationToken, Task<JsonElement?>> handler)
-    {
-        var context = job.Context;
-        var holdsSlot = false;
-        string? spanId = null;
-        try
-        {
-            await _slots.WaitAsync(job.Token);
-            holdsSlot = true;
-            using var span = StartHandlerSpan(context);
-            JsonElement? result;
-            try
-            {
-                result = await handler(context, job.Token);
-            }
-            catch (Exception ex)
-            {
-                span?.SetStatus(ActivityStatusCode.Error, ex.Message);
-                spanId = span?.Id;
-                throw;
-            }
-            context.Finish();
-            if (job.CancelledByHub)
-            {
-                Interlocked.Increment(ref _cancelled);
-                return;
-            }
-            await EnqueueAsync(new Outbound(Serialize(new JobCompletedMessage("job_completed", context.JobId, result, span?.Id),
-                MissionHubClientJsonContext.Default.JobCompletedMessage), 0));
-            Interlocked.Increment(ref _completed);
-        }
-        catch (Exception ex)
-        {
-            context.Finish();
-            if (job.CancelledByHub)
-            {
-                Interlocked.Increment(ref _cancelled);
-            }
-            else if (ex is OperationCanceledException && job.Token.IsCancellationRequested)
-            {
-                // Shutdown: send nothing; the hub puts the job back when this worker leaves.
-            }
-            else
-            {
-                var error = string.IsNullOrWhiteSpace(ex.Message) ? ex.GetType().FullName ?? "handler failed" : ex.Message;
-                await EnqueueAsync(new Outbound(Serialize(new JobFailedMessage("job_failed", context.JobId, error, spanId),
-                    MissionHubClientJsonContext.Default.JobFailedMessage), 0));
-                Interlocked.Increment(ref _failed);
-            }
-        }
-        finally
-        {
-            if (holdsSlot)
-            {
-                _slots.Release();
-            }
-            _running.TryRemove(new KeyValuePair<string, RunningJob>(context.JobId, job));
-            job.Dispose();
         }
     }
 
@@ -480,39 +373,6 @@ public sealed class WorkerClient
         catch (ChannelClosedException)
         {
             // Stopped: the frame has nowhere to go.
-        }
-    }
-
-    private async Task WaitForHandlersAsync(bool cancel)
-    {
-        var jobs = _running.Values.ToArray();
-        if (cancel)
-        {
-            foreach (var job in jobs)
-            {
-                job.Cancel();
-            }
-        }
-        var all = Task.WhenAll(jobs.Select(j => j.Task ?? Task.CompletedTask));
-        await Task.WhenAny(all, Task.Delay(_options.ShutdownTimeout, CancellationToken.None));
-    }
-
-    // ---- helpers ----
-
-    private static async Task CloseAsync(ClientWebSocket socket, string description)
-    {
-        if (socket.State is not (WebSocketState.Open or WebSocketState.CloseReceived))
-        {
-            return;
-        }
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, description, timeout.Token);
-        }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
-        {
-            // Already gone.
         }
     }
 
@@ -550,84 +410,4 @@ public sealed class WorkerClient
 
     /// <summary>A queued frame. <see cref="Connection"/> 0 = an outcome, sent on whichever connection comes; otherwise progress for that connection only.</summary>
     private sealed record Outbound(byte[] Frame, int Connection);
-
-    private sealed class RunningJob : IDisposable
-    {
-        private readonly CancellationTokenSource _cancel;
-        private int _disposed;
-
-        public RunningJob(JobContext context, CancellationToken stopping)
-        {
-            Context = context;
-            _cancel = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-            Token = _cancel.Token;
-        }
-
-        public JobContext Context { get; }
-
-        /// <summary>Cancelled by <c>job_cancelled</c> for this job, or by shutdown.</summary>
-        public CancellationToken Token { get; }
-
-        public Task? Task { get; set; }
-
-        public bool CancelledByHub
-        {
-            get => Volatile.Read(ref _cancelledByHub);
-            set => Volatile.Write(ref _cancelledByHub, value);
-        }
-
-        private bool _cancelledByHub;
-
-        public void Cancel()
-        {
-            if (Volatile.Read(ref _disposed) == 0)
-            {
-                try
-                {
-                    _cancel.Cancel();
-                }
-                catch (ObjectDisposedException)
-                {
-                    // Finished meanwhile.
-                }
-            }
-        }
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _disposed, 1) == 0)
-            {
-                _cancel.Dispose();
-            }
-        }
-    }
-
-    /// <summary>Reassembles one message from its fragments; grows as needed.</summary>
-    private sealed class ReceiveBuffer
-    {
-        private byte[] _buffer = new byte[16 * 1024];
-
-        /// <summary>The next message, or null when the hub closed the socket.</summary>
-        public async Task<ReadOnlyMemory<byte>?> ReceiveAsync(ClientWebSocket socket, CancellationToken cancellationToken)
-        {
-            var count = 0;
-            while (true)
-            {
-                if (count == _buffer.Length)
-                {
-                    Array.Resize(ref _buffer, _buffer.Length * 2);
-                }
-                var result = await socket.ReceiveAsync(_buffer.AsMemory(count), cancellationToken);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    return null;
-                }
-                count += result.Count;
-                if (result.EndOfMessage)
-                {
-                    return _buffer.AsMemory(0, count);
-                }
-            }
-        }
-    }
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net.WebSockets;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
@@ -21,11 +20,10 @@ public sealed class MonitorClient : IAsyncDisposable
     private readonly Uri _endpoint;
     private readonly Lock _lock = new();
     private readonly MonitorStateStore _store;
-    private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
+    private readonly ReconnectingSocket _transport;
     private Task _running = Task.CompletedTask;
     private int _started;
-    private ClientWebSocket? _socket;
     private TaskCompletionSource _reading = Open();
 
     // Guarded by _lock.
@@ -56,6 +54,7 @@ public sealed class MonitorClient : IAsyncDisposable
         _options = options;
         _endpoint = ToEndpoint(options.Server);
         _store = new MonitorStateStore(Math.Max(0, options.RecentFinishedKept));
+        _transport = new ReconnectingSocket(_endpoint, options.ApiKey, options.ConfigureSocket, Backoff);
     }
 
     /// <summary>Raised after the state changed (snapshot or events), on the client's receive loop: keep handlers short.</summary>
@@ -150,11 +149,10 @@ public sealed class MonitorClient : IAsyncDisposable
         {
         }
         _stop.Dispose();
-        _sendLock.Dispose();
     }
 
     /// <summary>Drops the connection as a network failure would (tests): the client reconnects and resyncs.</summary>
-    internal void AbortConnection() => Volatile.Read(ref _socket)?.Abort();
+    internal void AbortConnection() => _transport.Abort();
 
     /// <summary>Stops reading the socket after the frame in progress, as a stalled monitor would (tests); heartbeats still go out.</summary>
     internal void PauseReading() => Volatile.Write(ref _reading, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
@@ -171,61 +169,46 @@ public sealed class MonitorClient : IAsyncDisposable
     private async Task RunCoreAsync(CancellationToken cancellationToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
-        var stop = linked.Token;
-        var failures = 0;
-        while (!stop.IsCancellationRequested)
+        await _transport.RunAsync(AttemptAsync, (_, _) => Interlocked.Increment(ref _reconnects), linked.Token);
+        cancellationToken.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>Doubles per failed attempt from the minimum up to the maximum, with jitter (half to all of it).</summary>
+    private TimeSpan Backoff(int failures)
+    {
+        var ceiling = Math.Min(_options.ReconnectMaxDelay.TotalMilliseconds,
+            _options.ReconnectMinDelay.TotalMilliseconds * Math.Pow(2, Math.Min(failures - 1, 20)));
+        return TimeSpan.FromMilliseconds(ceiling * (0.5 + (Random.Shared.NextDouble() / 2)));
+    }
+
+    private async Task<Attempt> AttemptAsync(SocketConnection socket, CancellationToken stop)
+    {
+        var received = false;
+        try
         {
-            var socket = new ClientWebSocket();
-            MissionHubCredentials.Apply(socket.Options, _options.ApiKey);
-            _options.ConfigureSocket?.Invoke(socket.Options);
-            Volatile.Write(ref _socket, socket);
-            var received = false;
-            try
-            {
-                await socket.ConnectAsync(_endpoint, stop);
-                received = await SessionAsync(socket, stop);
-            }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception ex)
-            {
-                // Lost, refused, timed out or a frame it could not use (a handler's exception too): reconnect and resync below.
-                LastError = $"{ex.GetType().Name}: {ex.Message}";
-            }
-            finally
-            {
-                _live = false;
-                Volatile.Write(ref _subscribed, false);
-                Volatile.Write(ref _socket, null);
-                socket.Dispose();
-            }
-            if (stop.IsCancellationRequested)
-            {
-                break;
-            }
-            Interlocked.Increment(ref _reconnects);
-            failures = received ? 0 : failures + 1;
-            var ceiling = Math.Min(_options.ReconnectMaxDelay.TotalMilliseconds, _options.ReconnectMinDelay.TotalMilliseconds * Math.Pow(2, Math.Min(failures, 20)));
-            var delay = TimeSpan.FromMilliseconds(ceiling * (0.5 + (Random.Shared.NextDouble() / 2)));
-            try
-            {
-                await Task.Delay(delay, stop);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
+            await socket.ConnectAsync(stop);
+            received = await SessionAsync(socket, stop);
+            return new Attempt(received, "closed by the server");
         }
-        if (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            cancellationToken.ThrowIfCancellationRequested();
+            throw;
+        }
+        catch (Exception ex)
+        {
+            // Lost, refused, timed out or a frame it could not use (a handler's exception too): reconnect and resync.
+            LastError = $"{ex.GetType().Name}: {ex.Message}";
+            return new Attempt(received, LastError, ex);
+        }
+        finally
+        {
+            _live = false;
+            Volatile.Write(ref _subscribed, false);
         }
     }
 
     /// <summary>One connection: handshake (snapshot, or resync from where the state is), then frames until it ends. True if anything was received.</summary>
-    private async Task<bool> SessionAsync(ClientWebSocket socket, CancellationToken stop)
+    private async Task<bool> SessionAsync(SocketConnection socket, CancellationToken stop)
     {
         using var session = CancellationTokenSource.CreateLinkedTokenSource(stop);
         bool hasState;
@@ -241,31 +224,24 @@ public sealed class MonitorClient : IAsyncDisposable
             await RequestResyncAsync(socket, session.Token);
         }
         var heartbeats = HeartbeatLoopAsync(socket, session.Token);
-        var buffer = new ArrayBufferWriter<byte>(64 * 1024);
         var received = false;
         try
         {
             while (true)
             {
-                buffer.ResetWrittenCount();
                 await Volatile.Read(ref _reading).Task.WaitAsync(session.Token);
-                ValueWebSocketReceiveResult result;
+                ReadOnlyMemory<byte>? frame;
                 using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(session.Token))
                 {
                     timeout.CancelAfter(_options.ReceiveTimeout);
-                    do
-                    {
-                        result = await socket.ReceiveAsync(buffer.GetMemory(16 * 1024), timeout.Token);
-                        buffer.Advance(result.Count);
-                    }
-                    while (!result.EndOfMessage);
+                    frame = await socket.ReceiveAsync(timeout.Token);
                 }
-                if (result.MessageType == WebSocketMessageType.Close)
+                if (frame is not { } message)
                 {
                     return received;
                 }
                 received = true;
-                await HandleAsync(socket, buffer.WrittenMemory, session.Token);
+                await HandleAsync(socket, message, session.Token);
             }
         }
         finally
@@ -281,7 +257,7 @@ public sealed class MonitorClient : IAsyncDisposable
         }
     }
 
-    private async Task HeartbeatLoopAsync(ClientWebSocket socket, CancellationToken cancellationToken)
+    private async Task HeartbeatLoopAsync(SocketConnection socket, CancellationToken cancellationToken)
     {
         using var timer = new PeriodicTimer(_options.HeartbeatInterval);
         while (await timer.WaitForNextTickAsync(cancellationToken))
@@ -290,7 +266,7 @@ public sealed class MonitorClient : IAsyncDisposable
         }
     }
 
-    private async Task HandleAsync(ClientWebSocket socket, ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
+    private async Task HandleAsync(SocketConnection socket, ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
     {
         using var document = JsonDocument.Parse(frame);
         var message = document.RootElement;
@@ -388,7 +364,7 @@ public sealed class MonitorClient : IAsyncDisposable
         }
     }
 
-    private async Task RequestResyncAsync(ClientWebSocket socket, CancellationToken cancellationToken)
+    private async Task RequestResyncAsync(SocketConnection socket, CancellationToken cancellationToken)
     {
         string epoch;
         long seq;
@@ -459,19 +435,8 @@ public sealed class MonitorClient : IAsyncDisposable
         ? new FiltersMessage(f.JobTypes, f.WorkerIds, f.PriorityRange is { } range ? [range.Min, range.Max] : null)
         : null;
 
-    private async Task SendAsync<T>(ClientWebSocket socket, T message, JsonTypeInfo<T> info, CancellationToken cancellationToken)
-    {
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(message, info);
-        await _sendLock.WaitAsync(cancellationToken);
-        try
-        {
-            await socket.SendAsync(bytes, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
-        }
-        finally
-        {
-            _sendLock.Release();
-        }
-    }
+    private static Task SendAsync<T>(SocketConnection socket, T message, JsonTypeInfo<T> info, CancellationToken cancellationToken) =>
+        socket.SendAsync(JsonSerializer.SerializeToUtf8Bytes(message, info), cancellationToken);
 
     private static long Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 

@@ -34,6 +34,12 @@ public sealed class HubOptions
 
     /// <summary>Frames queued for one worker before it counts as not reading and is dropped.</summary>
     public int WorkerSendQueueCapacity { get; set; } = 4096;
+
+    /// <summary>
+    /// Bytes queued for one worker, every frame counted (<c>job_assigned</c> with its payload included); a frame that would
+    /// pass it closes the socket with 1008, and the worker's jobs go back to pending.
+    /// </summary>
+    public long WorkerSendQueueBytes { get; set; } = 64L * 1024 * 1024;
 }
 
 internal sealed class HubOptionsValidator : IValidateOptions<HubOptions>
@@ -64,6 +70,14 @@ internal sealed class HubOptionsValidator : IValidateOptions<HubOptions>
         if (options.MaxPayloadBytes < 2)
         {
             failures.Add($"{HubOptions.Section}:MaxPayloadBytes is {options.MaxPayloadBytes}; it must be at least 2");
+        }
+        if (options.WorkerSendQueueCapacity < 1)
+        {
+            failures.Add($"{HubOptions.Section}:WorkerSendQueueCapacity is {options.WorkerSendQueueCapacity}; it must be at least 1");
+        }
+        if (options.WorkerSendQueueBytes < options.MaxPayloadBytes + 4096)
+        {
+            failures.Add($"{HubOptions.Section}:WorkerSendQueueBytes is {options.WorkerSendQueueBytes}; it must hold one job_assigned with the largest payload, at least MaxPayloadBytes + 4096 ({options.MaxPayloadBytes + 4096})");
         }
         if (options.SystemStatsInterval <= TimeSpan.Zero)
         {

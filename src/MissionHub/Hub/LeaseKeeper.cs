@@ -59,7 +59,7 @@ public sealed partial class LeaseKeeper(
                 if (now - lastRenewal >= renewEvery)
                 {
                     lastRenewal = now;
-                    var live = sessions.All.Where(s => s.Ready && !s.Closing && now - s.LastSeen < timeout).Select(s => s.Holder).ToList();
+                    var live = sessions.All.Where(s => s.Ready && !s.Closing && s.IsAlive(now, timeout)).Select(s => s.Holder).ToList();
                     await store.RenewLeasesAsync(live, Unix(now) + timeout.TotalSeconds, stoppingToken);
                 }
                 await SweepAsync(Unix(now), stoppingToken);

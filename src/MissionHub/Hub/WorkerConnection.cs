@@ -1,144 +1,79 @@
-using System.Globalization;
 using System.Net.WebSockets;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
-using System.Threading.Channels;
 using MissionHub.Infrastructure;
+using MissionHub.Infrastructure.Sockets;
 
 namespace MissionHub.Hub;
 
 /// <summary>
-/// One worker's WebSocket (<c>/ws/worker</c>, DESIGN.md §4): reads frames one at a time, refuses bad ones
-/// with an <c>error</c> frame and keeps going, and sends through a bounded queue drained by one writer
-/// so the hub never waits on a socket.
+/// The worker protocol of <c>/ws/worker</c> (DESIGN.md §4) on the shared <see cref="SocketShell"/>: parses and handles
+/// each frame, refuses bad ones with an <c>error</c> frame and keeps going.
 /// </summary>
-internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
+internal sealed partial class WorkerConnection : IWorkerLink, ISocketProtocol, IDisposable
 {
     private static readonly string[] KnownTypes = ["worker_register", "heartbeat", "job_progress", "job_completed", "job_failed"];
 
-    private readonly WebSocket _socket;
+    private readonly SocketShell _shell;
     private readonly JobHub _hub;
-    private readonly HubOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly Channel<ReadOnlyMemory<byte>> _outbound;
-    private readonly CancellationTokenSource _closed = new();
     private readonly string _connectionId = Guid.NewGuid().ToString("N");
     private WorkerSession? _session;
-    private string? _closeReason;
 
     public WorkerConnection(WebSocket socket, JobHub hub, HubOptions options, TimeProvider time, ILogger logger)
     {
-        _socket = socket;
+        _shell = new SocketShell(socket, new SocketShellOptions
+        {
+            // An oversized frame is refused at once: the socket closes with 1009 without reading the rest.
+            MaxFrameBytes = options.MaxFrameBytes,
+            LivenessTimeout = options.WorkerHeartbeatTimeout,
+            MaxQueuedBytes = options.WorkerSendQueueBytes,
+            MaxQueuedFrames = options.WorkerSendQueueCapacity,
+        }, time);
         _hub = hub;
-        _options = options;
         _time = time;
         _logger = logger;
-        _outbound = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(options.WorkerSendQueueCapacity)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
     }
 
-    public bool TrySend(ReadOnlyMemory<byte> frame)
+    public bool TrySend(byte[] frame) => _shell.TrySend(frame);
+
+    /// <summary>Ends the connection after the frames queued before, with a close frame naming the reason (e.g. <c>replaced</c>).</summary>
+    public void Close(string reason) => _shell.Close(reason);
+
+    public async Task RunAsync(CancellationToken requestAborted) => await _shell.RunAsync(this, requestAborted);
+
+    async ValueTask ISocketProtocol.EndedAsync(SocketEnd end)
     {
-        if (_outbound.Writer.TryWrite(frame))
+        if (_session is null)
         {
-            return true;
+            return;
         }
-        _closeReason ??= "send_queue_full";
-        Stop();
-        return false;
-    }
-
-    /// <summary>
-    /// Ends the connection: the writer sends a close frame naming the reason after the frames queued before it (so the
-    /// worker learns why, e.g. <c>replaced</c>), then the reader stops. If the queue is full, it stops at once.
-    /// </summary>
-    public void Close(string reason)
-    {
-        _closeReason ??= reason;
-        if (!_outbound.Writer.TryWrite(CloseMarker))
+        var reason = end.Kind switch
         {
-            Stop();
-        }
+            SocketEndKind.PeerClosed => "client_disconnect",
+            SocketEndKind.ServerClosed => end.Reason ?? "server_close",
+            SocketEndKind.LivenessExpired => "heartbeat_timeout",
+            SocketEndKind.FrameTooLarge => "error",
+            SocketEndKind.SendQueueFull => "send_queue_full",
+            _ => "connection_lost",
+        };
+        await _hub.DisconnectAsync(_session, reason);
     }
 
-    private static readonly ReadOnlyMemory<byte> CloseMarker = new byte[1];
-
-    private void Stop()
+    async ValueTask ISocketProtocol.HandleAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
     {
+        // Any frame is a sign of life; while it is handled (a slow store, say) the worker counts as seen.
+        _session?.BeginFrame(_time.GetUtcNow());
+        var session = _session;
         try
         {
-            _closed.Cancel();
+            await HandleFrameAsync(frame);
         }
-        catch (ObjectDisposedException)
+        finally
         {
-            // The connection already ended.
+            session?.EndFrame(_time.GetUtcNow());
         }
-    }
-
-    public async Task RunAsync(CancellationToken requestAborted)
-    {
-        var sending = SendLoopAsync();
-        var reason = await ReceiveLoopAsync(requestAborted);
-        if (_session is not null)
-        {
-            await _hub.DisconnectAsync(_session, reason);
-        }
-        _outbound.Writer.TryComplete();
-        await sending;
-        await CloseSocketAsync(reason);
-    }
-
-    private async Task<string> ReceiveLoopAsync(CancellationToken requestAborted)
-    {
-        // An oversized frame is refused at once: the socket closes with 1009 without reading the rest.
-        using var reader = new WebSocketFrameReader(_socket, _options.MaxFrameBytes, skipOversized: false);
-        // Its own source, so a missed heartbeat is told apart from the request being aborted: cancelling a receive
-        // aborts the socket, which can signal requestAborted before the catch below runs.
-        using var heartbeat = new CancellationTokenSource();
-        using var receive = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, _closed.Token, heartbeat.Token);
-        heartbeat.CancelAfter(_options.WorkerHeartbeatTimeout);
-        try
-        {
-            while (true)
-            {
-                switch (await reader.ReadAsync(receive.Token))
-                {
-                    case FrameKind.Close:
-                        return _closeReason ?? "client_disconnect";
-                    case FrameKind.TooLarge:
-                        await RefuseTooLargeAsync();
-                        return "error";
-                    case FrameKind.Binary:
-                        Touch(heartbeat);
-                        SendError("unsupported_frame", "frames must be JSON text, not binary");
-                        break;
-                    default:
-                        Touch(heartbeat);
-                        await HandleFrameAsync(reader.Frame);
-                        break;
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // A shutdown or a replacement sets its reason first; a dropped client also aborts the request.
-            return _closeReason ?? (heartbeat.IsCancellationRequested ? "heartbeat_timeout" : "connection_lost");
-        }
-        catch (WebSocketException)
-        {
-            return _closeReason ?? "connection_lost";
-        }
-    }
-
-    /// <summary>Any frame counts as a sign of life: the heartbeat deadline moves on.</summary>
-    private void Touch(CancellationTokenSource heartbeat)
-    {
-        heartbeat.CancelAfter(_options.WorkerHeartbeatTimeout);
-        _session?.Touch(_time.GetUtcNow());
     }
 
     private async Task HandleFrameAsync(ReadOnlyMemory<byte> frame)
@@ -284,66 +219,13 @@ internal sealed partial class WorkerConnection : IWorkerLink, IDisposable
         }
     }
 
-    private void SendError(string code, string message)
+    public void SendError(string code, string message)
     {
         LogRefused(_logger, _session?.WorkerId ?? _connectionId, code, message);
         TrySend(Serialize(new ErrorMessage("error", code, message), HubJsonContext.Default.ErrorMessage));
     }
 
-    private async Task RefuseTooLargeAsync()
-    {
-        LogRefused(_logger, _session?.WorkerId ?? _connectionId, "frame_too_large", "frame over the limit");
-        _closeReason = "error";
-        await CloseSocketAsync("error", WebSocketCloseStatus.MessageTooBig,
-            string.Create(CultureInfo.InvariantCulture, $"frames are limited to {_options.MaxFrameBytes} bytes"));
-    }
-
-    private async Task SendLoopAsync()
-    {
-        try
-        {
-            await foreach (var frame in _outbound.Reader.ReadAllAsync())
-            {
-                if (_socket.State != WebSocketState.Open)
-                {
-                    continue;
-                }
-                if (frame.Equals(CloseMarker))
-                {
-                    await CloseSocketAsync(_closeReason ?? "server_close");
-                    // The worker's answering close ends the reader; stopping it sooner would abort the socket and could
-                    // drop the close frame (and its reason) on the way out.
-                    _closed.CancelAfter(TimeSpan.FromSeconds(2));
-                    continue;
-                }
-                await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, _closed.Token);
-            }
-        }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
-        {
-            _closeReason ??= "connection_lost";
-            Stop();
-        }
-    }
-
-    private async Task CloseSocketAsync(string reason, WebSocketCloseStatus status = WebSocketCloseStatus.NormalClosure, string? description = null)
-    {
-        if (_socket.State is not (WebSocketState.Open or WebSocketState.CloseReceived))
-        {
-            return;
-        }
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            await _socket.CloseOutputAsync(status, description ?? reason, timeout.Token);
-        }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
-        {
-            // The peer is already gone.
-        }
-    }
-
-    public void Dispose() => _closed.Dispose();
+    public void Dispose() => _shell.Dispose();
 
     private static byte[] Serialize<T>(T message, JsonTypeInfo<T> info) => JsonSerializer.SerializeToUtf8Bytes(message, info);
 

@@ -4,7 +4,7 @@ namespace MissionHub.Hub;
 public interface IWorkerLink
 {
     /// <summary>Queues a frame without waiting; false if the connection is gone or not reading.</summary>
-    bool TrySend(ReadOnlyMemory<byte> frame);
+    bool TrySend(byte[] frame);
 
     void Close(string reason);
 }
@@ -43,6 +43,27 @@ public sealed class WorkerSession(string workerId, string sessionId, IReadOnlyLi
     public bool Ready { get; set; }
 
     public void Touch(DateTimeOffset now) => Interlocked.Exchange(ref _lastSeenTicks, now.UtcTicks);
+
+    private int _framesInHand;
+
+    /// <summary>The server starts handling a frame of this worker: until <see cref="EndFrame"/> it counts as alive.</summary>
+    public void BeginFrame(DateTimeOffset now)
+    {
+        Touch(now);
+        Interlocked.Increment(ref _framesInHand);
+    }
+
+    public void EndFrame(DateTimeOffset now)
+    {
+        Touch(now);
+        Interlocked.Decrement(ref _framesInHand);
+    }
+
+    /// <summary>
+    /// Heard from within <paramref name="timeout"/>, or a frame of it is still being handled: a worker waiting on the
+    /// server (a slow store) is not a silent one, and keeps its leases.
+    /// </summary>
+    public bool IsAlive(DateTimeOffset now, TimeSpan timeout) => Volatile.Read(ref _framesInHand) > 0 || now - LastSeen < timeout;
 
     public void MarkClosing() => Closing = true;
 

@@ -4,25 +4,35 @@ using System.Text.Json.Serialization.Metadata;
 using System.Threading.Channels;
 using MissionHub.Events;
 using MissionHub.Infrastructure;
+using MissionHub.Infrastructure.Sockets;
 
 namespace MissionHub.Monitor;
 
 /// <summary>
-/// One monitor's WebSocket (<c>/ws/monitor</c>, spec 003 §2/§5): snapshot, subscription, heartbeats and
-/// resync. Events reach it through an <see cref="EventFeed"/> (the log, then live), so nothing between its
-/// snapshot and its stream is lost or doubled. Its outbound queue is bounded in bytes: a monitor that does
-/// not read is never waited for; past the bound its events are counted as missed, it is told so, and it
-/// resyncs from its last seq.
+/// One monitor's protocol (<c>/ws/monitor</c>, spec 003 §2/§5) on the shared <see cref="SocketShell"/>: snapshot,
+/// subscription, heartbeats and resync. Events reach it through an <see cref="EventFeed"/> (the log, then live), so
+/// nothing between its snapshot and its stream is lost or doubled. Its queue is bounded in bytes over every frame: a
+/// monitor that does not read is never waited for; once the queue holds <see cref="MonitorOptions.MaxQueuedBytes"/> its
+/// events are counted as missed, it is told so, and it resyncs from its last seq; a snapshot or answer that would take
+/// the queue past <see cref="MonitorOptions.MaxSendQueueBytes"/> closes it with 1008.
 /// </summary>
 internal sealed partial class MonitorConnection(
-    WebSocket socket, EventBus bus, MonitorState state, MonitorOptions options, TimeProvider time, ILogger logger) : IDisposable
+    WebSocket socket, EventBus bus, MonitorState state, MonitorOptions options, TimeProvider time, ILogger logger) : ISocketProtocol, IDisposable
 {
+    /// <summary>The longest <c>monitor_id</c> accepted; it is logged and echoed.</summary>
+    public const int MaxMonitorIdLength = 128;
+
     private static readonly string[] KnownTypes = ["monitor_connect", "subscribe", "monitor_subscribe", "heartbeat", "resync_request"];
 
-    private readonly Channel<OutFrame> _outbound = Channel.CreateUnbounded<OutFrame>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly CancellationTokenSource _closed = new();
-    private long _queuedEventBytes;
-    private TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly SocketShell _shell = new(socket, new SocketShellOptions
+    {
+        // An oversized frame is read to its end and answered with an error: the monitor stays connected.
+        MaxFrameBytes = options.MaxFrameBytes,
+        SkipOversized = true,
+        LivenessTimeout = options.IdleTimeout,
+        MaxQueuedBytes = options.MaxSendQueueBytes,
+    }, time);
+
     private string? _monitorId;
     private bool _connected;
     private string _epoch = "";
@@ -35,68 +45,30 @@ internal sealed partial class MonitorConnection(
     private long _missed;
     private long _deliveredSeq;
     private volatile bool _missing;
+    private int _overflowLogged;
 
-    public async Task RunAsync(CancellationToken requestAborted)
-    {
-        var sending = SendLoopAsync();
-        try
-        {
-            await ReceiveLoopAsync(requestAborted);
-        }
-        finally
-        {
-            await StopDeliveryAsync();
-            _outbound.Writer.TryComplete();
-            await sending;
-            await CloseAsync();
-        }
-    }
+    public async Task RunAsync(CancellationToken requestAborted) => await _shell.RunAsync(this, requestAborted);
 
     public void Dispose()
     {
-        _closed.Dispose();
+        _shell.Dispose();
         _delivery?.Dispose();
     }
 
-    private async Task ReceiveLoopAsync(CancellationToken requestAborted)
+    async ValueTask ISocketProtocol.EndedAsync(SocketEnd end)
     {
-        // An oversized frame is read to its end and answered with an error: the monitor stays connected.
-        using var reader = new WebSocketFrameReader(socket, options.MaxFrameBytes, skipOversized: true);
-        using var receive = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, _closed.Token);
-        receive.CancelAfter(options.IdleTimeout);
-        try
+        await StopDeliveryAsync();
+        LogClosed(logger, _monitorId ?? "?", end.Kind switch
         {
-            while (true)
-            {
-                var kind = await reader.ReadAsync(receive.Token);
-                if (kind == FrameKind.Close)
-                {
-                    return;
-                }
-                receive.CancelAfter(options.IdleTimeout);
-                switch (kind)
-                {
-                    case FrameKind.TooLarge:
-                        SendError("frame_too_large", $"frames from monitors are limited to {options.MaxFrameBytes} bytes");
-                        break;
-                    case FrameKind.Binary:
-                        SendError("unsupported_frame", "frames must be JSON text, not binary");
-                        break;
-                    default:
-                        await HandleAsync(reader.Frame);
-                        break;
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            LogClosed(logger, _monitorId ?? "?", requestAborted.IsCancellationRequested ? "server_shutdown" : "idle_timeout");
-        }
-        catch (WebSocketException)
-        {
-            LogClosed(logger, _monitorId ?? "?", "connection_lost");
-        }
+            SocketEndKind.PeerClosed => "client_close",
+            SocketEndKind.Aborted => "server_shutdown",
+            SocketEndKind.LivenessExpired => "idle_timeout",
+            SocketEndKind.Lost => "connection_lost",
+            _ => end.Reason ?? end.Kind.ToString(),
+        });
     }
+
+    ValueTask ISocketProtocol.HandleAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken) => new(HandleAsync(frame));
 
     private async Task HandleAsync(ReadOnlyMemory<byte> frame)
     {
@@ -108,8 +80,13 @@ internal sealed partial class MonitorConnection(
         using (document)
         {
             var message = document.RootElement;
-            if (message.TryGetProperty("monitor_id", out var id) && id.ValueKind == JsonValueKind.String)
+            if (message.TryGetProperty("monitor_id", out var id) && id.ValueKind != JsonValueKind.Null)
             {
+                if (id.ValueKind != JsonValueKind.String || id.GetString()!.Length is 0 or > MaxMonitorIdLength)
+                {
+                    SendError("invalid_field", $"monitor_id must be a string of 1 to {MaxMonitorIdLength} characters");
+                    return;
+                }
                 _monitorId = id.GetString();
             }
             switch (type)
@@ -121,8 +98,12 @@ internal sealed partial class MonitorConnection(
                     Send(new HeartbeatAck("heartbeat_ack", _monitorId, Now(), Interlocked.Read(ref _missed), Interlocked.Read(ref _deliveredSeq)),
                         MonitorJsonContext.Default.HeartbeatAck);
                     return;
-                case "subscribe" or "monitor_subscribe":
-                    await SubscribeAsync(message);
+                case "subscribe":
+                    await SubscribeAsync(message, "topics");
+                    return;
+                case "monitor_subscribe":
+                    // Spec 003 §2's handshake names the topics `subscriptions`; `topics` is taken too, as in subscribe.
+                    await SubscribeAsync(message, message.TryGetProperty("subscriptions", out _) ? "subscriptions" : "topics");
                     return;
                 case "resync_request":
                     await ResyncAsync(message);
@@ -159,21 +140,21 @@ internal sealed partial class MonitorConnection(
         }
     }
 
-    private async Task SubscribeAsync(JsonElement message)
+    private async Task SubscribeAsync(JsonElement message, string topicsProperty)
     {
         if (!_connected)
         {
             SendError("not_connected", "send monitor_connect before subscribe");
             return;
         }
-        var (subscription, code, error) = MonitorSubscription.Parse(message);
+        var (subscription, code, error) = MonitorSubscription.Parse(message, topicsProperty: topicsProperty);
         if (subscription is null)
         {
             SendError(code!, error!);
             return;
         }
         var from = await StopDeliveryAsync();
-        _subscription = subscription;
+        Use(subscription);
         Send(new SubscribedMessage("subscribed", subscription.Topics, from, subscription.Batching), MonitorJsonContext.Default.SubscribedMessage);
         StartDelivery(from, _epoch, resync: false);
     }
@@ -222,7 +203,7 @@ internal sealed partial class MonitorConnection(
             if (!page.Recovered)
             {
                 await StopDeliveryAsync();
-                _subscription = subscription;
+                Use(subscription);
                 SendRaw(MonitorFrames.ResyncData([], false, page.Epoch, page.LastSeq, true, Now(), page.Reason));
                 return;
             }
@@ -234,8 +215,14 @@ internal sealed partial class MonitorConnection(
             return;
         }
         await StopDeliveryAsync();
-        _subscription = subscription;
+        Use(subscription);
         StartDelivery(from, epoch, resync: true);
+    }
+
+    private void Use(MonitorSubscription subscription)
+    {
+        _subscription = subscription;
+        _shell.EventBatcher = subscription.Batching ? MonitorFrames.Batch : null;
     }
 
     private void StartDelivery(long from, string epoch, bool resync)
@@ -285,12 +272,11 @@ internal sealed partial class MonitorConnection(
                         for (var i = 0; i < chunks.Count; i++)
                         {
                             // A replay waits for the monitor to take what it was sent: bounded memory, however long the gap.
-                            await WaitForRoomAsync(cancellationToken);
+                            await _shell.WaitUntilQueuedAtMostAsync(options.MaxQueuedBytes / 2, cancellationToken);
                             // last_seq promises that every matching event up to it has been sent: the batch's end only with its last chunk.
                             var lastSeq = i == chunks.Count - 1 ? feed.Cursor : chunks[i][^1].Seq;
                             var data = MonitorFrames.ResyncData([.. chunks[i].Select(c => c.Frame)], true, feed.Epoch, lastSeq, done: false, Now(), null);
-                            Interlocked.Add(ref _queuedEventBytes, data.Length);
-                            _outbound.Writer.TryWrite(new OutFrame(data, IsEvent: true, IsReplay: true));
+                            _shell.TrySendReplay(data);
                         }
                         Interlocked.Exchange(ref _deliveredSeq, feed.Cursor);
                         if (!feed.IsLive)
@@ -363,19 +349,6 @@ internal sealed partial class MonitorConnection(
         }
     }
 
-    private async Task WaitForRoomAsync(CancellationToken cancellationToken)
-    {
-        while (Interlocked.Read(ref _queuedEventBytes) > options.MaxQueuedBytes / 2)
-        {
-            var signal = Volatile.Read(ref _drained).Task;
-            if (Interlocked.Read(ref _queuedEventBytes) <= options.MaxQueuedBytes / 2)
-            {
-                return;
-            }
-            await signal.WaitAsync(cancellationToken);
-        }
-    }
-
     private List<(long Seq, byte[] Frame)> Matching(IReadOnlyList<CharterEvent> batch, MonitorSubscription subscription) =>
         [.. batch.Where(e => subscription.Matches(e, state)).Select(e => (e.Seq, MonitorFrames.Render(e)))];
 
@@ -389,7 +362,7 @@ internal sealed partial class MonitorConnection(
             state.CountMissed();
             return;
         }
-        if (Interlocked.Read(ref _queuedEventBytes) + frame.Length > options.MaxQueuedBytes)
+        if (!_shell.TryQueueEvent(frame, options.MaxQueuedBytes))
         {
             // From here on nothing is delivered until the monitor resyncs: no gaps it could mistake for a quiet hub.
             _missing = true;
@@ -401,88 +374,26 @@ internal sealed partial class MonitorConnection(
                 MonitorJsonContext.Default.EventsMissedNotice);
             return;
         }
-        Interlocked.Add(ref _queuedEventBytes, frame.Length);
-        _outbound.Writer.TryWrite(new OutFrame(frame, IsEvent: true));
-    }
-
-    private async Task SendLoopAsync()
-    {
-        var reader = _outbound.Reader;
-        var batch = new List<byte[]>();
-        try
-        {
-            while (await reader.WaitToReadAsync())
-            {
-                while (reader.TryRead(out var frame))
-                {
-                    if (frame.IsEvent && !frame.IsReplay && _subscription?.Batching == true)
-                    {
-                        batch.Add(frame.Bytes);
-                        Released(frame.Bytes.Length);
-                        if (reader.TryPeek(out var next) && next.IsEvent && !next.IsReplay && batch.Count < 1000)
-                        {
-                            continue;
-                        }
-                        await WriteAsync(MonitorFrames.Batch(batch));
-                        batch.Clear();
-                        continue;
-                    }
-                    await WriteAsync(frame.Bytes);
-                    if (frame.IsEvent)
-                    {
-                        Released(frame.Bytes.Length);
-                    }
-                }
-            }
-        }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
-        {
-            await _closed.CancelAsync();
-        }
-    }
-
-    private void Released(int bytes)
-    {
-        Interlocked.Add(ref _queuedEventBytes, -bytes);
-        Interlocked.Exchange(ref _drained, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-    }
-
-    private async ValueTask WriteAsync(byte[] frame)
-    {
-        if (socket.State == WebSocketState.Open)
-        {
-            await socket.SendAsync(frame.AsMemory(), WebSocketMessageType.Text, endOfMessage: true, _closed.Token);
-        }
     }
 
     private void Send<T>(T message, JsonTypeInfo<T> info) => SendRaw(JsonSerializer.SerializeToUtf8Bytes(message, info));
 
-    private void SendRaw(byte[] frame) => _outbound.Writer.TryWrite(new OutFrame(frame, IsEvent: false));
+    private void SendRaw(byte[] frame)
+    {
+        if (!_shell.TrySend(frame) && _shell.Overflowed && Interlocked.Exchange(ref _overflowLogged, 1) == 0)
+        {
+            LogOverflowed(logger, _monitorId ?? "?", _shell.MaxQueuedBytes);
+        }
+    }
 
-    private void SendError(string code, string message)
+
+    public void SendError(string code, string message)
     {
         LogRefused(logger, _monitorId ?? "?", code, message);
         Send(new MonitorError("error", code, message), MonitorJsonContext.Default.MonitorError);
     }
 
-    private async Task CloseAsync()
-    {
-        if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
-        {
-            try
-            {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-                await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
-            }
-            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
-            {
-            }
-        }
-    }
-
     private long Now() => time.GetUtcNow().ToUnixTimeMilliseconds();
-
-    private readonly record struct OutFrame(byte[] Bytes, bool IsEvent, bool IsReplay = false);
 
     [LoggerMessage(EventId = 4101, Level = LogLevel.Information, Message = "Monitor {MonitorId} connected at epoch {Epoch} seq {Seq}")]
     private static partial void LogConnected(ILogger logger, string monitorId, string epoch, long seq);
@@ -492,6 +403,9 @@ internal sealed partial class MonitorConnection(
 
     [LoggerMessage(EventId = 4103, Level = LogLevel.Warning, Message = "Monitor {MonitorId} fell behind at seq {Seq}; its events are counted as missed until it resyncs")]
     private static partial void LogFellBehind(ILogger logger, string monitorId, long seq);
+
+    [LoggerMessage(EventId = 4105, Level = LogLevel.Warning, Message = "Monitor {MonitorId} does not read: its send queue would pass {Bound} bytes; closing it with 1008")]
+    private static partial void LogOverflowed(ILogger logger, string monitorId, long bound);
 
     [LoggerMessage(EventId = 4104, Level = LogLevel.Information, Message = "Refused a frame from monitor {MonitorId}: {Code} ({Detail})")]
     private static partial void LogRefused(ILogger logger, string monitorId, string code, string detail);

@@ -7,8 +7,18 @@ public sealed class MonitorOptions
 {
     public const string Section = "MissionHub:Monitor";
 
-    /// <summary>Bytes of events queued for one monitor; past this its events are counted as missed until it resyncs.</summary>
+    /// <summary>
+    /// Bytes queued for one monitor (every frame counted) at which its events start to be counted as missed until it
+    /// resyncs.
+    /// </summary>
     public int MaxQueuedBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// The bound of one monitor's queue, every frame counted: a snapshot or answer that would pass it closes the socket with
+    /// 1008 (a monitor that asks for snapshots and never reads them). At least <see cref="MaxQueuedBytes"/>, and large
+    /// enough for a full snapshot of the hub.
+    /// </summary>
+    public long MaxSendQueueBytes { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>Interval of the server <c>heartbeat</c> message on the <c>heartbeat</c> topic.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
@@ -31,6 +41,10 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
         if (options.MaxQueuedBytes < 1024)
         {
             failures.Add($"{MonitorOptions.Section}:MaxQueuedBytes is {options.MaxQueuedBytes}; it must be at least 1024");
+        }
+        if (options.MaxSendQueueBytes < options.MaxQueuedBytes)
+        {
+            failures.Add($"{MonitorOptions.Section}:MaxSendQueueBytes is {options.MaxSendQueueBytes}; it must be at least MaxQueuedBytes ({options.MaxQueuedBytes})");
         }
         if (options.HeartbeatInterval <= TimeSpan.Zero)
         {

@@ -58,21 +58,33 @@ internal sealed class MonitorSubscription
     /// <summary>Whether matching needs the monitor read model's view of a job (type, priority, worker).</summary>
     public bool NeedsJobAttributes => JobTypes is not null || WorkerIds is not null || PriorityRange is not null;
 
-    /// <summary>Parses <c>topics</c>, <c>filters</c> and <c>batching</c>; on failure returns an error code and message.</summary>
-    public static (MonitorSubscription? Subscription, string? Code, string? Error) Parse(JsonElement message, MonitorSubscription? previous = null)
+    /// <summary>Most ids or names one filter list may hold, and the longest of them (a job type or worker id is at most 128).</summary>
+    public const int MaxFilterValues = 1000;
+
+    public const int MaxFilterValueLength = 128;
+
+    /// <summary>
+    /// Parses <c>topics</c>, <c>filters</c> and <c>batching</c>; on failure returns an error code and message.
+    /// <paramref name="topicsProperty"/> is where the topics are: <c>topics</c>, or <c>subscriptions</c> in spec 003 §2's
+    /// <c>monitor_subscribe</c>.
+    /// </summary>
+    public static (MonitorSubscription? Subscription, string? Code, string? Error) Parse(
+        JsonElement message, MonitorSubscription? previous = null, string topicsProperty = "topics")
     {
         IReadOnlyList<string> topics;
-        if (message.TryGetProperty("topics", out var topicsElement))
+        if (message.TryGetProperty(topicsProperty, out var topicsElement))
         {
             if (topicsElement.ValueKind != JsonValueKind.Array || topicsElement.EnumerateArray().Any(t => t.ValueKind != JsonValueKind.String))
             {
-                return (null, "invalid_topics", "topics must be a list of topic names");
+                return (null, "invalid_topics", $"{topicsProperty} must be a list of topic names");
             }
             topics = [.. topicsElement.EnumerateArray().Select(t => t.GetString()!).Distinct(StringComparer.Ordinal)];
             var unknown = topics.Where(t => !TopicPatterns.ContainsKey(t)).ToList();
             if (unknown.Count > 0)
             {
-                return (null, "invalid_topics", $"unknown topics: {string.Join(", ", unknown)}; valid topics: {string.Join(", ", TopicPatterns.Keys)}");
+                // Named back cut short: the answer is bounded whatever the client sent.
+                var named = string.Join(", ", unknown.Take(10).Select(t => t.Length <= 40 ? t : t[..40] + "…"));
+                return (null, "invalid_topics", $"unknown {topicsProperty}: {named}; valid topics: {string.Join(", ", TopicPatterns.Keys)}");
             }
         }
         else if (previous is not null)
@@ -102,13 +114,13 @@ internal sealed class MonitorSubscription
                     case "job_types":
                         if (!TryStringSet(filter.Value, out jobTypes))
                         {
-                            return (null, "invalid_filter", "filters.job_types must be a list of job type names");
+                            return (null, "invalid_filter", $"filters.job_types must be a list of at most {MaxFilterValues} job type names of at most {MaxFilterValueLength} characters");
                         }
                         break;
                     case "worker_ids":
                         if (!TryStringSet(filter.Value, out workerIds))
                         {
-                            return (null, "invalid_filter", "filters.worker_ids must be a list of worker ids");
+                            return (null, "invalid_filter", $"filters.worker_ids must be a list of at most {MaxFilterValues} worker ids of at most {MaxFilterValueLength} characters");
                         }
                         break;
                     case "priority_range":
@@ -126,7 +138,7 @@ internal sealed class MonitorSubscription
                         priorityRange = (min, max);
                         break;
                     default:
-                        return (null, "invalid_filter", $"unknown filter '{filter.Name}'; valid filters: job_types, worker_ids, priority_range");
+                        return (null, "invalid_filter", $"unknown filter '{(filter.Name.Length <= 40 ? filter.Name : filter.Name[..40] + "…")}'; valid filters: job_types, worker_ids, priority_range");
                 }
             }
         }
@@ -184,7 +196,8 @@ internal sealed class MonitorSubscription
     private static bool TryStringSet(JsonElement value, out HashSet<string>? set)
     {
         set = null;
-        if (value.ValueKind != JsonValueKind.Array || value.EnumerateArray().Any(v => v.ValueKind != JsonValueKind.String))
+        if (value.ValueKind != JsonValueKind.Array || value.GetArrayLength() > MaxFilterValues
+            || value.EnumerateArray().Any(v => v.ValueKind != JsonValueKind.String || v.GetString()!.Length > MaxFilterValueLength))
         {
             return false;
         }

@@ -1,33 +1,34 @@
-using System.Buffers;
 using System.Globalization;
 using System.Net.WebSockets;
 using System.Text.Json;
-using MissionHub.Infrastructure;
+using MissionHub.Infrastructure.Sockets;
 
 namespace MissionHub.Telemetry;
 
 /// <summary>
-/// One robot's telemetry socket (<c>/api/telemetry/ws/{robot_id}</c>, DESIGN.md §4). Reads frames one at a time;
-/// a bad frame gets an <c>error</c> frame and the connection stays; a frame over the size limit closes it with
-/// 1009. Only this loop sends on the socket, so no send ever races another.
+/// One robot's telemetry protocol (<c>/api/telemetry/ws/{robot_id}</c>, DESIGN.md §4) on the shared
+/// <see cref="SocketShell"/>: a bad frame gets an <c>error</c> frame and the connection stays; a frame over the size
+/// limit closes it with 1009.
 /// </summary>
-internal sealed partial class TelemetryConnection : IDisposable
+internal sealed partial class TelemetryConnection : ISocketProtocol, IDisposable
 {
-    private readonly WebSocket _socket;
+    private readonly SocketShell _shell;
     private readonly TelemetryService _service;
     private readonly TelemetryOptions _options;
     private readonly ILogger _logger;
-    private readonly CancellationTokenSource _closed = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly SemaphoreSlim _sendTurn = new(1, 1);
-    private string? _closeReason;
 
     public TelemetryConnection(string robotId, WebSocket socket, TelemetryService service, TimeProvider time, ILogger logger)
     {
         RobotId = robotId;
-        _socket = socket;
         _service = service;
         _options = service.Options;
+        _shell = new SocketShell(socket, new SocketShellOptions
+        {
+            MaxFrameBytes = _options.MaxFrameBytes,
+            LivenessTimeout = _options.HeartbeatTimeout,
+            MaxQueuedBytes = _options.MaxSendQueueBytes,
+        }, time);
         _logger = logger;
         ConnectedAt = time.GetUtcNow();
         ConnectionId = string.Create(CultureInfo.InvariantCulture, $"ws_{robotId}_{ConnectedAt.ToUnixTimeSeconds()}");
@@ -44,42 +45,20 @@ internal sealed partial class TelemetryConnection : IDisposable
 
     /// <summary>
     /// Closes the connection with <paramref name="reason"/> (e.g. <c>replaced</c>, <c>server_shutdown</c>): sends the close
-    /// frame, and gives the robot two seconds to answer it before the socket is dropped.
+    /// frame, and gives the robot the close timeout to answer it before the socket is dropped.
     /// </summary>
-    public void Close(string reason)
-    {
-        if (Interlocked.CompareExchange(ref _closeReason, reason, null) is not null)
-        {
-            return;
-        }
-        _ = CloseAndDropLaterAsync(reason);
-    }
-
-    private async Task CloseAndDropLaterAsync(string reason)
-    {
-        await CloseSocketAsync(reason);
-        try
-        {
-            _closed.CancelAfter(TimeSpan.FromSeconds(2));
-        }
-        catch (ObjectDisposedException)
-        {
-            // Already ended.
-        }
-    }
+    public void Close(string reason) => _shell.Close(reason,
+        reason == TelemetryCloseReasons.ServerShutdown ? WebSocketCloseStatus.EndpointUnavailable : WebSocketCloseStatus.NormalClosure);
 
     public async Task RunAsync(CancellationToken requestAborted, CancellationToken stopping)
     {
         try
         {
             await _service.AttachAsync(this, stopping);
-            string reason;
             using (stopping.Register(() => Close(TelemetryCloseReasons.ServerShutdown)))
             {
-                reason = await ReceiveLoopAsync(requestAborted);
+                await _shell.RunAsync(this, requestAborted);
             }
-            await CloseSocketAsync(reason);
-            await _service.DetachAsync(this, reason);
         }
         finally
         {
@@ -87,50 +66,25 @@ internal sealed partial class TelemetryConnection : IDisposable
         }
     }
 
-    private async Task<string> ReceiveLoopAsync(CancellationToken requestAborted)
+    async ValueTask ISocketProtocol.EndedAsync(SocketEnd end)
     {
-        // An oversized frame is refused at once (close 1009) without reading the rest.
-        using var reader = new WebSocketFrameReader(_socket, _options.MaxFrameBytes, skipOversized: false);
-        using var heartbeat = new CancellationTokenSource(_options.HeartbeatTimeout);
-        using var receive = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, _closed.Token, heartbeat.Token);
-        try
+        var reason = end.Kind switch
         {
-            while (true)
-            {
-                var kind = await reader.ReadAsync(receive.Token);
-                switch (kind)
-                {
-                    case FrameKind.Close:
-                        return Volatile.Read(ref _closeReason) ?? TelemetryCloseReasons.ClientDisconnect;
-                    case FrameKind.TooLarge:
-                        return await RefuseTooLargeAsync();
-                }
-                heartbeat.CancelAfter(_options.HeartbeatTimeout);
-                if (kind == FrameKind.Binary)
-                {
-                    await SendErrorAsync("unsupported_frame", "frames must be JSON text, not binary", receive.Token);
-                    continue;
-                }
-                await HandleFrameAsync(reader.Frame, receive.Token);
-            }
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException)
+            SocketEndKind.PeerClosed => TelemetryCloseReasons.ClientDisconnect,
+            SocketEndKind.ServerClosed => end.Reason ?? TelemetryCloseReasons.Error,
+            SocketEndKind.LivenessExpired => TelemetryCloseReasons.HeartbeatTimeout,
+            // Oversized, not reading, or dropped without a close handshake.
+            _ => TelemetryCloseReasons.Error,
+        };
+        if (end.Kind == SocketEndKind.FrameTooLarge)
         {
-            if (Volatile.Read(ref _closeReason) is { } reason)
-            {
-                return reason;
-            }
-            // Checked first: cancelling a receive aborts the socket, which can also signal requestAborted
-            // or surface as a WebSocketException.
-            if (heartbeat.IsCancellationRequested)
-            {
-                Interlocked.CompareExchange(ref _closeReason, TelemetryCloseReasons.HeartbeatTimeout, null);
-                return TelemetryCloseReasons.HeartbeatTimeout;
-            }
-            // Otherwise the link dropped without a close handshake (a server shutdown sets its reason first, above).
-            return TelemetryCloseReasons.Error;
+            LogRefused(_logger, RobotId, "frame_too_large", "frame over the limit");
         }
+        await _service.DetachAsync(this, reason);
     }
+
+    ValueTask ISocketProtocol.HandleAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken) =>
+        new(HandleFrameAsync(frame, cancellationToken));
 
     private async Task HandleFrameAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
     {
@@ -141,7 +95,7 @@ internal sealed partial class TelemetryConnection : IDisposable
         }
         catch (JsonException ex)
         {
-            await SendErrorAsync("malformed_json", $"the frame is not valid JSON: {ex.Message}", cancellationToken);
+            SendError("malformed_json", $"the frame is not valid JSON: {ex.Message}");
             return;
         }
         using (document)
@@ -154,7 +108,7 @@ internal sealed partial class TelemetryConnection : IDisposable
             }
             if (code is not null)
             {
-                await SendErrorAsync(code, message!, cancellationToken);
+                SendError(code, message!);
                 return;
             }
             await _service.IngestAsync(RobotId, values!, cancellationToken);
@@ -216,63 +170,13 @@ internal sealed partial class TelemetryConnection : IDisposable
         return (values, null, null);
     }
 
-    private async Task<string> RefuseTooLargeAsync()
-    {
-        LogRefused(_logger, RobotId, "frame_too_large", "frame over the limit");
-        Interlocked.CompareExchange(ref _closeReason, TelemetryCloseReasons.Error, null);
-        await CloseSocketAsync(TelemetryCloseReasons.Error, WebSocketCloseStatus.MessageTooBig,
-            string.Create(CultureInfo.InvariantCulture, $"frames are limited to {_options.MaxFrameBytes} bytes"));
-        return TelemetryCloseReasons.Error;
-    }
-
-    private async Task SendErrorAsync(string code, string message, CancellationToken cancellationToken)
+    public void SendError(string code, string message)
     {
         LogRefused(_logger, RobotId, code, message);
-        var frame = JsonSerializer.SerializeToUtf8Bytes(new TelemetryErrorFrame("error", code, message), TelemetryJsonContext.Default.TelemetryErrorFrame);
-        await _sendTurn.WaitAsync(cancellationToken);
-        try
-        {
-            if (_socket.State == WebSocketState.Open && Volatile.Read(ref _closeReason) is null)
-            {
-                await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
-            }
-        }
-        finally
-        {
-            _sendTurn.Release();
-        }
+        _shell.TrySend(JsonSerializer.SerializeToUtf8Bytes(new TelemetryErrorFrame("error", code, message), TelemetryJsonContext.Default.TelemetryErrorFrame));
     }
 
-    private async Task CloseSocketAsync(string reason, WebSocketCloseStatus? status = null, string? description = null)
-    {
-        status ??= reason == TelemetryCloseReasons.ServerShutdown ? WebSocketCloseStatus.EndpointUnavailable : WebSocketCloseStatus.NormalClosure;
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            await _sendTurn.WaitAsync(timeout.Token);
-            try
-            {
-                if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
-                {
-                    await _socket.CloseOutputAsync(status.Value, description ?? reason, timeout.Token);
-                }
-            }
-            finally
-            {
-                _sendTurn.Release();
-            }
-        }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
-        {
-            // The peer is already gone.
-        }
-    }
-
-    public void Dispose()
-    {
-        _closed.Dispose();
-        _sendTurn.Dispose();
-    }
+    public void Dispose() => _shell.Dispose();
 
     internal static bool IsValidRobotId(string? id) =>
         id is { Length: > 0 and <= 128 } && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');

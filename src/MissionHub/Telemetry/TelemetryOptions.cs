@@ -13,6 +13,9 @@ public sealed class TelemetryOptions
     /// <summary>A larger frame closes the socket with 1009 (message too big).</summary>
     public int MaxFrameBytes { get; set; } = 64 * 1024;
 
+    /// <summary>Bytes queued for one robot (its error frames); a frame that would pass it closes the socket with 1008.</summary>
+    public long MaxSendQueueBytes { get; set; } = 1024 * 1024;
+
     /// <summary>Most fields one frame may carry.</summary>
     public int MaxFieldsPerFrame { get; set; } = 64;
 
@@ -66,6 +69,10 @@ internal sealed class TelemetryOptionsValidator : IValidateOptions<TelemetryOpti
         if (options.MaxFrameBytes is < 256 or > 16 * 1024 * 1024)
         {
             failures.Add($"{s}:MaxFrameBytes is {options.MaxFrameBytes}; valid values: 256 to 16777216");
+        }
+        if (options.MaxSendQueueBytes < 4096)
+        {
+            failures.Add($"{s}:MaxSendQueueBytes is {options.MaxSendQueueBytes}; it must be at least 4096");
         }
         if (options.MaxFieldsPerFrame is < 4 or > 1000)
         {
