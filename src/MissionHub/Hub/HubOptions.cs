@@ -34,6 +34,12 @@ public sealed class HubOptions
 
     /// <summary>Frames queued for one worker before it counts as not reading and is dropped.</summary>
     public int WorkerSendQueueCapacity { get; set; } = 4096;
+
+    /// <summary>
+    /// Results up to this many bytes (UTF-8 JSON) travel inline in <c>job_completed</c> and the monitor snapshot; larger
+    /// ones stay in storage only and those carry <c>"result": null, "result_truncated": true, "result_ref": "/api/jobs/{id}"</c>.
+    /// </summary>
+    public int MaxInlineResultBytes { get; set; } = 16 * 1024;
 }
 
 internal sealed class HubOptionsValidator : IValidateOptions<HubOptions>
@@ -64,6 +70,10 @@ internal sealed class HubOptionsValidator : IValidateOptions<HubOptions>
         if (options.MaxPayloadBytes < 2)
         {
             failures.Add($"{HubOptions.Section}:MaxPayloadBytes is {options.MaxPayloadBytes}; it must be at least 2");
+        }
+        if (options.MaxInlineResultBytes is < 0 or > 16 * 1024 * 1024)
+        {
+            failures.Add($"{HubOptions.Section}:MaxInlineResultBytes is {options.MaxInlineResultBytes}; valid values: 0 to 16777216");
         }
         if (options.SystemStatsInterval <= TimeSpan.Zero)
         {
