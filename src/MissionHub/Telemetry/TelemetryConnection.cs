@@ -157,7 +157,10 @@ internal sealed partial class TelemetryConnection : IDisposable
                 await SendErrorAsync(code, message!, cancellationToken);
                 return;
             }
-            await _service.IngestAsync(RobotId, values!, cancellationToken);
+            if (await _service.IngestAsync(RobotId, values!, cancellationToken) is { } refusal)
+            {
+                await SendErrorAsync(refusal.Code, refusal.Message, cancellationToken);
+            }
         }
     }
 
