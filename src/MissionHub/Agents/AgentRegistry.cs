@@ -94,15 +94,19 @@ public sealed class AgentRegistry(IJobStore store, IOptions<AgentOptions> option
         }
     }
 
-    /// <summary>A telemetry frame arrived (its values are read from the roster when listed).</summary>
-    public void RobotTelemetry(string robotId)
+    /// <summary>
+    /// A telemetry frame arrived. The telemetry service gives no values: they are read from it (the roster) when listed,
+    /// instead of being copied here per frame; a caller without a roster may hand them over.
+    /// </summary>
+    public void RobotTelemetry(string robotId, JsonElement? latest = null)
     {
         var now = time.GetUtcNow();
+        var telemetry = latest?.Clone();
         lock (_lock)
         {
             if (_robots.TryGetValue(robotId, out var known))
             {
-                _robots[robotId] = known with { State = AgentState.Online, LastSeen = now, DisconnectReason = null };
+                _robots[robotId] = known with { State = AgentState.Online, LastSeen = now, Telemetry = telemetry ?? known.Telemetry, DisconnectReason = null };
             }
         }
     }
@@ -160,7 +164,7 @@ public sealed class AgentRegistry(IJobStore store, IOptions<AgentOptions> option
             {
                 robots = [.. _robots.Values];
             }
-            agents.AddRange(_roster is { } roster ? robots.Select(r => r with { Telemetry = roster.LatestTelemetry(r.Id) }) : robots);
+            agents.AddRange(_roster is { } roster ? robots.Select(r => r with { Telemetry = roster.LatestTelemetry(r.Id) ?? r.Telemetry }) : robots);
         }
         return [.. agents
             .Where(a => !IsGone(a.State) || a.LastSeen >= cutoff)
