@@ -105,6 +105,7 @@ public abstract class OfflinePruningTests(ITestOutputHelper output) : IDisposabl
         [.. snapshot.GetProperty("data").GetProperty("workers").EnumerateObject().Select(w => w.Name).Order(StringComparer.Ordinal)];
 }
 
+[Collection(HeapBoundCollection.Name)]
 public sealed class SqliteOfflinePruningTests(ITestOutputHelper output) : OfflinePruningTests(output)
 {
     protected override MissionHubFactory CreateFactory(IDictionary<string, string?> settings) =>
@@ -117,6 +118,7 @@ public sealed class SqliteOfflinePruningTests(ITestOutputHelper output) : Offlin
     public Task HundredThousandDistinctWorkers_ArePrunedAfterTheRetention() => DistinctWorkersRegisteringAndLeaving_ArePrunedAfterTheRetention(100_000);
 }
 
+[Collection(HeapBoundCollection.Name)]
 public sealed class RedisOfflinePruningTests(RedisServerFixture redis, ITestOutputHelper output) : OfflinePruningTests(output), IClassFixture<RedisServerFixture>
 {
     protected override MissionHubFactory CreateFactory(IDictionary<string, string?> settings) =>

@@ -192,6 +192,7 @@ public abstract class LargeResultTests(ITestOutputHelper output) : IDisposable
     }
 }
 
+[Collection(HeapBoundCollection.Name)]
 public sealed class SqliteLargeResultTests(ITestOutputHelper output) : LargeResultTests(output)
 {
 
@@ -202,6 +203,7 @@ public sealed class SqliteLargeResultTests(ITestOutputHelper output) : LargeResu
         JobsWithLargeResults_KeepTheHeapBounded_AndTheWholeResultStaysReadable(2_000);
 }
 
+[Collection(HeapBoundCollection.Name)]
 public sealed class RedisLargeResultTests(RedisServerFixture redis, ITestOutputHelper output) : LargeResultTests(output), IClassFixture<RedisServerFixture>
 {
     private readonly string _keyPrefix = $"t{Guid.NewGuid():N}:";

@@ -8,6 +8,7 @@ namespace MissionHub.Tests.Telemetry;
 /// whole with an <c>error</c> frame <c>too_many_robot_fields</c>, what the hub holds for it stops growing, it stays
 /// connected and can go on sending the fields it has, and a robot beside it is not affected.
 /// </summary>
+[Collection(HeapBoundCollection.Name)]
 public sealed class RobotFieldCapTests(ITestOutputHelper output) : IDisposable
 {
     private const int Cap = 256;

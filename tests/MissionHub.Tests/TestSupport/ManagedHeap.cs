@@ -21,3 +21,13 @@ public sealed class ManagedHeap
         return GC.GetTotalMemory(forceFullCollection: true);
     }
 }
+
+/// <summary>
+/// Tests that bound this process's managed heap run alone: the heap is shared with every test running beside them,
+/// whose allocations would otherwise count against the bound.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class HeapBoundCollection
+{
+    public const string Name = "managed heap bounds";
+}
