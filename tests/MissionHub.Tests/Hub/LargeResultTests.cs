@@ -36,6 +36,8 @@ public abstract class LargeResultTests(ITestOutputHelper output) : IDisposable
         {
             using var client = factory.CreateClient();
             await using var monitor = await ConnectMonitorAsync(factory, subscribe: true);
+            // A monitor that sends nothing is closed after its idle timeout; a slow machine can take longer than that here.
+            monitor.StartHeartbeats(TimeSpan.FromSeconds(10));
             await using var worker = await RawWorker.RegisterAsync(factory, "big-results", ["big"]);
             worker.StartHeartbeats(TimeSpan.FromSeconds(5));
             var watching = Task.Run(() => WatchCompletionsAsync(monitor, jobs));
