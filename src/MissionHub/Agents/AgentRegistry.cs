@@ -44,8 +44,29 @@ public sealed class AgentOptions
 {
     public const string Section = "MissionHub:Agents";
 
-    /// <summary>How long an offline or broken agent stays listed after it was last seen.</summary>
+    /// <summary>
+    /// How long an offline or broken agent stays listed after it was last seen; then it is forgotten (storage, the
+    /// monitor read model, the robot registry), and one that comes back registers anew.
+    /// </summary>
     public TimeSpan OfflineRetention { get; set; } = TimeSpan.FromHours(24);
+}
+
+internal sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
+{
+    public ValidateOptionsResult Validate(string? name, AgentOptions options) =>
+        options.OfflineRetention > TimeSpan.Zero
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail($"{AgentOptions.Section}:OfflineRetention is {options.OfflineRetention}; it must be positive, e.g. 1.00:00:00");
+}
+
+/// <summary>The robots' own state (the telemetry service): their latest values on demand, and pruning.</summary>
+public interface IRobotRoster
+{
+    /// <summary>The robot's latest values as JSON, rendered when asked rather than per frame.</summary>
+    JsonElement? LatestTelemetry(string robotId);
+
+    /// <summary>Forgets robots without a connection last seen before <paramref name="lastSeenBefore"/>; returns how many.</summary>
+    int PruneOffline(DateTimeOffset lastSeenBefore);
 }
 
 /// <summary>
@@ -57,6 +78,10 @@ public sealed class AgentRegistry(IJobStore store, IOptions<AgentOptions> option
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, AgentInfo> _robots = new(StringComparer.Ordinal);
+    private IRobotRoster? _roster;
+
+    /// <summary>Where robots' latest values are read from and pruned with them (set once by the telemetry service).</summary>
+    public void Attach(IRobotRoster roster) => _roster = roster;
 
     /// <summary>A robot's telemetry socket opened (or replaced an older one).</summary>
     public void RobotConnected(string robotId)
@@ -69,17 +94,36 @@ public sealed class AgentRegistry(IJobStore store, IOptions<AgentOptions> option
         }
     }
 
-    /// <summary>A telemetry frame arrived: the robot's latest values.</summary>
-    public void RobotTelemetry(string robotId, JsonElement latest)
+    /// <summary>
+    /// A telemetry frame arrived. The telemetry service gives no values: they are read from it (the roster) when listed,
+    /// instead of being copied here per frame; a caller without a roster may hand them over.
+    /// </summary>
+    public void RobotTelemetry(string robotId, JsonElement? latest = null)
     {
         var now = time.GetUtcNow();
+        var telemetry = latest?.Clone();
         lock (_lock)
         {
             if (_robots.TryGetValue(robotId, out var known))
             {
-                _robots[robotId] = known with { State = AgentState.Online, LastSeen = now, Telemetry = latest.Clone(), DisconnectReason = null };
+                _robots[robotId] = known with { State = AgentState.Online, LastSeen = now, Telemetry = telemetry ?? known.Telemetry, DisconnectReason = null };
             }
         }
+    }
+
+    /// <summary>Forgets robots offline or broken since before <paramref name="lastSeenBefore"/>, here and in the roster.</summary>
+    public int PruneRobots(DateTimeOffset lastSeenBefore)
+    {
+        var pruned = 0;
+        lock (_lock)
+        {
+            foreach (var robot in _robots.Values.Where(r => IsGone(r.State) && r.LastSeen < lastSeenBefore).ToList())
+            {
+                _robots.Remove(robot.Id);
+                pruned++;
+            }
+        }
+        return Math.Max(pruned, _roster?.PruneOffline(lastSeenBefore) ?? 0);
     }
 
     /// <summary>
@@ -101,8 +145,10 @@ public sealed class AgentRegistry(IJobStore store, IOptions<AgentOptions> option
         }
     }
 
-    /// <summary>Every agent seen within the retention period, optionally of one kind and state, ordered by id.</summary>
-    /// <summary>Workers as stored (the same on every process of the hub) and this process's robots.</summary>
+    /// <summary>
+    /// Every agent seen within the retention period, optionally of one kind and state, ordered by id: workers as stored
+    /// (the same on every process of the hub) and this process's robots.
+    /// </summary>
     public async Task<IReadOnlyList<AgentInfo>> ListAsync(string? kind = null, string? state = null, CancellationToken cancellationToken = default)
     {
         var cutoff = time.GetUtcNow() - options.Value.OfflineRetention;
@@ -113,13 +159,15 @@ public sealed class AgentRegistry(IJobStore store, IOptions<AgentOptions> option
         }
         if (kind is null or AgentKind.Robot)
         {
+            List<AgentInfo> robots;
             lock (_lock)
             {
-                agents.AddRange(_robots.Values);
+                robots = [.. _robots.Values];
             }
+            agents.AddRange(_roster is { } roster ? robots.Select(r => r with { Telemetry = roster.LatestTelemetry(r.Id) ?? r.Telemetry }) : robots);
         }
         return [.. agents
-            .Where(a => a.State is not (AgentState.Offline or AgentState.ConnectionBroken) || a.LastSeen >= cutoff)
+            .Where(a => !IsGone(a.State) || a.LastSeen >= cutoff)
             .Where(a => state is null || a.State == state)
             .OrderBy(a => a.Id, StringComparer.Ordinal)];
     }
@@ -130,7 +178,7 @@ public sealed class AgentRegistry(IJobStore store, IOptions<AgentOptions> option
         var cutoff = time.GetUtcNow() - options.Value.OfflineRetention;
         lock (_lock)
         {
-            return [.. _robots.Values.Where(a => a.State is not (AgentState.Offline or AgentState.ConnectionBroken) || a.LastSeen >= cutoff)];
+            return [.. _robots.Values.Where(a => !IsGone(a.State) || a.LastSeen >= cutoff)];
         }
     }
 
@@ -146,6 +194,8 @@ public sealed class AgentRegistry(IJobStore store, IOptions<AgentOptions> option
         null,
         worker.DisconnectReason);
 
+    private static bool IsGone(string state) => state is AgentState.Offline or AgentState.ConnectionBroken;
+
     private static bool IsBroken(string? reason) => reason is "heartbeat_timeout" or "connection_lost" or "error" or "send_queue_full";
 }
 
@@ -153,8 +203,10 @@ public static class AgentExtensions
 {
     public static IHostApplicationBuilder AddMissionHubAgents(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.Section);
+        builder.Services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.Section).ValidateOnStart();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AgentOptions>, AgentOptionsValidator>());
         builder.Services.TryAddSingleton<AgentRegistry>();
+        builder.Services.AddHostedService<OfflinePruner>();
         return builder;
     }
 }

@@ -29,6 +29,9 @@ public sealed class EventLogOptions
     /// <summary>Newest events kept in memory to serve live readers without touching the store.</summary>
     public int RecentEventsInMemory { get; set; } = 16_384;
 
+    /// <summary>Estimated bytes those newest events may take; past it the oldest leave the ring (reads fall back to the store).</summary>
+    public long RecentEventsMaxBytes { get; set; } = 64L * 1024 * 1024;
+
     /// <summary>Events queued for one in-process subscriber before it counts as overflowing.</summary>
     public int SubscriberQueueCapacity { get; set; } = 4096;
 
@@ -56,6 +59,10 @@ internal sealed class EventLogOptionsValidator : IValidateOptions<EventLogOption
         if (options.MaxBatchSize is < 1 or > 10_000)
         {
             failures.Add($"{EventLogOptions.Section}:MaxBatchSize is {options.MaxBatchSize}; valid values: 1 to 10000");
+        }
+        if (options.RecentEventsMaxBytes < 64 * 1024)
+        {
+            failures.Add($"{EventLogOptions.Section}:RecentEventsMaxBytes is {options.RecentEventsMaxBytes}; it must be at least 65536");
         }
         if (options.SubscriberQueueCapacity < 1)
         {

@@ -20,11 +20,11 @@ public abstract partial class GroupCommitEventLog : IEventLog
     private long _lastSeq;
     private string _epoch = "";
 
-    protected GroupCommitEventLog(int maxBatchSize, int maxBatchesInFlight, int recentCapacity, ILogger logger)
+    protected GroupCommitEventLog(int maxBatchSize, int maxBatchesInFlight, int recentCapacity, ILogger logger, long recentMaxBytes = 64L * 1024 * 1024)
     {
         _maxBatchSize = maxBatchSize;
         _maxBatchesInFlight = maxBatchesInFlight;
-        _recent = new RecentEvents(recentCapacity);
+        _recent = new RecentEvents(recentCapacity, recentMaxBytes);
         _logger = logger;
     }
 

@@ -1,15 +1,50 @@
+using System.Runtime.InteropServices;
+
 namespace MissionHub.Events;
 
 /// <summary>
 /// A ring of the newest committed events, contiguous by seq, so the live tail and catch-up reads of
-/// recent history are answered from memory instead of the store.
+/// recent history are answered from memory instead of the store. Bounded by count and by estimated bytes:
+/// the oldest leave first, and an event larger than the whole budget is never held (reads of it go to the store).
 /// </summary>
-internal sealed class RecentEvents(int capacity)
+internal sealed class RecentEvents(int capacity, long maxBytes = long.MaxValue)
 {
     private readonly CharterEvent[] _ring = new CharterEvent[Math.Max(capacity, 1)];
+    private readonly long[] _sizes = new long[Math.Max(capacity, 1)];
     private readonly Lock _lock = new();
     private long _first = 1; // seq of the oldest event held
     private long _count;
+    private long _bytes;
+
+    /// <summary>Estimated bytes held now.</summary>
+    public long Bytes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _bytes;
+            }
+        }
+    }
+
+    public long Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// What one event keeps alive: its payload document (about its JSON size again in token metadata), the envelope
+    /// serialized once for readers, the monitor frame rendered once, and the strings around them.
+    /// </summary>
+    internal static long EstimateBytes(CharterEvent evt) =>
+        4L * JsonMarshal.GetRawUtf8Value(evt.Payload).Length + 2L * (evt.Id.Length + evt.Type.Length + (evt.Target?.Length ?? 0)) + 512;
 
     public void Add(IReadOnlyList<CharterEvent> committed)
     {
@@ -24,21 +59,32 @@ internal sealed class RecentEvents(int capacity)
                 if (_count > 0 && evt.Seq != _first + _count)
                 {
                     // A gap (another process appended in between): start again from here.
-                    _count = 0;
+                    ClearLocked();
+                }
+                var size = EstimateBytes(evt);
+                if (size > maxBytes)
+                {
+                    // Holding it would leave nothing else; the ring starts again after it.
+                    ClearLocked();
+                    continue;
+                }
+                while (_count > 0 && (_count == _ring.Length || _bytes + size > maxBytes))
+                {
+                    var oldest = (int)(_first % _ring.Length);
+                    _bytes -= _sizes[oldest];
+                    _ring[oldest] = null!;
+                    _first++;
+                    _count--;
                 }
                 if (_count == 0)
                 {
                     _first = evt.Seq;
                 }
-                _ring[evt.Seq % _ring.Length] = evt;
-                if (_count == _ring.Length)
-                {
-                    _first++;
-                }
-                else
-                {
-                    _count++;
-                }
+                var slot = (int)(evt.Seq % _ring.Length);
+                _ring[slot] = evt;
+                _sizes[slot] = size;
+                _bytes += size;
+                _count++;
             }
         }
     }
@@ -47,8 +93,19 @@ internal sealed class RecentEvents(int capacity)
     {
         lock (_lock)
         {
-            _count = 0;
+            ClearLocked();
         }
+    }
+
+    private void ClearLocked()
+    {
+        // Dropped references must not outlive the byte count.
+        for (var seq = _first; seq < _first + _count; seq++)
+        {
+            _ring[seq % _ring.Length] = null!;
+        }
+        _count = 0;
+        _bytes = 0;
     }
 
     /// <summary>Answers the query from memory if the ring covers it completely, else returns null.</summary>

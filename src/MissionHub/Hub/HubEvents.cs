@@ -38,8 +38,12 @@ public static class HubEvents
     public static CharterEvent Progress(string jobId, string workerId, double progress, double now, EventMeta meta) =>
         Draft("job_progress", JobTarget(jobId), now, meta, new JobProgressPayload(jobId, workerId, progress), HubJsonContext.Default.JobProgressPayload);
 
-    public static CharterEvent Completed(Job job, double now, EventMeta meta) =>
-        Draft("job_completed", JobTarget(job.Id), now, meta, new JobCompletedPayload(job.Id, job.WorkerId!, job.Result, now),
+    /// <summary><c>job_completed</c>, with the result inline only up to <paramref name="maxInlineResultBytes"/> (<see cref="JobResults"/>).</summary>
+    public static CharterEvent Completed(Job job, double now, EventMeta meta, int maxInlineResultBytes) =>
+        Draft("job_completed", JobTarget(job.Id), now, meta,
+            JobResults.IsInline(job.Result, maxInlineResultBytes)
+                ? new JobCompletedPayload(job.Id, job.WorkerId!, job.Result, now)
+                : new JobCompletedPayload(job.Id, job.WorkerId!, null, now, ResultTruncated: true, ResultRef: JobResults.Ref(job.Id)),
             HubJsonContext.Default.JobCompletedPayload);
 
     public static CharterEvent Failed(string jobId, string? workerId, string error, double now, EventMeta meta) =>

@@ -40,6 +40,12 @@ public sealed class HubOptions
     /// pass it closes the socket with 1008, and the worker's jobs go back to pending.
     /// </summary>
     public long WorkerSendQueueBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Results up to this many bytes (UTF-8 JSON) travel inline in <c>job_completed</c> and the monitor snapshot; larger
+    /// ones stay in storage only and those carry <c>"result": null, "result_truncated": true, "result_ref": "/api/jobs/{id}"</c>.
+    /// </summary>
+    public int MaxInlineResultBytes { get; set; } = 16 * 1024;
 }
 
 internal sealed class HubOptionsValidator : IValidateOptions<HubOptions>
@@ -78,6 +84,10 @@ internal sealed class HubOptionsValidator : IValidateOptions<HubOptions>
         if (options.WorkerSendQueueBytes < options.MaxPayloadBytes + 4096)
         {
             failures.Add($"{HubOptions.Section}:WorkerSendQueueBytes is {options.WorkerSendQueueBytes}; it must hold one job_assigned with the largest payload, at least MaxPayloadBytes + 4096 ({options.MaxPayloadBytes + 4096})");
+        }
+        if (options.MaxInlineResultBytes is < 0 or > 16 * 1024 * 1024)
+        {
+            failures.Add($"{HubOptions.Section}:MaxInlineResultBytes is {options.MaxInlineResultBytes}; valid values: 0 to 16777216");
         }
         if (options.SystemStatsInterval <= TimeSpan.Zero)
         {

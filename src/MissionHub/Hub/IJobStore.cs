@@ -52,6 +52,12 @@ public interface IJobStore
     /// </summary>
     Task GraceLeasesAsync(double until, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Forgets up to <paramref name="max"/> workers offline since before <paramref name="offlineBefore"/> (Unix seconds) that
+    /// hold no jobs; returns how many. A pruned worker that comes back registers anew.
+    /// </summary>
+    Task<int> PruneWorkersAsync(double offlineBefore, int max, CancellationToken cancellationToken = default);
+
     Task<Job?> GetAsync(string id, CancellationToken cancellationToken = default);
 
     Task<JobListing> ListAsync(JobListQuery query, CancellationToken cancellationToken = default);
@@ -63,7 +69,11 @@ public interface IJobStore
 
     Task<IReadOnlyList<WorkerInfo>> ListWorkersAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>The hub as of one <c>seq</c>: unfinished jobs, the newest finished ones, workers and counts, read in one atomic step.</summary>
+    /// <summary>
+    /// The hub as of one <c>seq</c>: unfinished jobs, the newest finished ones, workers and counts, read in one atomic step.
+    /// Finished jobs whose result is larger than <see cref="HubOptions.MaxInlineResultBytes"/> come without it (listed in
+    /// <see cref="HubSnapshot.ResultsOmitted"/>).
+    /// </summary>
     Task<HubSnapshot> SnapshotAsync(int recentFinished, CancellationToken cancellationToken = default);
 }
 
@@ -142,4 +152,8 @@ public sealed record HubSnapshot(
     IReadOnlyList<Job> Completed,
     IReadOnlyList<Job> Failed,
     IReadOnlyList<WorkerInfo> Workers,
-    JobCounts Counts);
+    JobCounts Counts)
+{
+    /// <summary>Ids of finished jobs read without their result because it is too large to hold (JobResults).</summary>
+    public IReadOnlySet<string> ResultsOmitted { get; init; } = new HashSet<string>();
+}

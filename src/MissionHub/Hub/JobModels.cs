@@ -146,7 +146,17 @@ public sealed record JobStatusChangedPayload(string JobId, string OldStatus, str
 
 public sealed record JobProgressPayload(string JobId, string WorkerId, double Progress);
 
-public sealed record JobCompletedPayload(string JobId, string WorkerId, JsonElement? Result, double CompletedAt);
+/// <summary>
+/// <c>job_completed</c>: a result above <see cref="HubOptions.MaxInlineResultBytes"/> is left out (<c>result</c> null) and the
+/// event says so with <c>result_truncated</c> and where to read it, <c>result_ref</c> (both absent for an inline result).
+/// </summary>
+public sealed record JobCompletedPayload(
+    string JobId,
+    string WorkerId,
+    JsonElement? Result,
+    double CompletedAt,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool ResultTruncated = false,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ResultRef = null);
 
 public sealed record JobFailedPayload(string JobId, string? WorkerId, string Error, double FailedAt);
 

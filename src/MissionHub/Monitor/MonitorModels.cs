@@ -4,7 +4,11 @@ using MissionHub.Hub;
 
 namespace MissionHub.Monitor;
 
-/// <summary>A job as monitors see it (spec 003 §2 snapshot).</summary>
+/// <summary>
+/// A job as monitors see it (spec 003 §2 snapshot). A result larger than <see cref="HubOptions.MaxInlineResultBytes"/> is not
+/// held: <c>result</c> is null, <c>result_truncated</c> is true and <c>result_ref</c> says where the whole result is read
+/// (both absent for an inline result).
+/// </summary>
 public sealed record MonitorJob(
     string Id,
     string JobType,
@@ -18,7 +22,9 @@ public sealed record MonitorJob(
     double? AssignedAt,
     double? CompletedAt,
     string? Error,
-    JsonElement? Result);
+    JsonElement? Result,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool ResultTruncated = false,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ResultRef = null);
 
 /// <summary>A worker as monitors see it.</summary>
 public sealed record MonitorWorker(

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Microsoft.Extensions.Options;
+using MissionHub.Agents;
 using MissionHub.Events;
 using MissionHub.Hub;
 
@@ -8,12 +10,27 @@ namespace MissionHub.Monitor;
 /// The monitors' read model: workers, jobs and stats as the event stream describes them, applied in seq
 /// order. A snapshot taken from it is exactly the state as of its <c>seq</c>, so a monitor that follows the
 /// stream from that seq sees every later change once — nothing lost, nothing twice. It also remembers each
-/// job's type, priority and worker so that filters apply to events whose payload lacks them.
+/// job's type, priority and worker so that filters apply to events whose payload lacks them. What it holds is bounded by
+/// settings: finished jobs keep a result only up to <see cref="HubOptions.MaxInlineResultBytes"/> and an error only up to
+/// <see cref="ErrorKept"/> characters, and offline workers leave after <see cref="AgentOptions.OfflineRetention"/>.
 /// </summary>
-public sealed partial class MonitorState(EventBus bus, IJobStore store, ILogger<MonitorState> logger) : BackgroundService
+public sealed partial class MonitorState(
+    EventBus bus, IJobStore store, IOptions<HubOptions> hubOptions, IOptions<AgentOptions> agentOptions, TimeProvider time,
+    ILogger<MonitorState> logger) : BackgroundService
 {
     private const int RecentKept = 100;
     private const int AttributesKept = 200_000;
+
+    /// <summary>Characters of a job's error kept in the read model (the store keeps all of it).</summary>
+    internal const int ErrorKept = 4096;
+
+    private static readonly TimeSpan PruneEvery = TimeSpan.FromSeconds(1);
+    private readonly int _maxInlineResultBytes = hubOptions.Value.MaxInlineResultBytes;
+    private readonly TimeSpan _offlineRetention = agentOptions.Value.OfflineRetention;
+    // Offline workers by when they went offline (Unix seconds), oldest first, so pruning reads only those due.
+    private readonly Dictionary<string, double> _offlineSince = new(StringComparer.Ordinal);
+    private readonly SortedSet<(double At, string Id)> _offlineOrder = new();
+    private DateTimeOffset _lastPrune;
 
     private readonly Lock _lock = new();
     private readonly Dictionary<string, MonitorJob> _jobs = new(StringComparer.Ordinal);
@@ -160,6 +177,7 @@ public sealed partial class MonitorState(EventBus bus, IJobStore store, ILogger<
                             Apply(evt);
                         }
                         _seq = Math.Max(_seq, feed.Cursor);
+                        PruneOfflineWorkers();
                     }
                     Interlocked.Exchange(ref _advanced, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
                 }
@@ -195,6 +213,8 @@ public sealed partial class MonitorState(EventBus bus, IJobStore store, ILogger<
             _completed.Clear();
             _failed.Clear();
             _workers.Clear();
+            _offlineSince.Clear();
+            _offlineOrder.Clear();
             foreach (var job in snapshot.Unfinished)
             {
                 _jobs[job.Id] = ToView(job);
@@ -203,11 +223,11 @@ public sealed partial class MonitorState(EventBus bus, IJobStore store, ILogger<
             }
             foreach (var job in completed)
             {
-                _completed.AddLast(ToView(job));
+                _completed.AddLast(ToView(job, snapshot.ResultsOmitted.Contains(job.Id)));
             }
             foreach (var job in failed)
             {
-                _failed.AddLast(ToView(job));
+                _failed.AddLast(ToView(job, snapshot.ResultsOmitted.Contains(job.Id)));
             }
             foreach (var worker in workers)
             {
@@ -215,6 +235,10 @@ public sealed partial class MonitorState(EventBus bus, IJobStore store, ILogger<
                     new WorkerCapabilities(worker.JobTypes, worker.MaxConcurrentJobs),
                     worker.ConnectedAt.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture),
                     worker.CurrentJobs);
+                if (worker.Status == WorkerStatus.Offline)
+                {
+                    MarkOffline(worker.Id, EventBus.UnixSeconds(worker.LastSeen));
+                }
             }
             _totalJobs = counts.Total;
             _completedTotal = counts.Completed;
@@ -243,14 +267,22 @@ public sealed partial class MonitorState(EventBus bus, IJobStore store, ILogger<
                         capabilities.GetProperty("max_concurrent_jobs").GetInt32()),
                     Str(data, "connected_at") ?? "",
                     [.. _jobs.Values.Where(j => j.WorkerId == id && JobStatus.IsActive(j.Status)).Select(j => j.Id)]);
+                MarkOnline(id);
                 break;
             }
             case "worker_status_changed":
                 UpdateWorker(Str(p, "worker_id")!, w => w with { Status = Str(p, "new_status") ?? w.Status });
                 break;
             case "worker_disconnected":
-                UpdateWorker(Str(p, "worker_id")!, w => w with { Status = WorkerStatus.Offline, CurrentJobs = [] });
+            {
+                var id = Str(p, "worker_id")!;
+                UpdateWorker(id, w => w with { Status = WorkerStatus.Offline, CurrentJobs = [] });
+                if (_workers.ContainsKey(id))
+                {
+                    MarkOffline(id, evt.Timestamp);
+                }
                 break;
+            }
             case "job_submitted":
             {
                 var data = p.GetProperty("job_data");
@@ -295,7 +327,7 @@ public sealed partial class MonitorState(EventBus bus, IJobStore store, ILogger<
                         Status = status,
                         WorkerId = status == JobStatus.Pending ? null : j.WorkerId,
                         Progress = status == JobStatus.Pending ? 0 : j.Progress, // a requeued job starts over, as in storage
-                        Error = Str(p, "error") ?? j.Error,
+                        Error = Cap(Str(p, "error")) ?? j.Error,
                     });
                     if (status == JobStatus.Pending)
                     {
@@ -310,19 +342,22 @@ public sealed partial class MonitorState(EventBus bus, IJobStore store, ILogger<
             case "job_completed":
             {
                 var id = Str(p, "job_id")!;
-                FinishJob(id, j => j with
+                JsonElement? result = p.TryGetProperty("result", out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
+                // Told by the event (a large result is only referenced), or checked here for events written before that.
+                var truncated = p.TryGetProperty("result_truncated", out var flag) && flag.ValueKind == JsonValueKind.True
+                    || !JobResults.IsInline(result, _maxInlineResultBytes);
+                FinishJob(id, j => WithResult(j with
                 {
                     Status = JobStatus.Completed,
                     Progress = 1,
-                    Result = p.TryGetProperty("result", out var result) && result.ValueKind != JsonValueKind.Null ? result.Clone() : null,
                     CompletedAt = p.GetProperty("completed_at").GetDouble(),
-                });
+                }, truncated ? null : result?.Clone(), truncated));
                 break;
             }
             case "job_failed":
             {
                 var id = Str(p, "job_id")!;
-                FinishJob(id, j => j with { Status = JobStatus.Failed, Error = Str(p, "error"), CompletedAt = p.GetProperty("failed_at").GetDouble() });
+                FinishJob(id, j => j with { Status = JobStatus.Failed, Error = Cap(Str(p, "error")), CompletedAt = p.GetProperty("failed_at").GetDouble() });
                 break;
             }
         }
@@ -424,8 +459,51 @@ public sealed partial class MonitorState(EventBus bus, IJobStore store, ILogger<
         }
     }
 
-    private static MonitorJob ToView(Job job) => new(job.Id, job.JobType, job.Status, job.Priority, job.WorkflowId, job.WorkerId,
-        job.Progress, job.Attempts, job.CreatedAt, job.AssignedAt, job.CompletedAt, job.Error, job.Result);
+    private MonitorJob ToView(Job job, bool resultOmitted = false)
+    {
+        var truncated = resultOmitted || !JobResults.IsInline(job.Result, _maxInlineResultBytes);
+        return WithResult(new MonitorJob(job.Id, job.JobType, job.Status, job.Priority, job.WorkflowId, job.WorkerId,
+            job.Progress, job.Attempts, job.CreatedAt, job.AssignedAt, job.CompletedAt, Cap(job.Error), null), truncated ? null : job.Result, truncated);
+    }
+
+    private static MonitorJob WithResult(MonitorJob job, JsonElement? result, bool truncated) => truncated
+        ? job with { Result = null, ResultTruncated = true, ResultRef = JobResults.Ref(job.Id) }
+        : job with { Result = result, ResultTruncated = false, ResultRef = null };
+
+    private static string? Cap(string? error) => error is { Length: > ErrorKept } ? error[..ErrorKept] + "…" : error;
+
+    private void MarkOffline(string workerId, double at)
+    {
+        MarkOnline(workerId);
+        _offlineSince[workerId] = at;
+        _offlineOrder.Add((at, workerId));
+    }
+
+    private void MarkOnline(string workerId)
+    {
+        if (_offlineSince.Remove(workerId, out var at))
+        {
+            _offlineOrder.Remove((at, workerId));
+        }
+    }
+
+    /// <summary>Workers offline for longer than the retention leave the read model, as they leave storage.</summary>
+    private void PruneOfflineWorkers()
+    {
+        var now = time.GetUtcNow();
+        if (now - _lastPrune < PruneEvery)
+        {
+            return;
+        }
+        _lastPrune = now;
+        var cutoff = EventBus.UnixSeconds(now - _offlineRetention);
+        while (_offlineOrder.Count > 0 && _offlineOrder.Min is var (at, id) && at < cutoff)
+        {
+            _offlineOrder.Remove((at, id));
+            _offlineSince.Remove(id);
+            _workers.Remove(id);
+        }
+    }
 
     private static string? Str(JsonElement element, string name) =>
         element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;

@@ -111,7 +111,10 @@ internal sealed partial class TelemetryConnection : ISocketProtocol, IDisposable
                 SendError(code, message!);
                 return;
             }
-            await _service.IngestAsync(RobotId, values!, cancellationToken);
+            if (await _service.IngestAsync(RobotId, values!, cancellationToken) is { } refusal)
+            {
+                SendError(refusal.Code, refusal.Message);
+            }
         }
     }
 

@@ -19,6 +19,13 @@ public sealed class TelemetryOptions
     /// <summary>Most fields one frame may carry.</summary>
     public int MaxFieldsPerFrame { get; set; } = 64;
 
+    /// <summary>
+    /// Most distinct field names one robot's latest values may hold (names are at most 64 characters and values are
+    /// numbers, so this bounds each robot's memory); a frame that would add names beyond it is refused with
+    /// <c>too_many_robot_fields</c>.
+    /// </summary>
+    public int MaxFieldsPerRobot { get; set; } = 256;
+
     /// <summary>How long samples are kept in the time series.</summary>
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(1);
 
@@ -77,6 +84,10 @@ internal sealed class TelemetryOptionsValidator : IValidateOptions<TelemetryOpti
         if (options.MaxFieldsPerFrame is < 4 or > 1000)
         {
             failures.Add($"{s}:MaxFieldsPerFrame is {options.MaxFieldsPerFrame}; valid values: 4 to 1000");
+        }
+        if (options.MaxFieldsPerRobot < options.MaxFieldsPerFrame || options.MaxFieldsPerRobot > 100_000)
+        {
+            failures.Add($"{s}:MaxFieldsPerRobot is {options.MaxFieldsPerRobot}; valid values: MaxFieldsPerFrame ({options.MaxFieldsPerFrame}) to 100000");
         }
         if (options.Retention <= TimeSpan.Zero)
         {

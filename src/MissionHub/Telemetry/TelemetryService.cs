@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using MissionHub.Agents;
@@ -10,8 +11,10 @@ namespace MissionHub.Telemetry;
 /// <summary>
 /// Every robot's telemetry: which connection it is on, its latest values, its alerts, and the batched writes of
 /// its samples to the time series. The robot sockets report to it; the API and <c>/metrics</c> read from it.
+/// Each robot holds at most <see cref="TelemetryOptions.MaxFieldsPerRobot"/> field names, and robots gone for longer
+/// than the agents' offline retention are forgotten.
 /// </summary>
-public sealed partial class TelemetryService : IAsyncDisposable
+public sealed partial class TelemetryService : IRobotRoster, IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, RobotState> _robots = new(StringComparer.Ordinal);
     private readonly IEventPublisher _events;
@@ -26,6 +29,7 @@ public sealed partial class TelemetryService : IAsyncDisposable
     private long _writtenSamples;
     private long _failedSamples;
     private long _framesReceived;
+    private long _refusedFrames;
     private int _writeFailing;
 
     public TelemetryService(
@@ -39,6 +43,7 @@ public sealed partial class TelemetryService : IAsyncDisposable
         _time = time;
         _logger = logger;
         _writer = new BatchWriter<TelemetrySample>(store.AppendAsync, maxBatch: 2048);
+        agents.Attach(this);
     }
 
     public TelemetryOptions Options => _options;
@@ -62,16 +67,24 @@ public sealed partial class TelemetryService : IAsyncDisposable
     /// </summary>
     internal async Task AttachAsync(TelemetryConnection connection, CancellationToken cancellationToken)
     {
-        var robot = _robots.GetOrAdd(connection.RobotId, id => new RobotState(id, _options.Alerts));
         TelemetryConnection? previous;
-        lock (robot.Gate)
+        while (true)
         {
-            previous = robot.Connection;
-            robot.Connection = connection;
-            robot.State = AgentState.Online;
-            robot.ConnectedAt = connection.ConnectedAt;
-            robot.LastSeen = connection.ConnectedAt;
-            robot.DisconnectReason = null;
+            var robot = _robots.GetOrAdd(connection.RobotId, id => new RobotState(id, _options.Alerts));
+            lock (robot.Gate)
+            {
+                if (robot.Removed)
+                {
+                    continue; // pruned just now: take the fresh state
+                }
+                previous = robot.Connection;
+                robot.Connection = connection;
+                robot.State = AgentState.Online;
+                robot.ConnectedAt = connection.ConnectedAt;
+                robot.LastSeen = connection.ConnectedAt;
+                robot.DisconnectReason = null;
+                break;
+            }
         }
         if (previous is not null)
         {
@@ -139,24 +152,37 @@ public sealed partial class TelemetryService : IAsyncDisposable
 
     /// <summary>
     /// A valid frame: updates the latest values, queues the sample for the time series, and publishes any alert
-    /// the frame raised or cleared.
+    /// the frame raised or cleared. A frame that would give the robot more than <see cref="TelemetryOptions.MaxFieldsPerRobot"/>
+    /// field names is refused as a whole (nothing of it applied or stored), and the refusal is returned for the robot.
     /// </summary>
-    internal async ValueTask IngestAsync(string robotId, Dictionary<string, double> values, CancellationToken cancellationToken)
+    internal async ValueTask<TelemetryRefusal?> IngestAsync(string robotId, Dictionary<string, double> values, CancellationToken cancellationToken)
     {
         if (!_robots.TryGetValue(robotId, out var robot))
         {
-            return;
+            return null;
         }
         var now = _time.GetUtcNow();
         var timestamp = EventBus.UnixSeconds(now);
         List<AlertChange>? alerts = null;
-        JsonElement latest;
         lock (robot.Gate)
         {
+            var added = 0;
+            foreach (var name in values.Keys)
+            {
+                added += robot.Latest.ContainsKey(name) ? 0 : 1;
+            }
+            if (robot.Latest.Count + added > _options.MaxFieldsPerRobot)
+            {
+                robot.LastSeen = now;
+                Interlocked.Increment(ref _refusedFrames);
+                return new TelemetryRefusal("too_many_robot_fields", string.Create(CultureInfo.InvariantCulture,
+                    $"a robot may report at most {_options.MaxFieldsPerRobot} distinct fields; this frame would add {added} to the {robot.Latest.Count} known"));
+            }
             foreach (var (name, value) in values)
             {
                 robot.Latest[name] = value;
             }
+            robot.LatestJson = null;
             robot.LatestTimestamp = timestamp;
             robot.LastSeen = now;
             if (_options.Alerts.Enabled)
@@ -164,10 +190,9 @@ public sealed partial class TelemetryService : IAsyncDisposable
                 Evaluate(robot.Battery, values, now, ref alerts);
                 Evaluate(robot.Cpu, values, now, ref alerts);
             }
-            latest = JsonSerializer.SerializeToElement(robot.Latest, TelemetryJsonContext.Default.DictionaryStringDouble);
         }
         Interlocked.Increment(ref _framesReceived);
-        _agents.RobotTelemetry(robotId, latest);
+        _agents.RobotTelemetry(robotId);
         QueueWrite(new TelemetrySample(robotId, timestamp, values));
 
         if (alerts is not null)
@@ -177,6 +202,45 @@ public sealed partial class TelemetryService : IAsyncDisposable
                 await PublishAlertAsync(robotId, change, cancellationToken);
             }
         }
+        return null;
+    }
+
+    /// <summary>Frames refused because they would exceed <see cref="TelemetryOptions.MaxFieldsPerRobot"/>, since start.</summary>
+    public long FramesRefused => Interlocked.Read(ref _refusedFrames);
+
+    public JsonElement? LatestTelemetry(string robotId)
+    {
+        if (!_robots.TryGetValue(robotId, out var robot))
+        {
+            return null;
+        }
+        lock (robot.Gate)
+        {
+            // Rendered once per change when someone asks, never per frame.
+            return robot.LatestJson ??= JsonSerializer.SerializeToElement(robot.Latest, TelemetryJsonContext.Default.DictionaryStringDouble);
+        }
+    }
+
+    public int PruneOffline(DateTimeOffset lastSeenBefore)
+    {
+        var pruned = 0;
+        foreach (var robot in _robots.Values)
+        {
+            lock (robot.Gate)
+            {
+                if (robot.Connection is not null || (robot.LastSeen ?? robot.ConnectedAt ?? DateTimeOffset.MinValue) >= lastSeenBefore)
+                {
+                    continue;
+                }
+                // Marked under its lock: a connection attaching at this moment takes a fresh state instead.
+                robot.Removed = true;
+            }
+            if (_robots.TryRemove(new KeyValuePair<string, RobotState>(robot.RobotId, robot)))
+            {
+                pruned++;
+            }
+        }
+        return pruned;
     }
 
     private void Evaluate(AlertTracker tracker, Dictionary<string, double> values, DateTimeOffset now, ref List<AlertChange>? changes)
@@ -394,6 +458,8 @@ public sealed partial class TelemetryService : IAsyncDisposable
         public DateTimeOffset? LastSeen;
         public double? LatestTimestamp;
         public string? DisconnectReason;
+        public JsonElement? LatestJson;
+        public bool Removed;
     }
 
     private sealed class BucketAccumulator
@@ -439,3 +505,6 @@ public sealed partial class TelemetryService : IAsyncDisposable
     [LoggerMessage(EventId = 4007, Level = LogLevel.Information, Message = "Alert {Alert} cleared for robot {RobotId} at {Value}")]
     private static partial void LogAlertCleared(ILogger logger, string robotId, string alert, double value);
 }
+
+/// <summary>Why a valid frame was not taken: sent to the robot as an <c>error</c> frame with this code.</summary>
+internal readonly record struct TelemetryRefusal(string Code, string Message);

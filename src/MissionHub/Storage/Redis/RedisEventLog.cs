@@ -16,7 +16,7 @@ public sealed partial class RedisEventLog(
     RedisKeys keys,
     IOptions<EventLogOptions> options,
     ILogger<RedisEventLog> logger)
-    : GroupCommitEventLog(options.Value.MaxBatchSize, maxBatchesInFlight: 4, options.Value.RecentEventsInMemory, logger)
+    : GroupCommitEventLog(options.Value.MaxBatchSize, maxBatchesInFlight: 4, options.Value.RecentEventsInMemory, logger, options.Value.RecentEventsMaxBytes)
 {
     // Per event: the timestamp (for the time index and retention) and the whole envelope as one JSON field:
     // Lua touches two values per event instead of eight.

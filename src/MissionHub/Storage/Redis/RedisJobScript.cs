@@ -238,10 +238,16 @@ internal static class RedisJobScript
             move(id, j, 'completed')
             local rj = r
             if rj == '' then rj = 'null' end
+            -- A result too large to travel inline is only referenced (JobResults).
+            local tail = '}'
+            if #r > tonumber(ARGV[A + 5]) then
+              rj = 'null'
+              tail = ',"result_truncated":true,"result_ref":"/api/jobs/' .. id .. '"}'
+            end
             emit('job_completed', 'job_' .. id, '{"job_id":"' .. id .. '","worker_id":"' .. w .. '","result":' .. rj ..
-              ',"completed_at":' .. NOW .. '}')
+              ',"completed_at":' .. NOW .. tail)
             -- The freed slot takes its next job in the same step.
-            local claimed = claim_slots(read_slots(A + 5), ARGV[A + 4])
+            local claimed = claim_slots(read_slots(A + 6), ARGV[A + 4])
             maybe_idle(w)
             result = {'done', flat(id), claimed}
           end
@@ -310,6 +316,7 @@ internal static class RedisJobScript
           redis.call('HSET', wkey, 'id', w, 'session_id', s, 'node_id', node, 'status', status, 'job_types', types, 'slots', slots,
             'connected_at', connected, 'last_seen', NOW, 'reason', '')
           redis.call('SADD', P .. 'workers', w)
+          redis.call('ZREM', P .. 'offline', w)
           emit('worker_connected', 'worker_' .. w, '{"worker_id":"' .. w .. '","worker_data":{"id":"' .. w .. '","status":"' .. status ..
             '","capabilities":{"job_types":' .. types .. ',"max_concurrent_jobs":' .. slots .. '},"connected_at":"' .. iso .. '"}}')
           result = {replaced, kept, resend, requeued, unknown}
@@ -331,6 +338,8 @@ internal static class RedisJobScript
           end
           if cur[1] == s and cur[2] ~= 'offline' then
             redis.call('HSET', wkey, 'status', 'offline', 'last_seen', NOW, 'reason', reason)
+            -- By when it went offline, so pruning reads only the workers due.
+            redis.call('ZADD', P .. 'offline', NOW, w)
             emit('worker_disconnected', 'worker_' .. w, '{"worker_id":"' .. w .. '","reason":"' .. reason .. '"}')
             emit('worker_status_changed', 'worker_' .. w, '{"worker_id":"' .. w .. '","old_status":"' .. cur[2] ..
               '","new_status":"offline","current_job_id":null}')
@@ -400,6 +409,32 @@ internal static class RedisJobScript
           end
           result = {}
 
+        elseif STEP == 'prune_workers' then
+          local before, max = ARGV[A], tonumber(ARGV[A + 1])
+          if redis.call('SETNX', P .. 'offline_indexed', '1') == 1 then
+            -- Workers that went offline before the index existed: indexed once, by when they were last seen.
+            for _, w in ipairs(redis.call('SMEMBERS', P .. 'workers')) do
+              local f = redis.call('HMGET', P .. 'worker:' .. w, 'status', 'last_seen')
+              if f[1] == 'offline' then redis.call('ZADD', P .. 'offline', f[2] or NOW, w) end
+            end
+          end
+          local pruned = 0
+          for _, w in ipairs(redis.call('ZRANGEBYSCORE', P .. 'offline', '-inf', '(' .. before, 'LIMIT', 0, max)) do
+            local wkey = P .. 'worker:' .. w
+            redis.call('ZREM', P .. 'offline', w)
+            if redis.call('HGET', wkey, 'status') == 'offline' then
+              if redis.call('SCARD', wkey .. ':jobs') == 0 then
+                redis.call('DEL', wkey, wkey .. ':jobs')
+                redis.call('SREM', P .. 'workers', w)
+                pruned = pruned + 1
+              else
+                -- Still holds jobs (left without requeueing them): looked at again later.
+                redis.call('ZADD', P .. 'offline', NOW, w)
+              end
+            end
+          end
+          result = pruned
+
         elseif STEP == 'count_by_type' then
           result = {}
           for _, t in ipairs(redis.call('SMEMBERS', P .. 'types')) do
@@ -410,7 +445,7 @@ internal static class RedisJobScript
           result = list_workers()
 
         elseif STEP == 'snapshot' then
-          local recent = tonumber(ARGV[A])
+          local recent, max_result = tonumber(ARGV[A]), tonumber(ARGV[A + 1])
           local unfinished = {}
           for _, status in ipairs({'pending', 'assigned', 'running'}) do
             for _, id in ipairs(redis.call('ZRANGE', P .. 'status:' .. status, 0, -1)) do unfinished[#unfinished + 1] = flat(id) end
@@ -418,7 +453,22 @@ internal static class RedisJobScript
           local finished = {}
           for _, status in ipairs({'completed', 'failed'}) do
             local list = {}
-            for _, id in ipairs(redis.call('ZREVRANGE', P .. 'recent:' .. status, 0, recent - 1)) do list[#list + 1] = flat(id) end
+            for _, id in ipairs(redis.call('ZREVRANGE', P .. 'recent:' .. status, 0, recent - 1)) do
+              local key = P .. 'job:' .. id
+              if redis.call('HSTRLEN', key, 'result') <= max_result then
+                list[#list + 1] = flat(id)
+              else
+                -- Too large to hold in a snapshot (JobResults): every field but the result, and a marker.
+                local names = {}
+                for _, k in ipairs(redis.call('HKEYS', key)) do if k ~= 'result' then names[#names + 1] = k end end
+                local values = redis.call('HMGET', key, unpack(names))
+                local light = {}
+                for i, k in ipairs(names) do light[#light + 1] = k; light[#light + 1] = values[i] end
+                light[#light + 1] = 'result_omitted'
+                light[#light + 1] = '1'
+                list[#list + 1] = light
+              end
+            end
             finished[#finished + 1] = list
           end
           local workers = list_workers()

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.Extensions.Options;
 using MissionHub.Events;
 using MissionHub.Hub;
 using StackExchange.Redis;
@@ -11,8 +12,10 @@ namespace MissionHub.Storage.Redis;
 /// <see cref="RedisJobScript"/>, which also appends the step's events to the event log's stream; after it, this process's
 /// event log is told that new seqs exist so its readers fetch them at once (other processes hear of them by pub/sub).
 /// </summary>
-public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, RedisStepEvents steps) : IJobStore
+public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, RedisStepEvents steps, IOptions<HubOptions> hubOptions) : IJobStore
 {
+    private readonly int _maxInlineResultBytes = hubOptions.Value.MaxInlineResultBytes;
+
     private const int ScanPage = 200;
     private const int SweepBatch = 500;
 
@@ -71,7 +74,7 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
         var args = new List<RedisValue>
         {
             holder.WorkerId, holder.SessionId, jobId, result is { ValueKind: not (JsonValueKind.Undefined or JsonValueKind.Null) } r ? r.GetRawText() : "",
-            Num(leaseUntil),
+            Num(leaseUntil), _maxInlineResultBytes,
         };
         AddSlots(args, slots);
         var reply = await RunAsync("complete", null, [.. args], cancellationToken);
@@ -126,6 +129,9 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
         await RunAsync("renew", null, [Num(leaseUntil), holders.Count, .. holders.SelectMany(h => new RedisValue[] { h.WorkerId, h.SessionId })],
             cancellationToken);
     }
+
+    public async Task<int> PruneWorkersAsync(double offlineBefore, int max, CancellationToken cancellationToken = default) =>
+        (int)(await RunAsync("prune_workers", null, [Num(offlineBefore), max], cancellationToken));
 
     public Task GraceLeasesAsync(double until, CancellationToken cancellationToken = default) =>
         RunAsync("grace", null, [Num(until)], cancellationToken);
@@ -224,13 +230,20 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
 
     public async Task<HubSnapshot> SnapshotAsync(int recentFinished, CancellationToken cancellationToken = default)
     {
-        var parts = (RedisResult[])(await RunAsync("snapshot", null, [recentFinished], cancellationToken))!;
+        var parts = (RedisResult[])(await RunAsync("snapshot", null, [recentFinished, _maxInlineResultBytes], cancellationToken))!;
         var counts = ((RedisResult[])parts[6]!).Select(c => (long)c).ToArray();
         var workers = Workers(parts[5]);
+        var (completed, failed) = (Jobs(parts[3]), Jobs(parts[4]));
+        // The script marks the finished jobs it read without their result (too large to hold, JobResults).
+        var omitted = ((RedisResult[])parts[3]!).Concat((RedisResult[])parts[4]!)
+            .Select(flat => Pairs((RedisResult[])flat!).ToList())
+            .Where(fields => fields.Any(f => f.Name == "result_omitted"))
+            .Select(fields => fields.First(f => f.Name == "id").Value)
+            .ToHashSet(StringComparer.Ordinal);
         return new HubSnapshot(
             long.Parse(parts[1].ToString(), CultureInfo.InvariantCulture), parts[0].ToString(),
-            [.. Jobs(parts[2]).OrderBy(j => j.Order)], Jobs(parts[3]), Jobs(parts[4]), workers,
-            new JobCounts(counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]));
+            [.. Jobs(parts[2]).OrderBy(j => j.Order)], completed, failed, workers,
+            new JobCounts(counts[0], counts[1], counts[2], counts[3], counts[4], counts[5])) { ResultsOmitted = omitted };
     }
 
     // ---- the script call ----

@@ -13,7 +13,7 @@ namespace MissionHub.Storage.Sqlite;
 /// <c>synchronous=FULL</c> an append has reached the disk when it returns.
 /// </summary>
 public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOptions> options, ILogger<SqliteEventLog> logger)
-    : GroupCommitEventLog(options.Value.MaxBatchSize, maxBatchesInFlight: 1, options.Value.RecentEventsInMemory, logger)
+    : GroupCommitEventLog(options.Value.MaxBatchSize, maxBatchesInFlight: 1, options.Value.RecentEventsInMemory, logger, options.Value.RecentEventsMaxBytes)
 {
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS event_log_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -108,14 +108,40 @@ public sealed partial class SqliteJobStore
         }
         command.CommandText = $"SELECT {Columns} FROM jobs WHERE status IN ('pending', 'assigned', 'running') ORDER BY order_no";
         var unfinished = await ReadJobsAsync(command, cancellationToken);
-        command.CommandText = $"SELECT {Columns} FROM jobs WHERE status = 'completed' ORDER BY updated_at DESC LIMIT $n";
+        // Results too large to travel inline stay in the file: the snapshot never loads them (JobResults).
+        command.CommandText = """
+            SELECT CASE WHEN big THEN json_remove(doc, '$.result') ELSE doc END, session_id, lease_until, big FROM (
+              SELECT doc, session_id, lease_until, updated_at,
+                     COALESCE(length(CAST(json_extract(doc, '$.result') AS BLOB)), 0) > $max AS big
+              FROM jobs WHERE status = $status ORDER BY updated_at DESC LIMIT $n)
+            ORDER BY updated_at DESC
+            """;
         command.Parameters.AddWithValue("$n", recentFinished);
-        var completed = await ReadJobsAsync(command, cancellationToken);
-        command.CommandText = $"SELECT {Columns} FROM jobs WHERE status = 'failed' ORDER BY updated_at DESC LIMIT $n";
-        var failed = await ReadJobsAsync(command, cancellationToken);
+        command.Parameters.AddWithValue("$max", _maxInlineResultBytes);
+        var status = command.Parameters.AddWithValue("$status", JobStatus.Completed);
+        var omitted = new HashSet<string>(StringComparer.Ordinal);
+        var completed = await ReadFinishedAsync(command, omitted, cancellationToken);
+        status.Value = JobStatus.Failed;
+        var failed = await ReadFinishedAsync(command, omitted, cancellationToken);
         var workers = await ListWorkersAsync(connection, transaction, cancellationToken);
         var counts = await CountAsync(connection, transaction, cancellationToken);
-        return new HubSnapshot(seq, epoch, unfinished, completed, failed, workers, counts);
+        return new HubSnapshot(seq, epoch, unfinished, completed, failed, workers, counts) { ResultsOmitted = omitted };
+    }
+
+    private static async Task<List<Job>> ReadFinishedAsync(SqliteCommand command, HashSet<string> omitted, CancellationToken cancellationToken)
+    {
+        var jobs = new List<Job>();
+        using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var job = Parse(reader);
+            if (reader.GetBoolean(3))
+            {
+                omitted.Add(job.Id);
+            }
+            jobs.Add(job);
+        }
+        return jobs;
     }
 
     private static async Task<List<Job>> ReadJobsAsync(SqliteCommand command, CancellationToken cancellationToken)

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
 using MissionHub.Events;
 using MissionHub.Hub;
 
@@ -12,8 +13,10 @@ namespace MissionHub.Storage.Sqlite;
 /// transaction that reads the job, decides, writes the row and appends the step's events to the event log's table:
 /// a change and its events commit together or not at all. One process owns the file (<see cref="SqliteFileLock"/>).
 /// </summary>
-public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider time) : IJobStore
+public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider time, IOptions<HubOptions> hubOptions) : IJobStore
 {
+    private readonly int _maxInlineResultBytes = hubOptions.Value.MaxInlineResultBytes;
+
     private const string Columns = "doc, session_id, lease_until";
 
     private const string UpsertSql = """
@@ -25,7 +28,8 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
         """;
 
     private const string UpsertWorkerSql = """
-        INSERT INTO workers (id, doc) VALUES ($id, $doc) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc
+        INSERT INTO workers (id, doc, offline_since) VALUES ($id, $doc, $offline)
+        ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, offline_since = excluded.offline_since
         """;
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
@@ -65,6 +69,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
                 await alter.ExecuteNonQueryAsync(cancellationToken);
             }
         }
+        await AddOfflineSinceAsync(connection, cancellationToken);
         using var indexes = connection.CreateCommand();
         indexes.CommandText = """
             CREATE INDEX IF NOT EXISTS ix_jobs_order ON jobs(order_no);
@@ -76,6 +81,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
             CREATE INDEX IF NOT EXISTS ix_jobs_deadline ON jobs(deadline) WHERE deadline IS NOT NULL;
             CREATE INDEX IF NOT EXISTS ix_jobs_available ON jobs(available_at) WHERE available_at IS NOT NULL;
             CREATE UNIQUE INDEX IF NOT EXISTS ix_jobs_idem ON jobs(idem_key) WHERE idem_key IS NOT NULL;
+            CREATE INDEX IF NOT EXISTS ix_workers_offline ON workers(offline_since) WHERE offline_since IS NOT NULL;
             """;
         await indexes.ExecuteNonQueryAsync(cancellationToken);
     }
@@ -127,7 +133,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
                 StartedAt = old.StartedAt ?? now, WorkerId = old.WorkerId,
             };
             Save(write, job);
-            Emit(write, HubEvents.Completed(job, now, meta));
+            Emit(write, HubEvents.Completed(job, now, meta, _maxInlineResultBytes));
             // The freed slot takes its next job in the same step: one commit per job instead of two.
             var claimed = next is null ? [] : Claim(write, [next], leaseUntil, now, meta);
             WorkerMaybeIdle(write, holder.WorkerId, now, meta);
@@ -260,6 +266,37 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
             }
             return true;
         }, cancellationToken);
+    }
+
+    public Task<int> PruneWorkersAsync(double offlineBefore, int max, CancellationToken cancellationToken = default) => Write(write =>
+    {
+        // A worker that still holds jobs (left without requeueing them) stays until they are settled.
+        var prune = write.Command("""
+            DELETE FROM workers WHERE id IN (
+              SELECT w.id FROM workers w WHERE w.offline_since IS NOT NULL AND w.offline_since < $before
+                AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.worker_id = w.id AND j.status IN ('assigned', 'running'))
+              ORDER BY w.offline_since LIMIT $max)
+            """, "$before", "$max");
+        prune.Parameters[0].Value = offlineBefore;
+        prune.Parameters[1].Value = max;
+        return prune.ExecuteNonQuery();
+    }, cancellationToken);
+
+    /// <summary>Files written before workers were pruned lack <c>offline_since</c>: add it and fill it from the documents.</summary>
+    private static async Task AddOfflineSinceAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        using var info = connection.CreateCommand();
+        info.CommandText = "SELECT COUNT(*) FROM pragma_table_info('workers') WHERE name = 'offline_since'";
+        if ((long)(await info.ExecuteScalarAsync(cancellationToken))! > 0)
+        {
+            return;
+        }
+        using var alter = connection.CreateCommand();
+        alter.CommandText = """
+            ALTER TABLE workers ADD COLUMN offline_since REAL;
+            UPDATE workers SET offline_since = json_extract(doc, '$.last_seen') WHERE json_extract(doc, '$.status') = 'offline';
+            """;
+        await alter.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public Task GraceLeasesAsync(double until, CancellationToken cancellationToken = default) => Write(write =>
@@ -514,9 +551,11 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
 
     private static void SaveWorker(SqliteWriteContext write, StoredWorker worker)
     {
-        var upsert = write.Command(UpsertWorkerSql, "$id", "$doc");
+        var upsert = write.Command(UpsertWorkerSql, "$id", "$doc", "$offline");
         upsert.Parameters[0].Value = worker.WorkerId;
         upsert.Parameters[1].Value = JsonSerializer.Serialize(worker, HubStoreJsonContext.Default.StoredWorker);
+        // Indexed, so pruning by OfflineRetention reads only the workers due, not every one ever seen.
+        upsert.Parameters[2].Value = worker.Status == WorkerStatus.Offline ? worker.LastSeen : DBNull.Value;
         upsert.ExecuteNonQuery();
     }
 }
