@@ -70,7 +70,9 @@ public sealed class StorageHealthCheck(IStorageProbe probe, StorageStatus status
         var settings = options.Value;
         var started = time.GetTimestamp();
         // Not open yet, or the last write refused (disk full): a round trip may still answer, but writes do not.
-        if (status.Problem is { } problem)
+        // Redis refuses writes only while it cannot be reached, so there a round trip that answers says they pass again.
+        var redis = probe.Provider == "redis";
+        if (status.Problem is { } problem && (!redis || !status.IsOpen))
         {
             return Result(HealthState.Error, started, problem);
         }
@@ -88,6 +90,10 @@ public sealed class StorageHealthCheck(IStorageProbe probe, StorageStatus status
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             return Result(HealthState.Error, started, $"{probe.Provider} round trip failed: {Describe(ex)}");
+        }
+        if (redis)
+        {
+            status.WriteSucceeded();
         }
         var elapsed = time.GetElapsedTime(started);
         return elapsed > settings.StorageSlowThreshold

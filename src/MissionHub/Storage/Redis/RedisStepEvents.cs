@@ -11,7 +11,7 @@ namespace MissionHub.Storage.Redis;
 /// at all. The script gets the log's keys first, then the caller's; its reply's envelopes are served to this process's
 /// readers from memory at once (other processes hear of them by pub/sub).
 /// </summary>
-public sealed class RedisStepEvents(RedisConnection connection, RedisKeys keys, RedisEventLog eventLog, TimeProvider time)
+public sealed class RedisStepEvents(RedisConnection connection, RedisKeys keys, RedisEventLog eventLog, TimeProvider time, StorageStatus? status = null)
 {
     /// <summary>
     /// Lua a step script starts with. KEYS[1..7] are the event log's (epoch, seq, stream, first, tindex, tindex_last,
@@ -80,6 +80,7 @@ public sealed class RedisStepEvents(RedisConnection connection, RedisKeys keys, 
         var db = await connection.GetDatabaseAsync(cancellationToken);
         // Not cancellable once sent: the step happens or not as a whole, whoever is still waiting for it.
         var reply = (RedisResult[])(await db.ScriptEvaluateAsync(script, _logKeys, args))!;
+        status?.WriteSucceeded(); // a write reached Redis: whatever refused writes before has passed
         var lastSeq = long.Parse(reply[0].ToString(), CultureInfo.InvariantCulture);
         if (lastSeq > 0)
         {
