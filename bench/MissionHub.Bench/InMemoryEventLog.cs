@@ -16,7 +16,7 @@ internal sealed class InMemoryEventLog()
 
     public override string Provider => "memory";
 
-    public override Task<long> TrimAsync(long? maxEvents, TimeSpan? maxAge, CancellationToken cancellationToken) =>
+    public override Task<long> TrimAsync(EventRetentionPolicy policy, CancellationToken cancellationToken) =>
         Task.FromResult(0L);
 
     protected override Task<(string Epoch, long LastSeq, long FirstSeq)> OpenAsync(CancellationToken cancellationToken) =>

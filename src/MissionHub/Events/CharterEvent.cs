@@ -58,7 +58,11 @@ public sealed record EventMeta(string? CorrelationId, string Version = EventMeta
     public string? Actor { get; init; }
 }
 
-/// <summary>An answer of the log: a page of events plus where it stands, so a client can tell a gap from an end.</summary>
+/// <summary>
+/// An answer of the log: a page of events plus where it stands, so a client can tell a gap from an end.
+/// <paramref name="ScanCapped"/>: the read stopped after examining as many events as one read may, before reaching the
+/// head or filling the page; continue from <paramref name="NextAfterSeq"/>.
+/// </summary>
 public sealed record EventPage(
     string Epoch,
     bool Recovered,
@@ -66,7 +70,8 @@ public sealed record EventPage(
     long NextAfterSeq,
     long FirstSeq,
     long LastSeq,
-    string? Reason = null);
+    string? Reason = null,
+    bool ScanCapped = false);
 
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,

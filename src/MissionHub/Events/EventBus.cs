@@ -156,12 +156,22 @@ public sealed partial class EventBus(
                     ResetSubscribers(new EventLogResetException(page.Epoch, page.Reason ?? "the event log was replaced"));
                     epoch = page.Epoch;
                     cursor = 0;
+                    continue;
                 }
-                else
+                // Retention removed events the dispatcher had not handed out yet: hand out what is retained, and send
+                // every subscriber to the log, which tells each exactly whether its filter lost anything.
+                LogDispatchCrossedRetention(logger, cursor, page.Reason ?? "");
+                page = await ReadRetainedAsync(cursor, epoch, stoppingToken);
+                if (!page.Recovered)
                 {
-                    cursor = page.FirstSeq - 1;
+                    cursor = Math.Min(cursor, page.LastSeq);
+                    await DelayQuietly(TimeSpan.FromMilliseconds(100), stoppingToken);
+                    continue;
                 }
-                continue;
+                foreach (var subscriber in Volatile.Read(ref _subscribers))
+                {
+                    subscriber.MarkMissed();
+                }
             }
 
             var subscribers = Volatile.Read(ref _subscribers);
@@ -188,6 +198,19 @@ public sealed partial class EventBus(
                     break;
                 }
             }
+        }
+    }
+
+    private async Task<EventPage> ReadRetainedAsync(long cursor, string epoch, CancellationToken stoppingToken)
+    {
+        try
+        {
+            return await log.ReadAsync(new EventQuery(cursor, Limit: EventQuery.MaxLimit, Epoch: epoch) { SkipRemoved = true }, stoppingToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogDispatchReadFailed(logger, ex);
+            return new EventPage(epoch, false, [], cursor, cursor + 1, cursor);
         }
     }
 
@@ -218,6 +241,9 @@ public sealed partial class EventBus(
 
     [LoggerMessage(EventId = 1102, Level = LogLevel.Warning, Message = "Event dispatcher could not read the log; retrying")]
     private static partial void LogDispatchReadFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Warning, Message = "Event dispatcher at seq {Cursor} fell behind retention ({Reason}); subscribers check the log")]
+    private static partial void LogDispatchCrossedRetention(ILogger logger, long cursor, string reason);
 
     [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Event log epoch changed from {OldEpoch} to {NewEpoch}; subscribers were told to resync")]
     private static partial void LogEpochReset(ILogger logger, string oldEpoch, string newEpoch);

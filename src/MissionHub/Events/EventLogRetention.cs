@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 
 namespace MissionHub.Events;
 
-/// <summary>Applies the retention policy (max events and/or max age) on a schedule.</summary>
+/// <summary>Applies the retention policy (the default limits and the rules by type) on a schedule.</summary>
 internal sealed partial class EventLogRetention(
     IEventLog log,
     IOptions<EventLogOptions> options,
@@ -12,7 +12,8 @@ internal sealed partial class EventLogRetention(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
-        if (settings.MaxEvents is null && settings.MaxAge is null)
+        var policy = EventRetentionPolicy.From(settings);
+        if (!policy.LimitsAnything)
         {
             return;
         }
@@ -21,7 +22,7 @@ internal sealed partial class EventLogRetention(
         {
             try
             {
-                var removed = await log.TrimAsync(settings.MaxEvents, settings.MaxAge, stoppingToken);
+                var removed = await log.TrimAsync(policy, stoppingToken);
                 if (removed > 0)
                 {
                     LogTrimmed(logger, removed, log.Provider);

@@ -40,6 +40,9 @@ public sealed class EventSubscription : IDisposable
         }
     }
 
+    /// <summary>Events may have been removed before they reached this queue: the reader goes back to the log.</summary>
+    internal void MarkMissed() => Interlocked.Increment(ref _missed);
+
     internal void Reset(EventLogResetException reset) => _queue.Writer.TryComplete(reset);
 
     public void Dispose()

@@ -14,14 +14,14 @@ public static class EventsApi
     {
         var group = app.MapGroup("/api/events").WithTags("Events").RequireAuthorization(Policies.Viewer);
         group.MapGet("/", GetEventsAsync)
-            .WithSummary("Event history in seq order (Charter envelopes, or CloudEvents 1.0 with format=cloudevents)")
+            .WithSummary("Event history in seq order (Charter envelopes, or CloudEvents 1.0 with format=cloudevents). recovered: false when retention removed an event this filter matches from the range read; scan_capped: true when a filter examined 20,000 events without filling the page (continue from next_after_seq)")
             .WithQuery(("after_seq", "events after this seq"), ("since", "events at or after this Unix time (seconds)"),
                 ("type", "type patterns, comma-separated, trailing * (mission.*)"), ("target", "only this target"),
                 ("limit", "page size"), ("epoch", "the epoch after_seq belongs to; another epoch answers recovered: false"),
                 ("format", "charter (default) or cloudevents"))
             .Produces<List<CloudEvent>>(StatusCodes.Status200OK, CloudEvent.BatchMediaType)
             .WithProblems(StatusCodes.Status400BadRequest)
-            .WithExamples(response: """{"epoch": "9f3c0b7e2a1d4c55", "recovered": true, "events": [{"id": "e7a8b3c4-d1e2-4f5a-b6c7-8d9e0f1a2b3c", "type": "mission.created", "source": "missions_service", "target": null, "timestamp": 1703001234.567, "payload": {"mission_id": "550e8400-e29b-41d4-a716-446655440000", "name": "Deploy Application v2.0", "description": "Deploy new version to production", "status": "PENDING", "created_at": 1703001234.567}, "meta": {"correlation_id": "trace-1", "version": "1.0"}, "seq": 42}], "next_after_seq": 42, "first_seq": 1, "last_seq": 42, "reason": null}""");
+            .WithExamples(response: """{"epoch": "9f3c0b7e2a1d4c55", "recovered": true, "events": [{"id": "e7a8b3c4-d1e2-4f5a-b6c7-8d9e0f1a2b3c", "type": "mission.created", "source": "missions_service", "target": null, "timestamp": 1703001234.567, "payload": {"mission_id": "550e8400-e29b-41d4-a716-446655440000", "name": "Deploy Application v2.0", "description": "Deploy new version to production", "status": "PENDING", "created_at": 1703001234.567}, "meta": {"correlation_id": "trace-1", "version": "1.0"}, "seq": 42}], "next_after_seq": 42, "first_seq": 1, "last_seq": 42, "reason": null, "scan_capped": false}""");
         group.MapGet("/stream", StreamEvents)
             .WithSummary("Live events as Server-Sent Events: id <epoch>:<seq>, event the type, data the envelope; resume with Last-Event-ID")
             .WithQuery(("type", "type patterns, comma-separated, trailing *"), ("target", "only this target"),
@@ -59,6 +59,7 @@ public static class EventsApi
         context.Response.Headers["MissionHub-Epoch"] = page.Epoch;
         context.Response.Headers["MissionHub-Recovered"] = page.Recovered ? "true" : "false";
         context.Response.Headers["MissionHub-Next-After-Seq"] = page.NextAfterSeq.ToString(CultureInfo.InvariantCulture);
+        context.Response.Headers["MissionHub-Scan-Capped"] = page.ScanCapped ? "true" : "false";
         return TypedResults.Json(
             page.Events.Select(CloudEvent.From).ToList(), EventsJsonContext.Default.ListCloudEvent, CloudEvent.BatchMediaType);
     }

@@ -48,6 +48,15 @@ public abstract partial class GroupCommitEventLog : IEventLog
     /// <summary>Oldest seq still retained (as last seen by this process).</summary>
     protected long FirstSeq { get; set; } = 1;
 
+    /// <summary>What retention removed (as last seen by this process): the memory ring never answers a read across it.</summary>
+    protected RetentionMarks Removed
+    {
+        get => Volatile.Read(ref _removed);
+        set => Volatile.Write(ref _removed, value);
+    }
+
+    private RetentionMarks _removed = RetentionMarks.None;
+
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         var (epoch, lastSeq, firstSeq) = await OpenAsync(cancellationToken);
@@ -74,6 +83,7 @@ public abstract partial class GroupCommitEventLog : IEventLog
         ArgumentNullException.ThrowIfNull(query);
         ThrowIfNotOpen();
         if (query.Since is null && !query.FromOldestRetained && (query.Epoch is null || query.Epoch == Epoch)
+            && (query.SkipRemoved || Removed.Matching(query.EffectiveFilter).Seq <= query.AfterSeq)
             && _recent.TryRead(query, LastSeq, Epoch, FirstSeq) is { } fromMemory)
         {
             return fromMemory;
@@ -107,7 +117,7 @@ public abstract partial class GroupCommitEventLog : IEventLog
         }
     }
 
-    public abstract Task<long> TrimAsync(long? maxEvents, TimeSpan? maxAge, CancellationToken cancellationToken);
+    public abstract Task<long> TrimAsync(EventRetentionPolicy policy, CancellationToken cancellationToken);
 
     /// <summary>Opens or creates the store; returns its epoch, last seq and first retained seq.</summary>
     protected abstract Task<(string Epoch, long LastSeq, long FirstSeq)> OpenAsync(CancellationToken cancellationToken);
@@ -157,6 +167,7 @@ public abstract partial class GroupCommitEventLog : IEventLog
         }
         LogEpochChanged(_logger, Provider, Epoch, epoch);
         _recent.Clear();
+        Removed = RetentionMarks.None;
         Volatile.Write(ref _epoch, epoch);
         Interlocked.Exchange(ref _lastSeq, lastSeq);
         FirstSeq = firstSeq;

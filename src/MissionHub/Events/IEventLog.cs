@@ -31,8 +31,11 @@ public interface IEventLog : IAsyncDisposable
     /// <summary>Completes when an event after <paramref name="afterSeq"/> may exist, or after <paramref name="timeout"/>.</summary>
     Task WaitForEventsAsync(long afterSeq, TimeSpan timeout, CancellationToken cancellationToken);
 
-    /// <summary>Drops events beyond the retention policy; returns how many were removed.</summary>
-    Task<long> TrimAsync(long? maxEvents, TimeSpan? maxAge, CancellationToken cancellationToken);
+    /// <summary>
+    /// Drops events beyond the retention policy, each rule's events among themselves; returns how many were removed.
+    /// Whatever it removes is recorded by type, so reads can tell exactly which filters lost events (<see cref="RetentionMarks"/>).
+    /// </summary>
+    Task<long> TrimAsync(EventRetentionPolicy policy, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -51,29 +54,41 @@ public sealed record EventQuery(
     public bool FromOldestRetained { get; init; }
 
     /// <summary>
-    /// Why this query cannot be answered completely against a log at the given position, or null if it can.
+    /// For the bus's own dispatcher only: read what is retained after <see cref="AfterSeq"/> even if retention removed some
+    /// of it (the dispatcher then tells its subscribers to check the log themselves).
     /// </summary>
-    public string? WhyNotRecoverable(string epoch, long firstSeq, long lastSeq, double trimmedThroughTimestamp)
+    public bool SkipRemoved { get; init; }
+
+    /// <summary>
+    /// Why this query cannot be answered completely against a log at the given position, or null if it can: the epoch
+    /// changed, the position is beyond the log, or retention removed an event this query's filter matches from the
+    /// range it covers.
+    /// </summary>
+    public string? WhyNotRecoverable(string epoch, long firstSeq, long lastSeq, RetentionMarks removed)
     {
+        ArgumentNullException.ThrowIfNull(removed);
         if (Epoch is not null && Epoch != epoch)
         {
             return $"epoch '{Epoch}' is not the log's current epoch '{epoch}': take a fresh snapshot";
         }
-        if (Since is { } since && since <= trimmedThroughTimestamp)
-        {
-            return $"events since {since} are no longer all retained (history is trimmed through {trimmedThroughTimestamp})";
-        }
-        if (FromOldestRetained)
-        {
-            return null;
-        }
-        if (AfterSeq > lastSeq)
+        if (!FromOldestRetained && AfterSeq > lastSeq)
         {
             return $"after_seq {AfterSeq} is beyond the last seq {lastSeq} of epoch '{epoch}'";
         }
-        if (AfterSeq < firstSeq - 1)
+        if (SkipRemoved)
         {
-            return $"events after seq {AfterSeq} are no longer retained (oldest retained seq is {firstSeq})";
+            return null;
+        }
+        var filter = EffectiveFilter;
+        var through = removed.Matching(filter);
+        if (Since is { } since && since <= through.Timestamp)
+        {
+            return $"events since {since} are no longer retained (retention removed events matching '{filter}' up to {through.Timestamp})";
+        }
+        var start = EffectiveAfterSeq(firstSeq);
+        if (through.Seq > start)
+        {
+            return $"events after seq {start} are no longer retained (retention removed events matching '{filter}' up to seq {through.Seq}; oldest retained seq is {firstSeq})";
         }
         return null;
     }
@@ -82,6 +97,9 @@ public sealed record EventQuery(
     public long EffectiveAfterSeq(long firstSeq) => FromOldestRetained ? Math.Max(AfterSeq, firstSeq - 1) : AfterSeq;
 
     public const int DefaultLimit = 100;
+
+    /// <summary>Most events one filtered read examines before it answers with what it found (<see cref="EventPage.ScanCapped"/>).</summary>
+    public const int MaxScanned = 20_000;
     public const int MaxLimit = 1000;
 
     public EventFilter EffectiveFilter => Filter ?? EventFilter.All;
@@ -89,6 +107,13 @@ public sealed record EventQuery(
 
 public static class EventLogExtensions
 {
+    /// <summary>Retention by count and age alone, with no rules by type.</summary>
+    public static Task<long> TrimAsync(this IEventLog log, long? maxEvents, TimeSpan? maxAge, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        return log.TrimAsync(new EventRetentionPolicy(maxEvents, maxAge), cancellationToken);
+    }
+
     /// <summary>
     /// Every event after <paramref name="afterSeq"/>, in order, then new ones as they are committed.
     /// Ends (with <see cref="EventLogResetException"/>) if the log's epoch changes underneath.

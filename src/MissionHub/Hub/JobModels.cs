@@ -101,13 +101,22 @@ public sealed record JobCounts(long Pending, long Assigned, long Running, long C
         byStatus.GetValueOrDefault(JobStatus.Failed), byStatus.GetValueOrDefault(JobStatus.Cancelled));
 }
 
-public sealed record JobListQuery(string? Status, string? JobType, string? WorkerId, int Limit, long? BeforeOrder);
+public sealed record JobListQuery(string? Status, string? JobType, string? WorkerId, int Limit, long? BeforeOrder)
+{
+    /// <summary>Most jobs one filtered list examines beyond what an index picks exactly.</summary>
+    public const int MaxScanned = 5000;
+}
 
-public sealed record JobListing(IReadOnlyList<Job> Jobs, long? NextBeforeOrder);
+/// <summary>A page of jobs; <paramref name="ScanCapped"/>: the filter stopped at the scan cap before filling the page.</summary>
+public sealed record JobListing(IReadOnlyList<Job> Jobs, long? NextBeforeOrder, bool ScanCapped = false);
 
 // ---- REST wire types ----
 
-public sealed record JobPage(IReadOnlyList<Job> Jobs, string? NextCursor);
+/// <summary>
+/// A page of the job list. <paramref name="ScanCapped"/> is true when a filter examined as many jobs as one request may
+/// without filling the page: there may be more matches, from <paramref name="NextCursor"/> on.
+/// </summary>
+public sealed record JobPage(IReadOnlyList<Job> Jobs, string? NextCursor, bool ScanCapped = false);
 
 // ---- worker protocol, hub → worker ----
 

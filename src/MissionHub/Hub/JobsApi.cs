@@ -23,7 +23,8 @@ public static class JobsApi
             .WithProblems(StatusCodes.Status400BadRequest)
             .WithExamples(request: """{"job_type": "render", "priority": 5, "payload": {"frames": 3}, "max_attempts": 3, "timeout_s": 60}""");
         group.MapGet("/", ListAsync)
-            .WithSummary("List jobs, newest first")
+            .WithSummary("List jobs, newest first; a filter that examines 5,000 jobs without filling the page answers scan_capped: true and a next_cursor to continue from")
+            .Produces<JobPage>(StatusCodes.Status200OK)
             .WithQuery(("status", "pending, assigned, running, completed, failed or cancelled"), ("job_type", "only this job type"),
                 ("worker", "only jobs of this worker"), ("limit", "page size, 1 to 500"), ("cursor", "next_cursor of the previous page"))
             .WithProblems(StatusCodes.Status400BadRequest);
@@ -168,7 +169,7 @@ public static class JobsApi
         }
         var listing = await store.ListAsync(new JobListQuery(
             status.Length > 0 ? status : null, NullIfEmpty(query["job_type"]), NullIfEmpty(query["worker"]), limit, before), cancellationToken);
-        return TypedResults.Ok(new JobPage(listing.Jobs, listing.NextBeforeOrder?.ToString(CultureInfo.InvariantCulture)));
+        return TypedResults.Ok(new JobPage(listing.Jobs, listing.NextBeforeOrder?.ToString(CultureInfo.InvariantCulture), listing.ScanCapped));
     }
 
     internal static async Task<Results<Ok<Job>, ProblemHttpResult>> GetAsync(string id, JobHub hub, CancellationToken cancellationToken) =>

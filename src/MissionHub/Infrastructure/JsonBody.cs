@@ -12,10 +12,10 @@ public static class JsonBody
     public static async Task<(JsonElement Body, ProblemHttpResult? Problem)> ReadObjectAsync(
         HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
-        var (document, problem) = await ReadDocumentAsync(request, maxBytes, cancellationToken);
+        var (document, problem, field) = await ReadDocumentAsync(request, maxBytes, cancellationToken);
         if (document is null)
         {
-            return (default, Problems.Invalid("body", problem!));
+            return (default, Problems.Invalid(field, problem!));
         }
         using (document)
         {
@@ -25,15 +25,15 @@ public static class JsonBody
 
     /// <summary>
     /// The body as a JSON document whose root is an object (the caller disposes it), or what is wrong with the
-    /// body, as a sentence about the <c>body</c> field.
+    /// body, as a sentence about <paramref name="request"/>'s field it names (<c>body</c> unless one field is at fault).
     /// </summary>
-    public static async Task<(JsonDocument? Document, string? Problem)> ReadDocumentAsync(
+    public static async Task<(JsonDocument? Document, string? Problem, string Field)> ReadDocumentAsync(
         HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
         var tooLarge = $"the request body is larger than {maxBytes} bytes";
         if (request.ContentLength > maxBytes)
         {
-            return (null, tooLarge);
+            return (null, tooLarge, "body");
         }
         using var buffer = new MemoryStream();
         var chunk = new byte[8192];
@@ -42,13 +42,13 @@ public static class JsonBody
         {
             if (buffer.Length + read > maxBytes)
             {
-                return (null, tooLarge);
+                return (null, tooLarge, "body");
             }
             buffer.Write(chunk, 0, read);
         }
         if (buffer.Length == 0)
         {
-            return (null, "the request body is empty; send a JSON object");
+            return (null, "the request body is empty; send a JSON object", "body");
         }
         JsonDocument document;
         try
@@ -57,15 +57,20 @@ public static class JsonBody
         }
         catch (JsonException ex)
         {
-            return (null, $"the request body is not valid JSON: {ex.Message}");
+            return (null, $"the request body is not valid JSON: {ex.Message}", "body");
         }
         if (document.RootElement.ValueKind != JsonValueKind.Object)
         {
             var kind = Describe(document.RootElement.ValueKind);
             document.Dispose();
-            return (null, $"the request body must be a JSON object, not {kind}");
+            return (null, $"the request body must be a JSON object, not {kind}", "body");
         }
-        return (document, null);
+        if (JsonText.FindInvalidString(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), document.RootElement) is { } field)
+        {
+            document.Dispose();
+            return (null, $"{field} holds an escaped lone surrogate (such as \\ud800), which is not text; send valid UTF-16 escapes", field);
+        }
+        return (document, null, "body");
     }
 
     /// <summary>"a string", "an array", … for error messages.</summary>

@@ -28,6 +28,14 @@ public static class ProtocolFrame
             return false;
         }
         var root = document.RootElement;
+        if (JsonText.FindInvalidString(frame.Span, root) is { } field)
+        {
+            // Refused here, once for every protocol: a handler reading this string would throw.
+            document.Dispose();
+            document = null;
+            (errorCode, errorMessage) = ("invalid_message", $"{field} holds an escaped lone surrogate (such as \\ud800), which is not text");
+            return false;
+        }
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("type", out var typeElement) || typeElement.ValueKind != JsonValueKind.String)
         {
             document.Dispose();

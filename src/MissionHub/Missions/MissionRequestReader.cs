@@ -14,8 +14,8 @@ internal static class MissionRequestReader
 
     public static async Task<(JsonDocument? Body, MissionError? Error)> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
     {
-        var (document, problem) = await JsonBody.ReadDocumentAsync(request, MaxBodyBytes, cancellationToken);
-        return document is null ? (null, MissionError.Invalid("body", problem!)) : (document, null);
+        var (document, problem, field) = await JsonBody.ReadDocumentAsync(request, MaxBodyBytes, cancellationToken);
+        return document is null ? (null, MissionError.Invalid(field, problem!)) : (document, null);
     }
 
     /// <summary>

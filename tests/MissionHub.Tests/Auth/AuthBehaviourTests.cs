@@ -81,6 +81,19 @@ public abstract class AuthBehaviourTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Key_name_with_lone_surrogate_escape_is_400_not_500()
+    {
+        var server = Server();
+        using var admin = AuthTestSupport.Client(server, Admin);
+
+        using var create = await admin.PostAsync(new Uri("/api/auth/keys", UriKind.Relative), Json("""{"name":"\ud800","roles":["viewer"]}"""));
+        using var role = await admin.PostAsync(new Uri("/api/auth/keys", UriKind.Relative), Json("""{"name":"ok","roles":["\udfff"]}"""));
+
+        await create.AssertProblemAsync(400, "name");
+        await role.AssertProblemAsync(400, "roles[0]");
+    }
+
+    [Fact]
     public async Task KeysCreatedThroughTheApi_SurviveARestart()
     {
         var name = $"shared-{Guid.NewGuid():N}";

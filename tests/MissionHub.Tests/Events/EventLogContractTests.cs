@@ -157,6 +157,106 @@ public abstract class EventLogContractTests : IDisposable
         Assert.Equal(81, sinceRetained.Events[0].Seq);
     }
 
+    private static readonly EventRetentionClass[] SupervisorRule =
+        [new("supervisor", EventFilter.Create("supervisor.*"), MaxEvents: 20, MaxAge: null)];
+
+    /// <summary>Seqs 1-5 mission.created, 6-55 supervisor probes, 56-60 mission.status_changed, 61-70 probes.</summary>
+    private static async Task AppendMixedAsync(IEventLog log, double start)
+    {
+        var seq = 0;
+        foreach (var (type, count) in new[] { ("mission.created", 5), ("supervisor.health_checked", 50), ("mission.status_changed", 5), ("supervisor.health_checked", 10) })
+        {
+            for (var i = 0; i < count; i++, seq++)
+            {
+                await log.AppendAsync(EventLogs.Draft(type, target: type.StartsWith("mission", StringComparison.Ordinal) ? "mission_a" : null, timestamp: start + seq));
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Retention_ByTypeRule_TrimsThoseTypesAmongThemselves_AndOtherHistoryStaysRecoverable()
+    {
+        await using var log = await OpenAsync("by-type");
+        var start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0 - 100;
+        await AppendMixedAsync(log, start);
+
+        var removed = await log.TrimAsync(new EventRetentionPolicy(maxEvents: 10, maxAge: null, SupervisorRule), CancellationToken.None);
+
+        // 60 probes, 20 kept: seqs 6-45 go; the 10 mission events are exactly the default limit and all stay.
+        Assert.Equal(40, removed);
+        Assert.Equal(0, await log.TrimAsync(new EventRetentionPolicy(10, null, SupervisorRule), CancellationToken.None));
+        var missions = await log.ReadAsync(new EventQuery(0, EventFilter.Create("mission.*"), Limit: 1000));
+        Assert.True(missions.Recovered, missions.Reason);
+        Assert.Equal([1L, 2, 3, 4, 5, 56, 57, 58, 59, 60], missions.Events.Select(e => e.Seq));
+        var byTarget = await log.ReadAsync(new EventQuery(0, EventFilter.Create(target: "mission_a"), Limit: 1000));
+        Assert.False(byTarget.Recovered, "targets are not tracked: a target filter is judged by its types, which are all of them");
+        var byTypeAndTarget = await log.ReadAsync(new EventQuery(0, EventFilter.Create("mission.*", "mission_a"), Limit: 1000));
+        Assert.True(byTypeAndTarget.Recovered, byTypeAndTarget.Reason);
+        Assert.Equal(10, byTypeAndTarget.Events.Count);
+
+        var everything = await log.ReadAsync(new EventQuery(0, Limit: 1000));
+        Assert.False(everything.Recovered, "an unfiltered read across removed probes must say so");
+        Assert.Contains("no longer retained", everything.Reason, StringComparison.Ordinal);
+        Assert.False((await log.ReadAsync(new EventQuery(44))).Recovered);
+        var afterRemoved = await log.ReadAsync(new EventQuery(45, Limit: 1000));
+        Assert.True(afterRemoved.Recovered, afterRemoved.Reason);
+        Assert.Equal(Enumerable.Range(46, 25).Select(i => (long)i), afterRemoved.Events.Select(e => e.Seq));
+        var probes = await log.ReadAsync(new EventQuery(5, EventFilter.Create("supervisor.health_checked"), Limit: 1000));
+        Assert.False(probes.Recovered);
+
+        var plain = await log.ReadAsync(new EventQuery(Limit: 1000) { FromOldestRetained = true });
+        Assert.False(plain.Recovered, "a plain read from seq 1 covers the removed probes");
+        Assert.Equal(1, plain.FirstSeq);
+        var plainMissions = await log.ReadAsync(new EventQuery(Filter: EventFilter.Create("mission.*"), Limit: 1000) { FromOldestRetained = true });
+        Assert.True(plainMissions.Recovered, plainMissions.Reason);
+        var missionsSince = await log.ReadAsync(new EventQuery(Filter: EventFilter.Create("mission.*"), Since: start + 10, Limit: 1000) { FromOldestRetained = true });
+        Assert.True(missionsSince.Recovered, missionsSince.Reason);
+        Assert.Equal([56L, 57, 58, 59, 60], missionsSince.Events.Select(e => e.Seq));
+        Assert.False((await log.ReadAsync(new EventQuery(Since: start + 10) { FromOldestRetained = true })).Recovered);
+    }
+
+    [Fact]
+    public async Task Retention_DefaultLimit_CountsOnlyEventsNoRuleHolds()
+    {
+        await using var log = await OpenAsync("default-count");
+        var start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0 - 100;
+        await AppendMixedAsync(log, start);
+
+        // 10 mission events, default limit 4: the six oldest go (1-5 and 56), whatever the probes between them.
+        var removed = await log.TrimAsync(new EventRetentionPolicy(maxEvents: 4, maxAge: null, SupervisorRule), CancellationToken.None);
+
+        Assert.Equal(40 + 6, removed);
+        var missions = await log.ReadAsync(new EventQuery(56, EventFilter.Create("mission.*"), Limit: 1000));
+        Assert.True(missions.Recovered, missions.Reason);
+        Assert.Equal([57L, 58, 59, 60], missions.Events.Select(e => e.Seq));
+        Assert.False((await log.ReadAsync(new EventQuery(55, EventFilter.Create("mission.*")))).Recovered);
+        var probes = await log.ReadAsync(new EventQuery(45, EventFilter.Create("supervisor.*"), Limit: 1000));
+        Assert.True(probes.Recovered, probes.Reason);
+        Assert.Equal(20, probes.Events.Count);
+        Assert.Equal(46, (await log.ReadAsync(new EventQuery(Limit: 1) { FromOldestRetained = true })).FirstSeq);
+    }
+
+    [Fact]
+    public async Task Retention_ByTypeRule_TrimsByAge_WithoutTouchingOlderEventsOfOtherTypes()
+    {
+        await using var log = await OpenAsync("by-type-age");
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
+        await log.AppendAsync(EventLogs.Draft("mission.created", timestamp: now - 9000));
+        for (var i = 0; i < 10; i++)
+        {
+            await log.AppendAsync(EventLogs.Draft("telemetry.metrics_published", timestamp: now - 7200 + i));
+        }
+        await log.AppendAsync(EventLogs.Draft("telemetry.metrics_published", timestamp: now - 5));
+        var rule = new EventRetentionClass("metrics", EventFilter.Create("telemetry.metrics_published"), null, TimeSpan.FromHours(1));
+
+        var removed = await log.TrimAsync(new EventRetentionPolicy(null, null, [rule]), CancellationToken.None);
+
+        Assert.Equal(10, removed);
+        var rest = await log.ReadAsync(new EventQuery(Limit: 100) { FromOldestRetained = true, SkipRemoved = true });
+        Assert.Equal([1L, 12], rest.Events.Select(e => e.Seq));
+        Assert.True((await log.ReadAsync(new EventQuery(0, EventFilter.Create("mission.*")))).Recovered);
+    }
+
     [Fact]
     public async Task Retention_TrimsByAge()
     {

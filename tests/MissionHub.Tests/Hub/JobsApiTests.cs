@@ -24,6 +24,9 @@ public abstract class JobsApiTests : HubTestBase
         { """{"job_type":"render" """, "body" },
         { "[]", "body" },
         { "", "body" },
+        { """{"job_type":"\ud800"}""", "job_type" },
+        { """{"job_type":"render","workflow_id":"\udc00"}""", "workflow_id" },
+        { """{"job_type":"render","payload":{"frames":["\udbff"]}}""", "payload.frames[0]" },
     };
 
     [Theory]

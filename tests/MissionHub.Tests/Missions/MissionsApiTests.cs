@@ -390,6 +390,41 @@ public abstract class MissionsApiTests : IDisposable
         await AssertUnchangedAsync(client, "existing", snapshot);
     }
 
+    [Theory]
+    [InlineData("""{"name":"\ud800"}""", "name")]
+    [InlineData("""{"name":"ok","description":"a\udfffb"}""", "description")]
+    [InlineData("""{"name":"ok","data":{"tags":["x","\uDBFF"]}}""", "data.tags[1]")]
+    [InlineData("""{"name":"ok","data":{"\ud800":1}}""", "data")]
+    public async Task Mission_name_with_lone_surrogate_escape_is_400_not_500(string body, string field)
+    {
+        using var client = StartServer().CreateClient();
+
+        var (status, problem, response) = await client.PostAsync("/api/missions", body);
+
+        Assert.True(status == HttpStatusCode.BadRequest, $"{body} answered {(int)status}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(field, problem!.Str("field"));
+        // A surrogate pair is text: the same escapes as a pair are accepted.
+        var (pairStatus, created, _) = await client.PostAsync("/api/missions", """{"name":"\ud83d\ude80"}""");
+        Assert.Equal(HttpStatusCode.Created, pairStatus);
+        Assert.Equal("\U0001F680", created!.Str("name"));
+    }
+
+    [Fact]
+    public async Task Status_and_log_with_lone_surrogate_escape_are_400_not_500()
+    {
+        using var client = StartServer().CreateClient();
+        await client.CreateMissionAsync("m", id: "m1");
+
+        var (statusAnswer, statusProblem, _) = await client.PostAsync("/api/missions/m1/status", """{"status":"\ud800"}""");
+        var (logAnswer, logProblem, _) = await client.PostAsync("/api/missions/m1/log", """{"level":"info","message":"\udc00"}""");
+
+        Assert.Equal(HttpStatusCode.BadRequest, statusAnswer);
+        Assert.Equal("status", statusProblem!.Str("field"));
+        Assert.Equal(HttpStatusCode.BadRequest, logAnswer);
+        Assert.Equal("message", logProblem!.Str("field"));
+    }
+
     [Fact]
     public async Task Create_WithDuplicateId_IsRefusedWith409_AndChangesNothing()
     {

@@ -160,19 +160,28 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
         var index = keys.Hub(query.Status is null ? "all" : "status:" + query.Status);
         var jobs = new List<Job>(query.Limit);
         var before = query.BeforeOrder ?? long.MaxValue;
-        // Newest first; type and worker filters are applied while scanning the index.
+        // Newest first; type and worker filters are applied while scanning the index, up to the scan cap.
+        var examined = 0;
         while (jobs.Count <= query.Limit)
         {
-            var ids = await db.SortedSetRangeByScoreWithScoresAsync(index, double.NegativeInfinity, before, Exclude.Stop, Order.Descending, take: ScanPage);
+            var take = query.JobType is null && query.WorkerId is null ? ScanPage : Math.Min(ScanPage, JobListQuery.MaxScanned - examined);
+            if (take <= 0)
+            {
+                return new JobListing(jobs, before, ScanCapped: true);
+            }
+            var ids = await db.SortedSetRangeByScoreWithScoresAsync(index, double.NegativeInfinity, before, Exclude.Stop, Order.Descending, take: take);
             if (ids.Length == 0)
             {
                 break;
             }
+            examined += ids.Length;
             var batch = db.CreateBatch();
             var reads = ids.Select(e => batch.HashGetAllAsync(keys.Hub("job:" + e.Element))).ToArray();
             batch.Execute();
+            var scanned = 0;
             foreach (var entries in await Task.WhenAll(reads))
             {
+                scanned++;
                 if (entries.Length == 0)
                 {
                     continue;
@@ -187,8 +196,8 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
                     }
                 }
             }
-            before = (long)ids[^1].Score;
-            if (ids.Length < ScanPage)
+            before = (long)ids[scanned - 1].Score;
+            if (ids.Length < take)
             {
                 break;
             }

@@ -28,6 +28,15 @@ public sealed class RedisKeys(IOptions<StorageOptions> options)
 
     public RedisKey EventTimeIndexLast => _prefix + "{events}:tindex_last";
 
+    /// <summary>Hash: event type → "seq ts", the newest seq and latest time retention removed of that type.</summary>
+    public RedisKey EventRemoved => _prefix + "{events}:removed";
+
+    /// <summary>Hash: the epoch and rule signature retention's bookkeeping belongs to, and the seq classified through.</summary>
+    public RedisKey EventRetentionState => _prefix + "{events}:retention";
+
+    /// <summary>Sorted set of the seqs (score) and stream ids (member) of the events retention rule <paramref name="rule"/> holds.</summary>
+    public RedisKey EventRuleSet(int rule) => _prefix + "{events}:rule:" + rule.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     public RedisChannel EventNotifications => RedisChannel.Literal(_prefix + "events:notify");
 
     public RedisKey Key(string name) => _prefix + name;

@@ -18,34 +18,72 @@ public sealed partial class SqliteJobStore
         return jobs.Count == 0 ? null : jobs[0];
     }
 
+    /// <summary>
+    /// Newest first, from the index that matches the filter exactly (status, job type, both, or worker). A worker with a
+    /// status or a job type is read from the worker's index and the rest checked row by row, at most
+    /// <see cref="JobListQuery.MaxScanned"/> rows: then the page says it stopped there.
+    /// </summary>
     public async Task<JobListing> ListAsync(JobListQuery query, CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         using var command = connection.CreateCommand();
-        var sql = new StringBuilder($"SELECT {Columns} FROM jobs WHERE 1 = 1");
+        var exact = new StringBuilder("1 = 1");
+        var rest = new StringBuilder("1 = 1");
         if (query.Status is not null)
         {
-            sql.Append(" AND status = $status");
+            (query.WorkerId is null ? exact : rest).Append(" AND status = $status");
             command.Parameters.AddWithValue("$status", query.Status);
         }
         if (query.JobType is not null)
         {
-            sql.Append(" AND job_type = $type");
+            (query.WorkerId is null ? exact : rest).Append(" AND job_type = $type");
             command.Parameters.AddWithValue("$type", query.JobType);
         }
         if (query.WorkerId is not null)
         {
-            sql.Append(" AND worker_id = $worker");
+            exact.Append(" AND worker_id = $worker");
             command.Parameters.AddWithValue("$worker", query.WorkerId);
         }
         if (query.BeforeOrder is { } before)
         {
-            sql.Append(" AND order_no < $before");
+            exact.Append(" AND order_no < $before");
             command.Parameters.AddWithValue("$before", before);
         }
-        sql.Append(" ORDER BY order_no DESC LIMIT $limit");
         command.Parameters.AddWithValue("$limit", query.Limit + 1);
-        command.CommandText = sql.ToString();
+        var capped = query.WorkerId is not null && (query.Status is not null || query.JobType is not null);
+        if (capped)
+        {
+            // The orders examined come back too (matched = 0 for those the rest of the filter refused), so the page knows
+            // where it stopped.
+            command.CommandText = $"""
+                SELECT order_no, ({rest}) AS matched FROM jobs WHERE {exact} ORDER BY order_no DESC LIMIT $cap
+                """;
+            command.Parameters.AddWithValue("$cap", JobListQuery.MaxScanned);
+            var orders = new List<long>();
+            long examined = 0, lastExamined = 0;
+            using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            {
+                while (orders.Count <= query.Limit && await reader.ReadAsync(cancellationToken))
+                {
+                    examined++;
+                    lastExamined = reader.GetInt64(0);
+                    if (reader.GetInt64(1) == 1)
+                    {
+                        orders.Add(lastExamined);
+                    }
+                }
+            }
+            command.Parameters.Clear();
+            command.CommandText = $"SELECT {Columns} FROM jobs WHERE order_no IN ({string.Join(',', orders)}) ORDER BY order_no DESC";
+            var found = orders.Count == 0 ? [] : await ReadJobsAsync(command, cancellationToken);
+            if (found.Count > query.Limit)
+            {
+                found.RemoveAt(found.Count - 1);
+                return new JobListing(found, found[^1].Order);
+            }
+            return examined == JobListQuery.MaxScanned ? new JobListing(found, lastExamined, ScanCapped: true) : new JobListing(found, null);
+        }
+        command.CommandText = $"SELECT {Columns} FROM jobs WHERE {exact} ORDER BY order_no DESC LIMIT $limit";
         var jobs = await ReadJobsAsync(command, cancellationToken);
         if (jobs.Count > query.Limit)
         {

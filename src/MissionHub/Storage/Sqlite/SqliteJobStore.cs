@@ -74,6 +74,9 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
         indexes.CommandText = """
             CREATE INDEX IF NOT EXISTS ix_jobs_order ON jobs(order_no);
             CREATE INDEX IF NOT EXISTS ix_jobs_status_order ON jobs(status, order_no);
+            CREATE INDEX IF NOT EXISTS ix_jobs_type_order ON jobs(job_type, order_no);
+            CREATE INDEX IF NOT EXISTS ix_jobs_type_status_order ON jobs(job_type, status, order_no);
+            CREATE INDEX IF NOT EXISTS ix_jobs_worker_order ON jobs(worker_id, order_no) WHERE worker_id IS NOT NULL;
             CREATE INDEX IF NOT EXISTS ix_jobs_status_updated ON jobs(status, updated_at);
             CREATE INDEX IF NOT EXISTS ix_jobs_pending ON jobs(job_type, priority DESC, order_no) WHERE status = 'pending';
             CREATE INDEX IF NOT EXISTS ix_jobs_worker ON jobs(worker_id) WHERE status IN ('assigned', 'running');
