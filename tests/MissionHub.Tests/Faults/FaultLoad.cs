@@ -187,7 +187,9 @@ public sealed class FaultLoad : IAsyncDisposable
             }
             return (Outcome.Refused, null);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException && !_stop.IsCancellationRequested)
+        // ObjectDisposedException: the server was killed and its client disposed while this write was on its way.
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException or ObjectDisposedException
+            && !_stop.IsCancellationRequested)
         {
             Interlocked.Increment(ref _inDoubt);
             await PaceAsync();
