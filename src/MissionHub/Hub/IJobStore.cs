@@ -42,9 +42,11 @@ public interface IJobStore
 
     /// <summary>
     /// Requeues (or fails) jobs whose lease expired or whose <c>timeout_s</c> passed, and releases delayed jobs that
-    /// came due; each exactly once whichever process calls. Returns what changed and when the next deadline is.
+    /// came due; each exactly once whichever process calls. Workers not seen since <paramref name="silentSince"/> (their
+    /// process died, or its disconnect never reached storage) are marked offline. Returns what changed and when the
+    /// next deadline is.
     /// </summary>
-    Task<SweepResult> SweepAsync(double now, RetryBackoff timeoutBackoff, CancellationToken cancellationToken = default);
+    Task<SweepResult> SweepAsync(double now, double silentSince, RetryBackoff timeoutBackoff, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// At start: no lease expires before <paramref name="until"/>, so workers of the previous run can come back for their
@@ -143,7 +145,14 @@ public sealed record ReplacedSession(string SessionId, string NodeId);
 /// What a sweep did: jobs taken back from their holders (expired lease or timeout), jobs released to pending, and
 /// the earliest time anything else falls due (null when nothing is waiting).
 /// </summary>
-public sealed record SweepResult(IReadOnlyList<JobStep> TakenBack, int Released, double? NextDue);
+public sealed record SweepResult(IReadOnlyList<JobStep> TakenBack, int Released, double? NextDue)
+{
+    /// <summary>Workers the sweep marked offline, with the node that held their connection.</summary>
+    public IReadOnlyList<SilentWorker> Silent { get; init; } = [];
+}
+
+/// <summary>A worker whose record storage expired: <paramref name="NodeId"/> may still hold its connection.</summary>
+public sealed record SilentWorker(string WorkerId, string SessionId, string NodeId);
 
 public sealed record HubSnapshot(
     long Seq,

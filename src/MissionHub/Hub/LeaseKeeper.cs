@@ -83,7 +83,14 @@ public sealed partial class LeaseKeeper(
             _nextDue = double.MaxValue;
             _earlier = new(TaskCreationOptions.RunContinuationsAsynchronously);
         }
-        var sweep = await store.SweepAsync(now, new RetryBackoff(options.Value.RetryBaseDelay, options.Value.RetryMaxDelay), cancellationToken);
+        var sweep = await store.SweepAsync(now, now - options.Value.WorkerHeartbeatTimeout.TotalSeconds,
+            new RetryBackoff(options.Value.RetryBaseDelay, options.Value.RetryMaxDelay), cancellationToken);
+        foreach (var worker in sweep.Silent)
+        {
+            // Storage counts it gone; a connection still open somewhere is closed, and the worker registers anew.
+            LogWorkerExpired(logger, worker.WorkerId, worker.NodeId);
+            signals.Notify(worker.NodeId, new HubNotice("expired", worker.SessionId));
+        }
         foreach (var step in sweep.TakenBack)
         {
             hub.TellHolder(step, step.Job?.Error?.StartsWith("timed out", StringComparison.Ordinal) == true ? "timeout" : "lease_expired");
@@ -136,6 +143,9 @@ public sealed partial class LeaseKeeper(
 
     [LoggerMessage(EventId = 3011, Level = LogLevel.Warning, Message = "Job {JobId} was taken back from worker {WorkerId}: {Reason}; it is now {Status}")]
     private static partial void LogTakenBack(ILogger logger, string jobId, string? workerId, string reason, string status);
+
+    [LoggerMessage(EventId = 3013, Level = LogLevel.Warning, Message = "Worker {WorkerId} (connected to node {NodeId}) was not seen within the heartbeat timeout; storage now lists it offline")]
+    private static partial void LogWorkerExpired(ILogger logger, string workerId, string nodeId);
 
     [LoggerMessage(EventId = 3012, Level = LogLevel.Error, Message = "Renewing leases or sweeping deadlines failed; retrying")]
     private static partial void LogSweepFailed(ILogger logger, Exception exception);

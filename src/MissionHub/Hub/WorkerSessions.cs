@@ -46,6 +46,9 @@ public sealed partial class WorkerSessions(ILogger<WorkerSessions> logger)
             case "replaced":
                 Find(notice.SessionId)?.Link.Close("replaced");
                 break;
+            case "expired":
+                Find(notice.SessionId)?.Link.Close("heartbeat_timeout");
+                break;
             case "revoke" when notice.JobId is not null:
                 Revoke(notice.SessionId, notice.JobId, notice.Reason ?? "cancelled");
                 break;

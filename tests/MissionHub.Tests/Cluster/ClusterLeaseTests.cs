@@ -64,4 +64,37 @@ public sealed class ClusterLeaseTests(ClusterFixture fixture) : IClassFixture<Cl
         Assert.Equal([1, 2], history.Attempts[id]); // requeued exactly once
         await other.AssertNothingReceivedAsync(TimeSpan.FromMilliseconds(300)); // and not handed out a third time
     }
+
+    [Fact]
+    public async Task WorkerOfAKilledProcess_IsListedOfflineByTheOtherProcess_OnceAfterTheHeartbeatTimeout()
+    {
+        await using var cluster = await fixture.StartClusterAsync(2, new Dictionary<string, string>
+        {
+            ["MissionHub__Hub__WorkerHeartbeatTimeout"] = "00:00:03",
+        });
+        await using var orphan = await RawWorker.RegisterAsync(cluster[0].BaseAddress, "w-orphan", ["orphaned"]);
+        orphan.StartHeartbeats(TimeSpan.FromMilliseconds(500));
+        await Eventually.TrueAsync(async () => await WorkerStateAsync(cluster.Client(1), "w-orphan") == "idle", TimeSpan.FromSeconds(10),
+            "the worker listed idle by the other process");
+
+        // The process holding its connection dies without telling storage; the worker's heartbeats now go nowhere.
+        await cluster.KillAsync(0);
+
+        await Eventually.TrueAsync(async () => await WorkerStateAsync(cluster.Client(1), "w-orphan") == "connection_broken", TimeSpan.FromSeconds(30),
+            "the other process to list the worker of the killed process offline (heartbeat timeout 3 s)");
+        var agent = (await cluster.Client(1).GetJsonAsync("/api/supervisor/agents?kind=worker")).EnumerateArray()
+            .Single(a => a.GetProperty("id").GetString() == "w-orphan");
+        Assert.Equal("heartbeat_timeout", agent.GetProperty("disconnect_reason").GetString());
+        var events = await cluster.Client(1).GetJsonAsync("/api/events?type=worker_disconnected&limit=1000");
+        var disconnects = events.GetProperty("events").EnumerateArray()
+            .Where(e => e.GetProperty("payload").GetProperty("worker_id").GetString() == "w-orphan").ToList();
+        var only = Assert.Single(disconnects); // swept once, whichever process got there
+        Assert.Equal("heartbeat_timeout", only.GetProperty("payload").GetProperty("reason").GetString());
+    }
+
+    private static async Task<string?> WorkerStateAsync(HttpClient client, string workerId) =>
+        (await client.GetJsonAsync("/api/supervisor/agents?kind=worker")).EnumerateArray()
+            .FirstOrDefault(a => a.GetProperty("id").GetString() == workerId) is { ValueKind: JsonValueKind.Object } agent
+            ? agent.GetProperty("state").GetString()
+            : null;
 }

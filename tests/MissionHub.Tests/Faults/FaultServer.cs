@@ -54,6 +54,13 @@ public sealed class FaultServer : IAsyncDisposable
         return new FaultServer(environment, null);
     }
 
+    /// <summary>One more setting (an environment variable name such as <c>MissionHub__Hub__WorkerHeartbeatTimeout</c>) for every start.</summary>
+    public FaultServer With(string name, string value)
+    {
+        _environment[name] = value;
+        return this;
+    }
+
     public ServerProcess Process => _current ?? throw new InvalidOperationException("the server is not running");
 
     /// <summary>The running server's address; <see cref="InvalidOperationException"/> while it is down (what <see cref="ClusterWorker"/> expects).</summary>

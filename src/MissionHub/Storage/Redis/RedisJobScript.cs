@@ -60,6 +60,16 @@ internal static class RedisJobScript
           end
         end
 
+        local function mark_offline(w, old, reason)
+          redis.call('HSET', P .. 'worker:' .. w, 'status', 'offline', 'last_seen', NOW, 'reason', reason)
+          -- By when it went offline, so pruning reads only the workers due.
+          redis.call('ZADD', P .. 'offline', NOW, w)
+          redis.call('ZREM', P .. 'seen', w)
+          emit('worker_disconnected', 'worker_' .. w, '{"worker_id":"' .. w .. '","reason":"' .. reason .. '"}')
+          emit('worker_status_changed', 'worker_' .. w, '{"worker_id":"' .. w .. '","old_status":"' .. old ..
+            '","new_status":"offline","current_job_id":null}')
+        end
+
         local function maybe_idle(w)
           if w and w ~= '' and redis.call('SCARD', P .. 'worker:' .. w .. ':jobs') == 0 then set_worker_status(w, 'idle', nil) end
         end
@@ -317,6 +327,7 @@ internal static class RedisJobScript
             'connected_at', connected, 'last_seen', NOW, 'reason', '')
           redis.call('SADD', P .. 'workers', w)
           redis.call('ZREM', P .. 'offline', w)
+          redis.call('ZADD', P .. 'seen', NOW, w)
           emit('worker_connected', 'worker_' .. w, '{"worker_id":"' .. w .. '","worker_data":{"id":"' .. w .. '","status":"' .. status ..
             '","capabilities":{"job_types":' .. types .. ',"max_concurrent_jobs":' .. slots .. '},"connected_at":"' .. iso .. '"}}')
           result = {replaced, kept, resend, requeued, unknown}
@@ -336,14 +347,7 @@ internal static class RedisJobScript
               end
             end
           end
-          if cur[1] == s and cur[2] ~= 'offline' then
-            redis.call('HSET', wkey, 'status', 'offline', 'last_seen', NOW, 'reason', reason)
-            -- By when it went offline, so pruning reads only the workers due.
-            redis.call('ZADD', P .. 'offline', NOW, w)
-            emit('worker_disconnected', 'worker_' .. w, '{"worker_id":"' .. w .. '","reason":"' .. reason .. '"}')
-            emit('worker_status_changed', 'worker_' .. w, '{"worker_id":"' .. w .. '","old_status":"' .. cur[2] ..
-              '","new_status":"offline","current_job_id":null}')
-          end
+          if cur[1] == s and cur[2] ~= 'offline' then mark_offline(w, cur[2], reason) end
 
         elseif STEP == 'renew' then
           local lease = ARGV[A]
@@ -353,6 +357,7 @@ internal static class RedisJobScript
             local wkey = P .. 'worker:' .. w
             if redis.call('HGET', wkey, 'session_id') == s then
               redis.call('HSET', wkey, 'last_seen', NOW)
+              redis.call('ZADD', P .. 'seen', 'XX', NOW, w)
               for _, id in ipairs(redis.call('SMEMBERS', wkey .. ':jobs')) do
                 if redis.call('HGET', P .. 'job:' .. id, 'session_id') == s then
                   redis.call('HSET', P .. 'job:' .. id, 'lease_until', lease)
@@ -365,6 +370,24 @@ internal static class RedisJobScript
 
         elseif STEP == 'sweep' then
           local max = ARGV[A]
+          local silent = {}
+          if redis.call('SETNX', P .. 'seen_indexed', '1') == 1 then
+            -- Connected workers stored before this index existed: indexed once, by when they were last seen.
+            for _, w in ipairs(redis.call('SMEMBERS', P .. 'workers')) do
+              local f = redis.call('HMGET', P .. 'worker:' .. w, 'status', 'last_seen')
+              if f[1] and f[1] ~= 'offline' then redis.call('ZADD', P .. 'seen', f[2] or NOW, w) end
+            end
+          end
+          -- Workers whose connection no process has renewed (the process died, or its disconnect never got here).
+          for _, w in ipairs(redis.call('ZRANGEBYSCORE', P .. 'seen', '-inf', '(' .. ARGV[A + 3], 'LIMIT', 0, max)) do
+            local f = redis.call('HMGET', P .. 'worker:' .. w, 'status', 'session_id', 'node_id')
+            if f[1] and f[1] ~= 'offline' then
+              mark_offline(w, f[1], 'heartbeat_timeout')
+              silent[#silent + 1] = {w, f[2], f[3]}
+            else
+              redis.call('ZREM', P .. 'seen', w)
+            end
+          end
           local taken = {}
           for _, kind in ipairs({'leases', 'deadlines'}) do
             for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. kind, '-inf', NOW, 'LIMIT', 0, max)) do
@@ -399,7 +422,7 @@ internal static class RedisJobScript
             local first = redis.call('ZRANGE', P .. kind, 0, 0, 'WITHSCORES')
             if first[2] and (next == '' or tonumber(first[2]) < tonumber(next)) then next = first[2] end
           end
-          result = {taken, released, next}
+          result = {taken, released, next, silent}
 
         elseif STEP == 'grace' then
           -- Extend only: other processes may hold live connections whose leases run longer.
@@ -426,6 +449,7 @@ internal static class RedisJobScript
               if redis.call('SCARD', wkey .. ':jobs') == 0 then
                 redis.call('DEL', wkey, wkey .. ':jobs')
                 redis.call('SREM', P .. 'workers', w)
+                redis.call('ZREM', P .. 'seen', w)
                 pruned = pruned + 1
               else
                 -- Still holds jobs (left without requeueing them): looked at again later.

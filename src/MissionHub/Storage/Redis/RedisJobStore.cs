@@ -136,15 +136,18 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
     public Task GraceLeasesAsync(double until, CancellationToken cancellationToken = default) =>
         RunAsync("grace", null, [Num(until)], cancellationToken);
 
-    public async Task<SweepResult> SweepAsync(double now, RetryBackoff timeoutBackoff, CancellationToken cancellationToken = default)
+    public async Task<SweepResult> SweepAsync(double now, double silentSince, RetryBackoff timeoutBackoff, CancellationToken cancellationToken = default)
     {
         var parts = (RedisResult[])(await RunAsync("sweep", now,
-            [SweepBatch, Num(timeoutBackoff.Base.TotalSeconds), Num(timeoutBackoff.Max.TotalSeconds)], cancellationToken))!;
+            [SweepBatch, Num(timeoutBackoff.Base.TotalSeconds), Num(timeoutBackoff.Max.TotalSeconds), Num(silentSince)], cancellationToken))!;
         var taken = ((RedisResult[])parts[0]!).Select(r => (RedisResult[])r!)
             .Select(t => new JobStep(StepOutcome.Done, ParseJob(t[2]), new JobHolder(t[0].ToString(), t[1].ToString())))
             .ToList();
         var next = parts[2].ToString();
-        return new SweepResult(taken, (int)parts[1], next.Length == 0 ? null : double.Parse(next, CultureInfo.InvariantCulture));
+        var silent = ((RedisResult[])parts[3]!).Select(r => (RedisResult[])r!)
+            .Select(w => new SilentWorker(w[0].ToString(), w[1].ToString(), w[2].ToString()))
+            .ToList();
+        return new SweepResult(taken, (int)parts[1], next.Length == 0 ? null : double.Parse(next, CultureInfo.InvariantCulture)) { Silent = silent };
     }
 
     public async Task<Job?> GetAsync(string id, CancellationToken cancellationToken = default)

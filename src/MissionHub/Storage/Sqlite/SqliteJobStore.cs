@@ -85,6 +85,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
             CREATE INDEX IF NOT EXISTS ix_jobs_available ON jobs(available_at) WHERE available_at IS NOT NULL;
             CREATE UNIQUE INDEX IF NOT EXISTS ix_jobs_idem ON jobs(idem_key) WHERE idem_key IS NOT NULL;
             CREATE INDEX IF NOT EXISTS ix_workers_offline ON workers(offline_since) WHERE offline_since IS NOT NULL;
+            CREATE INDEX IF NOT EXISTS ix_workers_seen ON workers(json_extract(doc, '$.last_seen')) WHERE offline_since IS NULL;
             """;
         await indexes.ExecuteNonQueryAsync(cancellationToken);
     }
@@ -236,9 +237,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
             }
             if (current)
             {
-                SaveWorker(write, worker! with { Status = WorkerStatus.Offline, LastSeen = now, Reason = reason });
-                Emit(write, HubEvents.WorkerDisconnected(holder.WorkerId, reason, now, meta));
-                Emit(write, HubEvents.WorkerStatusChanged(holder.WorkerId, worker.Status, WorkerStatus.Offline, null, now, meta));
+                MarkOffline(write, worker!, reason, now, meta);
             }
             return requeued;
         }, cancellationToken);
@@ -309,11 +308,17 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
         return grace.ExecuteNonQuery();
     }, cancellationToken);
 
-    public Task<SweepResult> SweepAsync(double now, RetryBackoff timeoutBackoff, CancellationToken cancellationToken = default)
+    public Task<SweepResult> SweepAsync(double now, double silentSince, RetryBackoff timeoutBackoff, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
         return Write(write =>
         {
+            var silent = new List<SilentWorker>();
+            foreach (var worker in ReadSilentWorkers(write, silentSince))
+            {
+                MarkOffline(write, worker, "heartbeat_timeout", now, meta);
+                silent.Add(new SilentWorker(worker.WorkerId, worker.SessionId, worker.NodeId));
+            }
             var taken = new List<JobStep>();
             foreach (var job in FindMany(write, "(lease_until IS NOT NULL AND lease_until <= $now) OR (deadline IS NOT NULL AND deadline <= $now) LIMIT 500",
                 ("$now", now)))
@@ -336,7 +341,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
                   UNION ALL SELECT MIN(deadline) FROM jobs WHERE deadline IS NOT NULL
                   UNION ALL SELECT MIN(available_at) FROM jobs WHERE available_at IS NOT NULL)
                 """);
-            return new SweepResult(taken, released, next is double d ? d : null);
+            return new SweepResult(taken, released, next is double d ? d : null) { Silent = silent };
         }, cancellationToken);
     }
 
@@ -550,6 +555,28 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
         var read = write.Command("SELECT doc FROM workers WHERE id = $id", "$id");
         read.Parameters[0].Value = workerId;
         return read.ExecuteScalar() is string doc ? JsonSerializer.Deserialize(doc, HubStoreJsonContext.Default.StoredWorker) : null;
+    }
+
+    /// <summary>Workers still listed as connected whose connection has not been seen since <paramref name="since"/>.</summary>
+    private static List<StoredWorker> ReadSilentWorkers(SqliteWriteContext write, double since)
+    {
+        var read = write.Command(
+            "SELECT doc FROM workers WHERE offline_since IS NULL AND json_extract(doc, '$.last_seen') < $since LIMIT 500", "$since");
+        read.Parameters[0].Value = since;
+        var workers = new List<StoredWorker>();
+        using var reader = read.ExecuteReader();
+        while (reader.Read())
+        {
+            workers.Add(JsonSerializer.Deserialize(reader.GetString(0), HubStoreJsonContext.Default.StoredWorker)!);
+        }
+        return workers;
+    }
+
+    private static void MarkOffline(SqliteWriteContext write, StoredWorker worker, string reason, double now, EventMeta meta)
+    {
+        SaveWorker(write, worker with { Status = WorkerStatus.Offline, LastSeen = now, Reason = reason });
+        Emit(write, HubEvents.WorkerDisconnected(worker.WorkerId, reason, now, meta));
+        Emit(write, HubEvents.WorkerStatusChanged(worker.WorkerId, worker.Status, WorkerStatus.Offline, null, now, meta));
     }
 
     private static void SaveWorker(SqliteWriteContext write, StoredWorker worker)
