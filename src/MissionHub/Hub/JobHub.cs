@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using MissionHub.Events;
+using MissionHub.Storage;
 
 namespace MissionHub.Hub;
 
@@ -128,7 +129,17 @@ public sealed partial class JobHub(
         {
             return;
         }
-        var requeued = await store.UnregisterWorkerAsync(session.Holder, reason, requeueJobs: !_stopping, CancellationToken.None);
+        IReadOnlyList<Job> requeued;
+        try
+        {
+            requeued = await store.UnregisterWorkerAsync(session.Holder, reason, requeueJobs: !_stopping, CancellationToken.None);
+        }
+        catch (Exception ex) when (StorageStatus.IsUnavailable(ex))
+        {
+            // Nothing renews it any more: the sweep lists it offline and its leases run out, so its jobs are requeued then.
+            LogDisconnectNotStored(logger, session.WorkerId, reason, ex.Message);
+            return;
+        }
         LogWorkerGone(logger, session.WorkerId, reason, requeued.Count);
         foreach (var job in requeued)
         {
@@ -257,6 +268,9 @@ public sealed partial class JobHub(
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "Worker {WorkerId} went offline: {Reason} ({Requeued} jobs requeued)")]
     private static partial void LogWorkerGone(ILogger logger, string workerId, string reason, int requeued);
+
+    [LoggerMessage(EventId = 3014, Level = LogLevel.Warning, Message = "Worker {WorkerId} went offline ({Reason}) but storage did not take it: {Detail}; the sweep lists it offline after the heartbeat timeout")]
+    private static partial void LogDisconnectNotStored(ILogger logger, string workerId, string reason, string detail);
 
     [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Job {JobId} attempt {Attempt} of {MaxAttempts} failed: {Error}")]
     private static partial void LogAttemptFailed(ILogger logger, string jobId, int attempt, int maxAttempts, string error);

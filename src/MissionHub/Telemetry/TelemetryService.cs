@@ -132,10 +132,17 @@ public sealed partial class TelemetryService : IRobotRoster, IAsyncDisposable
         }
         var duration = Math.Round((now - connection.ConnectedAt).TotalSeconds, 3);
         LogDisconnected(_logger, connection.RobotId, connection.ConnectionId, reason, duration);
-        await _events.PublishAsync(
-            TelemetryEvents.ConnectionClosed, TelemetryEvents.Source, null,
-            new ConnectionClosedPayload(connection.RobotId, connection.ConnectionId, duration, reason, EventBus.UnixSeconds(now)),
-            TelemetryJsonContext.Default.ConnectionClosedPayload, CancellationToken.None);
+        try
+        {
+            await _events.PublishAsync(
+                TelemetryEvents.ConnectionClosed, TelemetryEvents.Source, null,
+                new ConnectionClosedPayload(connection.RobotId, connection.ConnectionId, duration, reason, EventBus.UnixSeconds(now)),
+                TelemetryJsonContext.Default.ConnectionClosedPayload, CancellationToken.None);
+        }
+        catch (Exception ex) when (Storage.StorageStatus.IsUnavailable(ex))
+        {
+            LogClosedNotStored(_logger, connection.RobotId, ex.Message);
+        }
     }
 
     /// <summary>A frame without data (<c>{"type":"heartbeat"}</c>): the robot is alive.</summary>
@@ -489,6 +496,9 @@ public sealed partial class TelemetryService : IRobotRoster, IAsyncDisposable
 
     [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Robot {RobotId} disconnected ({ConnectionId}): {Reason} after {DurationSeconds} s")]
     private static partial void LogDisconnected(ILogger logger, string robotId, string connectionId, string reason, double durationSeconds);
+
+    [LoggerMessage(EventId = 4008, Level = LogLevel.Warning, Message = "Robot {RobotId} disconnected, but storage did not take its connection_closed event: {Detail}")]
+    private static partial void LogClosedNotStored(ILogger logger, string robotId, string detail);
 
     [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Telemetry samples are being dropped: more than {MaxPending} are waiting to be written")]
     private static partial void LogSamplesDropped(ILogger logger, int maxPending);

@@ -13,7 +13,7 @@ public sealed class RobotFieldCapTests(ITestOutputHelper output) : IDisposable
 {
     private const int Cap = 256;
     private const int FieldsPerFrame = 64;
-    private const int Frames = 3_000;
+    private const int Frames = 1_000;
     private const long HeapBoundMiB = 32;
     private readonly TempFolder _folder = new();
 

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Net.WebSockets;
 using System.Threading.Channels;
 
+using MissionHub.Storage;
+
 namespace MissionHub.Infrastructure.Sockets;
 
 /// <summary>What a socket protocol plugs into <see cref="SocketShell"/>: its frames, its error frame, its farewell.</summary>
@@ -282,7 +284,18 @@ internal sealed class SocketShell : IDisposable
                         protocol.SendError("unsupported_frame", "frames must be JSON text, not binary");
                         break;
                     default:
-                        await protocol.HandleAsync(reader.Frame, receive.Token);
+                        try
+                        {
+                            await protocol.HandleAsync(reader.Frame, receive.Token);
+                        }
+                        catch (Exception ex) when (StorageStatus.IsUnavailable(ex))
+                        {
+                            // The frame may or may not have reached storage. A close naming the cause (not an abort)
+                            // tells the client why; it reconnects, and storage settles what the frame left undone.
+                            protocol.SendError("storage_unavailable", "storage did not take this frame; reconnect and send it again");
+                            BeginClose(SocketEndKind.ServerClosed, "storage_unavailable", WebSocketCloseStatus.InternalServerError, discardQueued: false);
+                            return EndedByServer()!.Value;
+                        }
                         break;
                 }
             }
