@@ -264,12 +264,15 @@ public sealed class RawWorker : IAsyncDisposable
         StopHeartbeats();
         if (_socket.State == WebSocketState.Open)
         {
+            // Only the close is sent here: the pump stays the socket's one reader until the hub's close arrives. (CloseAsync
+            // would read too, and two readers split a frame between them.)
             try
             {
                 using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-                await _socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", cancel.Token);
+                await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", cancel.Token);
+                await _pump.WaitAsync(TimeSpan.FromSeconds(2));
             }
-            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or TimeoutException or InvalidOperationException)
             {
             }
         }

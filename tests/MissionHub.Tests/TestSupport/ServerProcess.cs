@@ -35,18 +35,32 @@ public sealed class ServerProcess : IAsyncDisposable
     public int ProcessId => _process.Id;
 
     /// <summary>Starts the server with the given <c>MissionHub__…</c> environment settings.</summary>
-    public static ServerProcess Start(IDictionary<string, string> environment, string? workingDirectory = null)
+    /// <param name="ignoreFileSizeSignal">
+    /// Start it with SIGXFSZ ignored (bash <c>trap</c>, then <c>exec</c>; the disposition survives the exec), so that a
+    /// file-size limit set on it later (<c>prlimit --fsize</c>) makes its writes fail with EFBIG instead of killing it.
+    /// </param>
+    public static ServerProcess Start(IDictionary<string, string> environment, string? workingDirectory = null, bool ignoreFileSizeSignal = false)
     {
         var port = RedisServer.FreePort();
         var serverDll = Path.Combine(AppContext.BaseDirectory, "MissionHub.dll");
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(ignoreFileSizeSignal ? "bash" : "dotnet")
         {
-            ArgumentList = { serverDll, "--urls", $"http://127.0.0.1:{port}" },
             WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (ignoreFileSizeSignal)
+        {
+            foreach (var argument in new[] { "-c", "trap '' XFSZ; exec \"$0\" \"$@\"", "dotnet" })
+            {
+                start.ArgumentList.Add(argument);
+            }
+        }
+        foreach (var argument in new[] { serverDll, "--urls", $"http://127.0.0.1:{port}" })
+        {
+            start.ArgumentList.Add(argument);
+        }
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         start.Environment["Logging__LogLevel__Default"] = "Warning";
         foreach (var (key, value) in environment)
