@@ -109,6 +109,14 @@ public sealed record JobInfo
     public long Order { get; init; }
 }
 
+/// <summary>
+/// The answer of <c>POST /api/jobs/batch</c>: the jobs in the order they were sent, and how many were new (a job whose
+/// idempotency key the hub already knew is the original).
+/// </summary>
+public sealed record JobBatchResult(IReadOnlyList<JobInfo> Jobs, int Created);
+
+internal sealed record JobBatchBody(IReadOnlyList<JobSubmission> Jobs);
+
 /// <summary>One page of <c>GET /api/jobs</c>, newest first; pass <see cref="NextCursor"/> back for the next page.</summary>
 public sealed record JobPage(IReadOnlyList<JobInfo> Jobs, string? NextCursor);
 
@@ -138,6 +146,8 @@ internal sealed record AssignedJobMessage(string Id, string JobType, int Priorit
 [JsonSerializable(typeof(JobSubmission))]
 [JsonSerializable(typeof(JobInfo))]
 [JsonSerializable(typeof(JobPage))]
+[JsonSerializable(typeof(JobBatchBody))]
+[JsonSerializable(typeof(JobBatchResult))]
 [JsonSerializable(typeof(ProblemBody))]
 [JsonSerializable(typeof(WorkerRegisterMessage))]
 [JsonSerializable(typeof(HeartbeatMessage))]

@@ -26,6 +26,18 @@ public sealed class JobsClient
         return _api.PostAsync("api/jobs", submission, MissionHubClientJsonContext.Default.JobSubmission, MissionHubClientJsonContext.Default.JobInfo, cancellationToken);
     }
 
+    /// <summary>
+    /// <c>POST /api/jobs/batch</c>: every job in one request and one atomic step — all stored, or none. A batch with an
+    /// invalid job is a 400 <see cref="MissionHubApiException"/> naming the first (<c>jobs[3].priority</c>); the answer's
+    /// <c>errors</c> lists every one.
+    /// </summary>
+    public Task<JobBatchResult> SubmitBatchAsync(IEnumerable<JobSubmission> jobs, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(jobs);
+        return _api.PostAsync("api/jobs/batch", new JobBatchBody([.. jobs]), MissionHubClientJsonContext.Default.JobBatchBody,
+            MissionHubClientJsonContext.Default.JobBatchResult, cancellationToken);
+    }
+
     /// <summary><c>GET /api/jobs/{id}</c>; an unknown id is a 404 <see cref="MissionHubApiException"/>.</summary>
     public Task<JobInfo> GetAsync(string id, CancellationToken cancellationToken = default) =>
         _api.GetAsync($"api/jobs/{ApiTransport.Segment(id)}", MissionHubClientJsonContext.Default.JobInfo, cancellationToken);

@@ -29,6 +29,12 @@ public sealed class HubOptions
     /// <summary>Largest job payload accepted by <c>POST /api/jobs</c>.</summary>
     public int MaxPayloadBytes { get; set; } = 256 * 1024;
 
+    /// <summary>Most jobs in one <c>POST /api/jobs/batch</c>.</summary>
+    public int MaxBatchJobs { get; set; } = 1000;
+
+    /// <summary>Largest body of one <c>POST /api/jobs/batch</c> (each job's payload is still held to <see cref="MaxPayloadBytes"/>).</summary>
+    public int MaxBatchBytes { get; set; } = 16 * 1024 * 1024;
+
     /// <summary><c>system_stats</c> is published at most once per this interval.</summary>
     public TimeSpan SystemStatsInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
@@ -76,6 +82,14 @@ internal sealed class HubOptionsValidator : IValidateOptions<HubOptions>
         if (options.MaxPayloadBytes < 2)
         {
             failures.Add($"{HubOptions.Section}:MaxPayloadBytes is {options.MaxPayloadBytes}; it must be at least 2");
+        }
+        if (options.MaxBatchJobs is < 1 or > 10_000)
+        {
+            failures.Add($"{HubOptions.Section}:MaxBatchJobs is {options.MaxBatchJobs}; valid values: 1 to 10000");
+        }
+        if (options.MaxBatchBytes < options.MaxPayloadBytes)
+        {
+            failures.Add($"{HubOptions.Section}:MaxBatchBytes is {options.MaxBatchBytes}; it must hold at least one job with the largest payload (MaxPayloadBytes, {options.MaxPayloadBytes})");
         }
         if (options.WorkerSendQueueCapacity < 1)
         {

@@ -14,6 +14,12 @@ public interface IJobStore
     Task<SubmitResult> SubmitAsync(Job job, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Stores all the jobs (and their job_submitted, in the given order) in one atomic step: all of them or, if the step
+    /// fails, none. A job whose idempotency key is already known answers with the original, as <see cref="SubmitAsync"/> does.
+    /// </summary>
+    Task<IReadOnlyList<SubmitResult>> SubmitBatchAsync(IReadOnlyList<Job> jobs, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Claims the best pending jobs for the given free slots (priority desc, then submission order), round-robin
     /// over the slots: each claimed job is assigned to its slot's holder with <c>attempt + 1</c> and a lease.
     /// </summary>

@@ -37,8 +37,29 @@ public sealed partial class JobHub(
     /// <summary>Stores the job (and its job_submitted) in one step; the job is dispatchable from then on, whoever is still waiting.</summary>
     public async Task<SubmitResult> SubmitAsync(NewJob request)
     {
+        // Not cancellable: a client that goes away after sending still gets its job stored and run.
+        var result = await store.SubmitAsync(NewPending(request, Now()), CancellationToken.None);
+        if (result.Created)
+        {
+            signals.AnnounceWork();
+        }
+        return result;
+    }
+
+    /// <summary>Stores every job in one step (all or none), in the given order; dispatchers are woken once.</summary>
+    public async Task<IReadOnlyList<SubmitResult>> SubmitBatchAsync(IReadOnlyList<NewJob> requests)
+    {
         var now = Now();
-        var job = new Job
+        var results = await store.SubmitBatchAsync([.. requests.Select(request => NewPending(request, now))], CancellationToken.None);
+        if (results.Any(r => r.Created))
+        {
+            signals.AnnounceWork();
+        }
+        return results;
+    }
+
+    private static Job NewPending(NewJob request, double now) =>
+        new()
         {
             Id = Guid.CreateVersion7().ToString(),
             JobType = request.JobType,
@@ -53,14 +74,6 @@ public sealed partial class JobHub(
             IdempotencyKey = request.IdempotencyKey,
             Traceparent = System.Diagnostics.Activity.Current?.Id,
         };
-        // Not cancellable: a client that goes away after sending still gets its job stored and run.
-        var result = await store.SubmitAsync(job, CancellationToken.None);
-        if (result.Created)
-        {
-            signals.AnnounceWork();
-        }
-        return result;
-    }
 
     public async Task<JobStep> CancelAsync(string jobId)
     {

@@ -118,6 +118,15 @@ public sealed record JobListing(IReadOnlyList<Job> Jobs, long? NextBeforeOrder, 
 /// </summary>
 public sealed record JobPage(IReadOnlyList<Job> Jobs, string? NextCursor, bool ScanCapped = false);
 
+/// <summary>
+/// The answer to <c>POST /api/jobs/batch</c>: the jobs in the order they were sent, and how many were new (a job whose
+/// idempotency key was known is the original).
+/// </summary>
+public sealed record JobBatch(IReadOnlyList<Job> Jobs, int Created);
+
+/// <summary>One refused job of a batch: its index in <c>jobs</c>, the field and why.</summary>
+public sealed record JobBatchError(int Index, string Field, string Detail);
+
 // ---- worker protocol, hub → worker ----
 
 public sealed record RegisteredMessage(string Type, string WorkerId);
@@ -179,6 +188,8 @@ public sealed record SystemStatsPayload(SystemStats Stats);
     DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(Job))]
 [JsonSerializable(typeof(JobPage))]
+[JsonSerializable(typeof(JobBatch))]
+[JsonSerializable(typeof(List<JobBatchError>))]
 [JsonSerializable(typeof(RegisteredMessage))]
 [JsonSerializable(typeof(HubNotice))]
 [JsonSerializable(typeof(WorkerInfo))]

@@ -14,3 +14,6 @@ public sealed record JobSubmitRequest(
     int? MaxAttempts,
     double? TimeoutS,
     string? IdempotencyKey);
+
+/// <summary>The body of <c>POST /api/jobs/batch</c> as documented: each job as <c>POST /api/jobs</c> takes it.</summary>
+public sealed record JobBatchRequest(IReadOnlyList<JobSubmitRequest> Jobs);

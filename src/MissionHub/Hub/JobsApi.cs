@@ -22,6 +22,13 @@ public static class JobsApi
             .Accepts<JobSubmitRequest>("application/json")
             .WithProblems(StatusCodes.Status400BadRequest)
             .WithExamples(request: """{"job_type": "render", "priority": 5, "payload": {"frames": 3}, "max_attempts": 3, "timeout_s": 60}""");
+        group.MapPost("/batch", SubmitBatchAsync)
+            .RequireAuthorization(Policies.Operator)
+            .WithSummary("Submit up to MaxBatchJobs (1,000) jobs in one request, all or none: one invalid job refuses the batch, naming the index and field of every invalid job")
+            .Accepts<JobBatchRequest>("application/json")
+            .Produces<JobBatch>(StatusCodes.Status201Created)
+            .WithProblems(StatusCodes.Status400BadRequest)
+            .WithExamples(request: """{"jobs": [{"job_type": "render", "payload": {"frame": 1}}, {"job_type": "render", "priority": 5, "payload": {"frame": 2}}]}""");
         group.MapGet("/", ListAsync)
             .WithSummary("List jobs, newest first; a filter that examines 5,000 jobs without filling the page answers scan_capped: true and a next_cursor to continue from")
             .Produces<JobPage>(StatusCodes.Status200OK)
@@ -61,6 +68,64 @@ public static class JobsApi
         span?.SetTag("missionhub.job.id", job.Id);
         // A repeated idempotency key answers with the job it created the first time.
         return created ? TypedResults.Created($"/api/jobs/{job.Id}", job) : TypedResults.Ok(job);
+    }
+
+    internal static async Task<Results<Created<JobBatch>, ProblemHttpResult>> SubmitBatchAsync(
+        HttpRequest request, JobHub hub, IOptions<HubOptions> options)
+    {
+        var settings = options.Value;
+        // As a single submit: once sent whole, the batch is stored whether or not its client waits.
+        var (body, problem) = await JsonBody.ReadObjectAsync(request, settings.MaxBatchBytes, CancellationToken.None);
+        if (problem is not null)
+        {
+            return problem;
+        }
+        if (!body.TryGetProperty("jobs", out var jobsElement) || jobsElement.ValueKind != JsonValueKind.Array)
+        {
+            return Problems.Invalid("jobs", "jobs is required: a list of jobs, each as POST /api/jobs takes it");
+        }
+        var count = jobsElement.GetArrayLength();
+        if (count is 0 || count > settings.MaxBatchJobs)
+        {
+            return Problems.Invalid("jobs", $"jobs must hold 1 to {settings.MaxBatchJobs} jobs, not {count}");
+        }
+        var jobs = new List<NewJob>(count);
+        var errors = new List<JobBatchError>();
+        var index = 0;
+        foreach (var element in jobsElement.EnumerateArray())
+        {
+            if (element.ValueKind != JsonValueKind.Object)
+            {
+                errors.Add(new JobBatchError(index, $"jobs[{index}]", $"each job must be a JSON object, not {JsonBody.Describe(element.ValueKind)}"));
+            }
+            else if (TryParseNewJob(element, settings, out var job, out var refused))
+            {
+                jobs.Add(job);
+            }
+            else
+            {
+                var field = refused.ProblemDetails.Extensions.TryGetValue("field", out var name) ? name as string : null;
+                errors.Add(new JobBatchError(index, field is null ? $"jobs[{index}]" : $"jobs[{index}].{field}", refused.ProblemDetails.Detail ?? "invalid"));
+            }
+            index++;
+        }
+        if (errors.Count > 0)
+        {
+            return TypedResults.Problem(
+                detail: $"{errors.Count} of {count} jobs are invalid, so none was stored; first: {errors[0].Field}: {errors[0].Detail}",
+                statusCode: StatusCodes.Status400BadRequest,
+                title: "Invalid request",
+                extensions: new Dictionary<string, object?>
+                {
+                    ["field"] = errors[0].Field,
+                    // A JsonElement, so the problem writer needs no contract for the list.
+                    ["errors"] = JsonSerializer.SerializeToElement(errors, HubJsonContext.Default.ListJobBatchError),
+                });
+        }
+        using var span = Tracing.MissionHubTracing.StartSubmit(jobs[0].JobType);
+        var results = await hub.SubmitBatchAsync(jobs);
+        span?.SetTag("missionhub.batch.size", results.Count);
+        return TypedResults.Created((string?)null, new JobBatch([.. results.Select(r => r.Job)], results.Count(r => r.Created)));
     }
 
     internal static bool TryParseNewJob(JsonElement body, HubOptions settings, out NewJob newJob, out ProblemHttpResult problem)

@@ -185,31 +185,42 @@ internal static class RedisJobScript
           return workers
         end
 
-        local result
-
-        if STEP == 'submit' then
-          local id, idem = ARGV[A], ARGV[A + 1]
+        -- One job's submit; its SUBMIT_ARGS arguments start at ARGV[b]: id, idempotency key, job type, priority,
+        -- max attempts, timeout, payload, workflow id, job_submitted payload, idempotency window, traceparent.
+        local SUBMIT_ARGS = 11
+        local function submit(b)
+          local id, idem = ARGV[b], ARGV[b + 1]
           if idem ~= '' then
             local existing = redis.call('GET', P .. 'idem:' .. idem)
             if existing and redis.call('EXISTS', P .. 'job:' .. existing) == 1 then
-              result = {'existing', flat(existing)}
+              return {'existing', flat(existing)}
             end
           end
-          if not result then
-            local order = redis.call('INCR', P .. 'order')
-            local j = {job_type = ARGV[A + 2], priority = ARGV[A + 3], order = order}
-            redis.call('HSET', P .. 'job:' .. id, 'id', id, 'job_type', j.job_type, 'priority', j.priority, 'max_attempts', ARGV[A + 4],
-              'timeout_s', ARGV[A + 5], 'payload', ARGV[A + 6], 'workflow_id', ARGV[A + 7], 'created_at', NOW, 'updated_at', NOW,
-              'status', 'pending', 'attempts', '0', 'progress', '0', 'order', int(order), 'idempotency_key', idem,
-              'traceparent', ARGV[A + 10])
-            redis.call('ZADD', P .. 'pending:' .. j.job_type, score(j), id)
-            redis.call('ZADD', P .. 'status:pending', order, id)
-            redis.call('ZADD', P .. 'all', order, id)
-            redis.call('HINCRBY', P .. 'counts:' .. j.job_type, 'pending', 1)
-            redis.call('SADD', P .. 'types', j.job_type)
-            if idem ~= '' then redis.call('SET', P .. 'idem:' .. idem, id, 'EX', ARGV[A + 9]) end
-            emit('job_submitted', 'job_' .. id, ARGV[A + 8])
-            result = {'created', flat(id)}
+          local order = redis.call('INCR', P .. 'order')
+          local j = {job_type = ARGV[b + 2], priority = ARGV[b + 3], order = order}
+          redis.call('HSET', P .. 'job:' .. id, 'id', id, 'job_type', j.job_type, 'priority', j.priority, 'max_attempts', ARGV[b + 4],
+            'timeout_s', ARGV[b + 5], 'payload', ARGV[b + 6], 'workflow_id', ARGV[b + 7], 'created_at', NOW, 'updated_at', NOW,
+            'status', 'pending', 'attempts', '0', 'progress', '0', 'order', int(order), 'idempotency_key', idem,
+            'traceparent', ARGV[b + 10])
+          redis.call('ZADD', P .. 'pending:' .. j.job_type, score(j), id)
+          redis.call('ZADD', P .. 'status:pending', order, id)
+          redis.call('ZADD', P .. 'all', order, id)
+          redis.call('HINCRBY', P .. 'counts:' .. j.job_type, 'pending', 1)
+          redis.call('SADD', P .. 'types', j.job_type)
+          if idem ~= '' then redis.call('SET', P .. 'idem:' .. idem, id, 'EX', ARGV[b + 9]) end
+          emit('job_submitted', 'job_' .. id, ARGV[b + 8])
+          return {'created', flat(id)}
+        end
+
+        local result
+
+        if STEP == 'submit' then
+          result = submit(A)
+
+        elseif STEP == 'submit_batch' then
+          result = {}
+          for k = 0, tonumber(ARGV[A]) - 1 do
+            result[#result + 1] = submit(A + 1 + k * SUBMIT_ARGS)
           end
 
         elseif STEP == 'claim' then

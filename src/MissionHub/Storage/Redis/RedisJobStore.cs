@@ -24,16 +24,39 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
 
     public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public async Task<SubmitResult> SubmitAsync(Job job, CancellationToken cancellationToken = default)
+    public async Task<SubmitResult> SubmitAsync(Job job, CancellationToken cancellationToken = default) =>
+        Submitted(await RunAsync("submit", job.CreatedAt, [.. SubmitArgs(job)], cancellationToken));
+
+    public async Task<IReadOnlyList<SubmitResult>> SubmitBatchAsync(IReadOnlyList<Job> jobs, CancellationToken cancellationToken = default)
+    {
+        if (jobs.Count == 0)
+        {
+            return [];
+        }
+        var args = new List<RedisValue> { jobs.Count };
+        foreach (var job in jobs)
+        {
+            args.AddRange(SubmitArgs(job));
+        }
+        var result = await RunAsync("submit_batch", jobs[0].CreatedAt, [.. args], cancellationToken);
+        return [.. ((RedisResult[])result!).Select(Submitted)];
+    }
+
+    /// <summary>One job's arguments of the submit step, in the order the script reads them.</summary>
+    private static RedisValue[] SubmitArgs(Job job)
     {
         var submitted = JsonSerializer.Serialize(new JobSubmittedPayload(job.Id,
             new JobData(job.Id, job.JobType, JobStatus.Pending, job.Priority, job.WorkflowId, job.CreatedAt)), HubJsonContext.Default.JobSubmittedPayload);
-        var result = await RunAsync("submit", job.CreatedAt,
+        return
         [
             job.Id, job.IdempotencyKey ?? "", job.JobType, Int(job.Priority), Int(job.MaxAttempts), job.TimeoutS is { } t ? Num(t) : "",
             job.Payload.ValueKind == JsonValueKind.Undefined ? "{}" : job.Payload.GetRawText(), job.WorkflowId ?? "", submitted,
             Int((long)IdempotencyWindow.TotalSeconds), job.Traceparent ?? "",
-        ], cancellationToken);
+        ];
+    }
+
+    private static SubmitResult Submitted(RedisResult result)
+    {
         var parts = (RedisResult[])result!;
         return new SubmitResult(ParseJob(parts[1]), parts[0].ToString() == "created");
     }

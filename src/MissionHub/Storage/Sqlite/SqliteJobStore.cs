@@ -93,18 +93,26 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
     public Task<SubmitResult> SubmitAsync(Job job, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
-        return Write(write =>
+        return Write(write => Submit(write, job, meta), cancellationToken);
+    }
+
+    public Task<IReadOnlyList<SubmitResult>> SubmitBatchAsync(IReadOnlyList<Job> jobs, CancellationToken cancellationToken = default)
+    {
+        var meta = HubEvents.CurrentMeta();
+        return Write<IReadOnlyList<SubmitResult>>(write => [.. jobs.Select(job => Submit(write, job, meta))], cancellationToken);
+    }
+
+    private static SubmitResult Submit(SqliteWriteContext write, Job job, EventMeta meta)
+    {
+        if (job.IdempotencyKey is { } key && FindOne(write, "idem_key = $k", ("$k", key)) is { } original)
         {
-            if (job.IdempotencyKey is { } key && FindOne(write, "idem_key = $k", ("$k", key)) is { } original)
-            {
-                return new SubmitResult(original, false);
-            }
-            var order = (long)Scalar(write, "SELECT COALESCE(MAX(order_no), 0) + 1 FROM jobs")!;
-            var stored = job with { Order = order };
-            Save(write, stored);
-            Emit(write, HubEvents.Submitted(stored, meta));
-            return new SubmitResult(stored, true);
-        }, cancellationToken);
+            return new SubmitResult(original, false);
+        }
+        var order = (long)Scalar(write, "SELECT COALESCE(MAX(order_no), 0) + 1 FROM jobs")!;
+        var stored = job with { Order = order };
+        Save(write, stored);
+        Emit(write, HubEvents.Submitted(stored, meta));
+        return new SubmitResult(stored, true);
     }
 
     public Task<IReadOnlyList<ClaimedJob>> ClaimAsync(IReadOnlyList<FreeSlots> slots, double leaseUntil, CancellationToken cancellationToken = default)
