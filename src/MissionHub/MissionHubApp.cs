@@ -62,6 +62,7 @@ public static class MissionHubApp
         app.MapEventsApi();
         app.MapMissionsApi();
         app.MapJobsApi();
+        app.MapQueuesApi();
         app.MapSupervisorApi();
         app.MapMonitorSocket();
         app.MapTelemetryApi();

@@ -63,6 +63,18 @@ public static class HubEvents
             new WorkerStatusChangedPayload(workerId, oldStatus, newStatus, currentJobId), HubJsonContext.Default.WorkerStatusChangedPayload);
 
     /// <summary>ISO 8601 UTC with milliseconds, as <c>connected_at</c> is written on the wire.</summary>
+    public const string QueuePausedType = "queue_paused";
+
+    public const string QueueResumedType = "queue_resumed";
+
+    public static string QueueTarget(string jobType) => "queue_" + jobType;
+
+    public static CharterEvent QueuePaused(string jobType, double now, EventMeta meta) =>
+        Draft(QueuePausedType, QueueTarget(jobType), now, meta, new QueuePausedPayload(jobType, now), HubJsonContext.Default.QueuePausedPayload);
+
+    public static CharterEvent QueueResumed(string jobType, double now, EventMeta meta) =>
+        Draft(QueueResumedType, QueueTarget(jobType), now, meta, new QueueResumedPayload(jobType, now), HubJsonContext.Default.QueueResumedPayload);
+
     public static string Iso(double unixSeconds) =>
         DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Round(unixSeconds * 1000))
             .ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);

@@ -78,6 +78,15 @@ public interface IJobStore
     Task<IReadOnlyList<WorkerInfo>> ListWorkersAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Pauses (or resumes) dispatch of <paramref name="jobType"/> on every process, with its <c>queue_paused</c> (or
+    /// <c>queue_resumed</c>) event, in one step. False when it already was: nothing changes and no event is written.
+    /// </summary>
+    Task<bool> SetQueuePausedAsync(string jobType, bool paused, double now, CancellationToken cancellationToken = default);
+
+    /// <summary>The paused job types, each with when it was paused (Unix seconds).</summary>
+    Task<IReadOnlyDictionary<string, double>> ListPausedQueuesAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// The hub as of one <c>seq</c>: unfinished jobs, the newest finished ones, workers and counts, read in one atomic step.
     /// Finished jobs whose result is larger than <see cref="HubOptions.MaxInlineResultBytes"/> come without it (listed in
     /// <see cref="HubSnapshot.ResultsOmitted"/>).

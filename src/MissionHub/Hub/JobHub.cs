@@ -75,6 +75,24 @@ public sealed partial class JobHub(
             Traceparent = System.Diagnostics.Activity.Current?.Id,
         };
 
+    /// <summary>
+    /// Pauses or resumes dispatch of a job type, on every process (the flag lives in storage). Running jobs finish; a
+    /// resume wakes every dispatcher. False when the queue already was so.
+    /// </summary>
+    public async Task<bool> SetQueuePausedAsync(string jobType, bool paused)
+    {
+        var changed = await store.SetQueuePausedAsync(jobType, paused, Now(), CancellationToken.None);
+        if (changed)
+        {
+            LogQueuePaused(logger, jobType, paused ? "paused" : "resumed");
+            if (!paused)
+            {
+                signals.AnnounceWork();
+            }
+        }
+        return changed;
+    }
+
     public async Task<JobStep> CancelAsync(string jobId)
     {
         var step = await store.CancelAsync(jobId, CancellationToken.None);
@@ -281,6 +299,9 @@ public sealed partial class JobHub(
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "Worker {WorkerId} went offline: {Reason} ({Requeued} jobs requeued)")]
     private static partial void LogWorkerGone(ILogger logger, string workerId, string reason, int requeued);
+
+    [LoggerMessage(EventId = 3015, Level = LogLevel.Information, Message = "Queue {JobType} {Change}")]
+    private static partial void LogQueuePaused(ILogger logger, string jobType, string change);
 
     [LoggerMessage(EventId = 3014, Level = LogLevel.Warning, Message = "Worker {WorkerId} went offline ({Reason}) but storage did not take it: {Detail}; the sweep lists it offline after the heartbeat timeout")]
     private static partial void LogDisconnectNotStored(ILogger logger, string workerId, string reason, string detail);

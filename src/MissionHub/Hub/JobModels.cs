@@ -178,6 +178,20 @@ public sealed record JobCompletedPayload(
 
 public sealed record JobFailedPayload(string JobId, string? WorkerId, string Error, double FailedAt);
 
+public sealed record QueuePausedPayload(string JobType, double PausedAt);
+
+public sealed record QueueResumedPayload(string JobType, double ResumedAt);
+
+/// <summary>
+/// One job type as <c>GET /api/queues</c> shows it: whether it is paused, its jobs by status (<c>active</c> is assigned
+/// plus running), and the connected workers that take it.
+/// </summary>
+public sealed record QueueInfo(
+    string JobType, bool Paused, double? PausedAt, long Pending, long Active, long Completed, long Failed, long Cancelled,
+    IReadOnlyList<string> Workers);
+
+public sealed record QueueList(IReadOnlyList<QueueInfo> Queues);
+
 public sealed record SystemStats(
     long TotalWorkers, long ActiveWorkers, long TotalJobs, long PendingJobs, long ActiveJobs, long CompletedJobs, long FailedJobs);
 
@@ -206,4 +220,8 @@ public sealed record SystemStatsPayload(SystemStats Stats);
 [JsonSerializable(typeof(JobCompletedPayload))]
 [JsonSerializable(typeof(JobFailedPayload))]
 [JsonSerializable(typeof(SystemStatsPayload))]
+[JsonSerializable(typeof(QueuePausedPayload))]
+[JsonSerializable(typeof(QueueResumedPayload))]
+[JsonSerializable(typeof(QueueList))]
+[JsonSerializable(typeof(QueueChange))]
 public sealed partial class HubJsonContext : JsonSerializerContext;

@@ -16,7 +16,7 @@ internal sealed class MonitorSubscription
         ["workers"] = "worker_connected,worker_disconnected,worker_status_changed",
         ["jobs"] = "job_*",
         ["jobs:progress"] = "job_progress",
-        ["jobs:status"] = "job_submitted,job_assigned,job_status_changed,job_completed,job_failed",
+        ["jobs:status"] = "job_submitted,job_assigned,job_status_changed,job_completed,job_failed,queue_paused,queue_resumed",
         ["system_stats"] = "system_stats",
         [HeartbeatTopic] = "",
         ["missions"] = "mission.*",

@@ -130,9 +130,12 @@ internal static class RedisJobScript
               if slot.left > 0 then
                 local best, best_score, best_type = nil, nil, nil
                 for _, t in ipairs(slot.types) do
-                  local top = redis.call('ZRANGE', P .. 'pending:' .. t, 0, 0, 'WITHSCORES')
-                  if top[1] and (best == nil or tonumber(top[2]) < best_score) then
-                    best, best_score, best_type = top[1], tonumber(top[2]), t
+                  -- A paused job type is not handed out; its jobs wait, pending, until it is resumed.
+                  if redis.call('HEXISTS', P .. 'paused', t) == 0 then
+                    local top = redis.call('ZRANGE', P .. 'pending:' .. t, 0, 0, 'WITHSCORES')
+                    if top[1] and (best == nil or tonumber(top[2]) < best_score) then
+                      best, best_score, best_type = top[1], tonumber(top[2]), t
+                    end
                   end
                 end
                 if best then
@@ -475,6 +478,26 @@ internal static class RedisJobScript
           for _, t in ipairs(redis.call('SMEMBERS', P .. 'types')) do
             result[#result + 1] = {t, redis.call('HGETALL', P .. 'counts:' .. t)}
           end
+
+        elseif STEP == 'pause_queue' then
+          -- ARGV: job type, the queue_paused payload.
+          if redis.call('HSETNX', P .. 'paused', ARGV[A], NOW) == 1 then
+            emit('queue_paused', 'queue_' .. ARGV[A], ARGV[A + 1])
+            result = 1
+          else
+            result = 0
+          end
+
+        elseif STEP == 'resume_queue' then
+          if redis.call('HDEL', P .. 'paused', ARGV[A]) == 1 then
+            emit('queue_resumed', 'queue_' .. ARGV[A], ARGV[A + 1])
+            result = 1
+          else
+            result = 0
+          end
+
+        elseif STEP == 'paused_queues' then
+          result = redis.call('HGETALL', P .. 'paused')
 
         elseif STEP == 'workers' then
           result = list_workers()

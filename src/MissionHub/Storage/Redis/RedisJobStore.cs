@@ -255,6 +255,20 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
         return counts;
     }
 
+    public async Task<bool> SetQueuePausedAsync(string jobType, bool paused, double now, CancellationToken cancellationToken = default)
+    {
+        var payload = paused
+            ? JsonSerializer.Serialize(new QueuePausedPayload(jobType, now), HubJsonContext.Default.QueuePausedPayload)
+            : JsonSerializer.Serialize(new QueueResumedPayload(jobType, now), HubJsonContext.Default.QueueResumedPayload);
+        return (long)(await RunAsync(paused ? "pause_queue" : "resume_queue", now, [jobType, payload], cancellationToken))! == 1;
+    }
+
+    public async Task<IReadOnlyDictionary<string, double>> ListPausedQueuesAsync(CancellationToken cancellationToken = default) =>
+        new SortedDictionary<string, double>(
+            Pairs((RedisResult[])(await RunAsync("paused_queues", null, [], cancellationToken))!)
+                .ToDictionary(p => p.Name, p => double.Parse(p.Value, CultureInfo.InvariantCulture), StringComparer.Ordinal),
+            StringComparer.Ordinal);
+
     public async Task<IReadOnlyList<WorkerInfo>> ListWorkersAsync(CancellationToken cancellationToken = default) =>
         Workers(await RunAsync("workers", null, [], cancellationToken));
 

@@ -119,6 +119,20 @@ public sealed partial class SqliteJobStore
         return byType.ToDictionary(t => t.Key, t => JobCounts.From(t.Value), StringComparer.Ordinal);
     }
 
+    public async Task<IReadOnlyDictionary<string, double>> ListPausedQueuesAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT job_type, paused_at FROM paused_queues";
+        var paused = new SortedDictionary<string, double>(StringComparer.Ordinal);
+        using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            paused[reader.GetString(0)] = reader.GetDouble(1);
+        }
+        return paused;
+    }
+
     public async Task<IReadOnlyList<WorkerInfo>> ListWorkersAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);

@@ -47,6 +47,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
                 updated_at REAL NOT NULL,
                 doc TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS paused_queues (job_type TEXT PRIMARY KEY, paused_at REAL NOT NULL);
             """;
         await create.ExecuteNonQueryAsync(cancellationToken);
         // Files of the first release lack the claim and lease columns: add them in place.
@@ -378,9 +379,46 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
 
     private static void Emit(SqliteWriteContext write, CharterEvent draft) => SqliteEventLog.Insert(write, [draft]);
 
+    public Task<bool> SetQueuePausedAsync(string jobType, bool paused, double now, CancellationToken cancellationToken = default)
+    {
+        var meta = HubEvents.CurrentMeta();
+        return Write(write =>
+        {
+            var change = write.Command(paused
+                ? "INSERT INTO paused_queues (job_type, paused_at) VALUES ($type, $now) ON CONFLICT (job_type) DO NOTHING"
+                : "DELETE FROM paused_queues WHERE job_type = $type", "$type", "$now");
+            change.Parameters[0].Value = jobType;
+            change.Parameters[1].Value = now;
+            if (change.ExecuteNonQuery() == 0)
+            {
+                return false;
+            }
+            Emit(write, paused ? HubEvents.QueuePaused(jobType, now, meta) : HubEvents.QueueResumed(jobType, now, meta));
+            return true;
+        }, cancellationToken);
+    }
+
+    private static HashSet<string> ReadPausedTypes(SqliteWriteContext write)
+    {
+        var read = write.Command("SELECT job_type FROM paused_queues");
+        var types = new HashSet<string>(StringComparer.Ordinal);
+        using var reader = read.ExecuteReader();
+        while (reader.Read())
+        {
+            types.Add(reader.GetString(0));
+        }
+        return types;
+    }
+
     private static List<ClaimedJob> Claim(SqliteWriteContext write, IReadOnlyList<FreeSlots> slots, double leaseUntil, double now, EventMeta meta)
     {
         var claimed = new List<ClaimedJob>();
+        // A paused job type is not handed out; its jobs wait, pending, until it is resumed.
+        var paused = ReadPausedTypes(write);
+        if (paused.Count > 0)
+        {
+            slots = [.. slots.Select(s => s with { JobTypes = [.. s.JobTypes.Where(t => !paused.Contains(t))] })];
+        }
         var left = slots.Select(s => s.Count).ToArray();
         bool any;
         do
