@@ -51,6 +51,7 @@ public static class AsyncApiDocument
         new("job_completed", "hub", typeof(JobCompletedPayload), "jobs"),
         new("job_failed", "hub", typeof(JobFailedPayload), "jobs"),
         new("system_stats", "hub", typeof(SystemStatsPayload), "system_stats"),
+        new(HubEvents.JobsPurgedType, HubEvents.Source, typeof(JobsPurgedPayload), "jobs"),
         new(HubEvents.QueuePausedType, HubEvents.Source, typeof(QueuePausedPayload), "jobs:status"),
         new(HubEvents.QueueResumedType, HubEvents.Source, typeof(QueueResumedPayload), "jobs:status"),
     ];

@@ -63,6 +63,19 @@ public static class HubEvents
             new WorkerStatusChangedPayload(workerId, oldStatus, newStatus, currentJobId), HubJsonContext.Default.WorkerStatusChangedPayload);
 
     /// <summary>ISO 8601 UTC with milliseconds, as <c>connected_at</c> is written on the wire.</summary>
+    public const string JobsPurgedType = "jobs_purged";
+
+    public static CharterEvent Retried(Job old, Job job, double now, EventMeta meta) =>
+        Draft("job_status_changed", JobTarget(job.Id), now, meta,
+            new JobRetriedPayload(job.Id, old.Status, job.Status, old.WorkerId,
+                new JobData(job.Id, job.JobType, job.Status, job.Priority, job.WorkflowId, job.CreatedAt), job.Retries),
+            HubJsonContext.Default.JobRetriedPayload);
+
+    public static CharterEvent Purged(IReadOnlyList<Job> jobs, double now, EventMeta meta) =>
+        Draft(JobsPurgedType, "jobs", now, meta,
+            new JobsPurgedPayload(jobs.Count, jobs.GroupBy(j => j.Status).ToDictionary(g => g.Key, g => g.Count()), [.. jobs.Select(j => j.Id)]),
+            HubJsonContext.Default.JobsPurgedPayload);
+
     public const string QueuePausedType = "queue_paused";
 
     public const string QueueResumedType = "queue_resumed";

@@ -78,6 +78,19 @@ public interface IJobStore
     Task<IReadOnlyList<WorkerInfo>> ListWorkersAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Sends each of the jobs that is still failed or cancelled back to pending (attempts counted from zero again, the
+    /// earlier ones added to <see cref="Job.PriorAttempts"/>), with its <c>job_status_changed</c>, in one step. Jobs in
+    /// any other state are left as they are. Returns the jobs retried.
+    /// </summary>
+    Task<IReadOnlyList<Job>> RetryAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Removes each of the jobs that is finished (completed, failed or cancelled), with one <c>jobs_purged</c> event for
+    /// all of them, in one step; others are left. Returns the jobs removed.
+    /// </summary>
+    Task<IReadOnlyList<Job>> PurgeAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Pauses (or resumes) dispatch of <paramref name="jobType"/> on every process, with its <c>queue_paused</c> (or
     /// <c>queue_resumed</c>) event, in one step. False when it already was: nothing changes and no event is written.
     /// </summary>

@@ -32,6 +32,9 @@ public sealed partial class JobHub(
 
     public bool Stopping => _stopping;
 
+    /// <summary>Jobs per storage step of a bulk retry or purge: one page of the job list.</summary>
+    public const int BulkChunk = 500;
+
     // ---- submitters ----
 
     /// <summary>Stores the job (and its job_submitted) in one step; the job is dispatchable from then on, whoever is still waiting.</summary>
@@ -74,6 +77,66 @@ public sealed partial class JobHub(
             IdempotencyKey = request.IdempotencyKey,
             Traceparent = System.Diagnostics.Activity.Current?.Id,
         };
+
+    /// <summary>A failed or cancelled job back to pending, its attempts counted from zero again; null when it is in another state.</summary>
+    public async Task<Job?> RetryAsync(string jobId)
+    {
+        var retried = await store.RetryAsync([jobId], CancellationToken.None);
+        if (retried.Count > 0)
+        {
+            signals.AnnounceWork();
+        }
+        return retried.Count > 0 ? retried[0] : null;
+    }
+
+    /// <summary>
+    /// Every job matching the filter (as <c>GET /api/jobs</c> reads it) handed to <paramref name="step"/>, one page of up
+    /// to <see cref="BulkChunk"/> per storage step, whatever the number of matches; returns how many the steps took.
+    /// </summary>
+    public async Task<int> ForEachMatchingAsync(
+        IReadOnlyList<string> statuses, string? jobType, string? workerId,
+        Func<IReadOnlyList<string>, Task<IReadOnlyList<Job>>> step, CancellationToken cancellationToken)
+    {
+        var total = 0;
+        foreach (var status in statuses)
+        {
+            long? before = null;
+            do
+            {
+                var page = await store.ListAsync(new JobListQuery(status, jobType, workerId, BulkChunk, before), cancellationToken);
+                if (page.Jobs.Count > 0)
+                {
+                    total += (await step([.. page.Jobs.Select(j => j.Id)])).Count;
+                }
+                before = page.NextBeforeOrder;
+            }
+            while (before is not null);
+        }
+        return total;
+    }
+
+    /// <summary>Retries every failed or cancelled job matching the filter; returns how many.</summary>
+    public async Task<int> RetryMatchingAsync(IReadOnlyList<string> statuses, string? jobType, string? workerId, CancellationToken cancellationToken)
+    {
+        var count = await ForEachMatchingAsync(statuses, jobType, workerId, ids => store.RetryAsync(ids, CancellationToken.None), cancellationToken);
+        if (count > 0)
+        {
+            LogBulk(logger, "retried", count);
+            signals.AnnounceWork();
+        }
+        return count;
+    }
+
+    /// <summary>Removes every finished job matching the filter; returns how many.</summary>
+    public async Task<int> PurgeMatchingAsync(IReadOnlyList<string> statuses, string? jobType, string? workerId, CancellationToken cancellationToken)
+    {
+        var count = await ForEachMatchingAsync(statuses, jobType, workerId, ids => store.PurgeAsync(ids, CancellationToken.None), cancellationToken);
+        if (count > 0)
+        {
+            LogBulk(logger, "purged", count);
+        }
+        return count;
+    }
 
     /// <summary>
     /// Pauses or resumes dispatch of a job type, on every process (the flag lives in storage). Running jobs finish; a
@@ -299,6 +362,9 @@ public sealed partial class JobHub(
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "Worker {WorkerId} went offline: {Reason} ({Requeued} jobs requeued)")]
     private static partial void LogWorkerGone(ILogger logger, string workerId, string reason, int requeued);
+
+    [LoggerMessage(EventId = 3016, Level = LogLevel.Information, Message = "{Count} jobs {Change} by an operator")]
+    private static partial void LogBulk(ILogger logger, string change, int count);
 
     [LoggerMessage(EventId = 3015, Level = LogLevel.Information, Message = "Queue {JobType} {Change}")]
     private static partial void LogQueuePaused(ILogger logger, string jobType, string change);

@@ -86,6 +86,12 @@ public sealed record Job
 
     /// <summary>W3C traceparent of the submission's span: the job's trace, continued by dispatch, worker and completion.</summary>
     public string? Traceparent { get; init; }
+
+    /// <summary>How often an operator sent the job back to pending after it failed or was cancelled.</summary>
+    public int Retries { get; init; }
+
+    /// <summary>Attempts made before the last retry (each retry counts <see cref="Attempts"/> from zero again).</summary>
+    public int PriorAttempts { get; init; }
 }
 
 /// <summary>Counts of jobs by status.</summary>
@@ -124,6 +130,9 @@ public sealed record JobPage(IReadOnlyList<Job> Jobs, string? NextCursor, bool S
 /// </summary>
 public sealed record JobBatch(IReadOnlyList<Job> Jobs, int Created);
 
+/// <summary>The answer to a bulk retry or purge: how many jobs it changed.</summary>
+public sealed record BulkJobChange(int Retried, int Purged);
+
 /// <summary>One refused job of a batch: its index in <c>jobs</c>, the field and why.</summary>
 public sealed record JobBatchError(int Index, string Field, string Detail);
 
@@ -161,6 +170,15 @@ public sealed record JobSubmittedPayload(string JobId, JobData JobData);
 public sealed record JobAssignedPayload(string JobId, string WorkerId, string OldStatus, string NewStatus, double AssignedAt, int Attempt);
 
 public sealed record JobStatusChangedPayload(string JobId, string OldStatus, string NewStatus, string? WorkerId, string? Error = null, double? RetryAt = null);
+
+/// <summary><c>job_status_changed</c> of a retry: a finished job back to pending, with what a reader needs to list it again.</summary>
+public sealed record JobRetriedPayload(string JobId, string OldStatus, string NewStatus, string? WorkerId, JobData JobData, int Retries);
+
+/// <summary>
+/// <c>jobs_purged</c>: finished jobs removed in one step (at most a few hundred per event), their ids and how many of
+/// each status, so a read model can drop them.
+/// </summary>
+public sealed record JobsPurgedPayload(int Count, IReadOnlyDictionary<string, int> ByStatus, IReadOnlyList<string> JobIds);
 
 public sealed record JobProgressPayload(string JobId, string WorkerId, double Progress);
 
@@ -203,6 +221,7 @@ public sealed record SystemStatsPayload(SystemStats Stats);
 [JsonSerializable(typeof(Job))]
 [JsonSerializable(typeof(JobPage))]
 [JsonSerializable(typeof(JobBatch))]
+[JsonSerializable(typeof(BulkJobChange))]
 [JsonSerializable(typeof(List<JobBatchError>))]
 [JsonSerializable(typeof(RegisteredMessage))]
 [JsonSerializable(typeof(HubNotice))]
@@ -216,6 +235,8 @@ public sealed record SystemStatsPayload(SystemStats Stats);
 [JsonSerializable(typeof(JobSubmittedPayload))]
 [JsonSerializable(typeof(JobAssignedPayload))]
 [JsonSerializable(typeof(JobStatusChangedPayload))]
+[JsonSerializable(typeof(JobRetriedPayload))]
+[JsonSerializable(typeof(JobsPurgedPayload))]
 [JsonSerializable(typeof(JobProgressPayload))]
 [JsonSerializable(typeof(JobCompletedPayload))]
 [JsonSerializable(typeof(JobFailedPayload))]

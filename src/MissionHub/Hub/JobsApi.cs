@@ -29,6 +29,18 @@ public static class JobsApi
             .Produces<JobBatch>(StatusCodes.Status201Created)
             .WithProblems(StatusCodes.Status400BadRequest)
             .WithExamples(request: """{"jobs": [{"job_type": "render", "payload": {"frame": 1}}, {"job_type": "render", "priority": 5, "payload": {"frame": 2}}]}""");
+        group.MapPost("/retry", RetryMatchingAsync)
+            .RequireAuthorization(Policies.Operator)
+            .WithSummary("Send every failed or cancelled job matching the filters back to pending (attempts from zero again); answers how many")
+            .WithQuery(("status", "failed or cancelled (default both)"), ("job_type", "only this job type"), ("worker", "only jobs of this worker"))
+            .Produces<BulkJobChange>(StatusCodes.Status200OK)
+            .WithProblems(StatusCodes.Status400BadRequest);
+        group.MapPost("/purge", PurgeMatchingAsync)
+            .RequireAuthorization(Policies.Operator)
+            .WithSummary("Remove every finished job matching the filters (one jobs_purged event per storage step, not one per job); answers how many")
+            .WithQuery(("status", "completed, failed or cancelled (default all three)"), ("job_type", "only this job type"), ("worker", "only jobs of this worker"))
+            .Produces<BulkJobChange>(StatusCodes.Status200OK)
+            .WithProblems(StatusCodes.Status400BadRequest);
         group.MapGet("/", ListAsync)
             .WithSummary("List jobs, newest first; a filter that examines 5,000 jobs without filling the page answers scan_capped: true and a next_cursor to continue from")
             .Produces<JobPage>(StatusCodes.Status200OK)
@@ -36,6 +48,10 @@ public static class JobsApi
                 ("worker", "only jobs of this worker"), ("limit", "page size, 1 to 500"), ("cursor", "next_cursor of the previous page"))
             .WithProblems(StatusCodes.Status400BadRequest);
         group.MapGet("/{id}", GetAsync).WithSummary("One job").WithProblems(StatusCodes.Status404NotFound);
+        group.MapPost("/{id}/retry", RetryAsync)
+            .RequireAuthorization(Policies.Operator)
+            .WithSummary("Send a failed or cancelled job back to pending: its attempts count from zero again, the earlier ones in prior_attempts")
+            .WithProblems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         group.MapPost("/{id}/cancel", CancelAsync)
             .RequireAuthorization(Policies.Operator)
             .WithSummary("Cancel a job that has not finished; its worker is told with job_cancelled")
@@ -252,6 +268,41 @@ public static class JobsApi
             _ => Problems.Conflict($"job '{id}' is already {job!.Status} and cannot be cancelled",
                 new Dictionary<string, object?> { ["current_status"] = job.Status }),
         };
+    }
+
+    internal static async Task<Results<Ok<Job>, ProblemHttpResult>> RetryAsync(string id, JobHub hub, CancellationToken cancellationToken)
+    {
+        if (await hub.RetryAsync(id) is { } retried)
+        {
+            return TypedResults.Ok(retried);
+        }
+        return await hub.GetAsync(id, cancellationToken) is { } job
+            ? Problems.Conflict($"job '{id}' is {job.Status}; only failed or cancelled jobs can be retried",
+                new Dictionary<string, object?> { ["current_status"] = job.Status })
+            : Problems.NotFound($"no job with id '{id}'");
+    }
+
+    internal static Task<Results<Ok<BulkJobChange>, ProblemHttpResult>> RetryMatchingAsync(HttpRequest request, JobHub hub, CancellationToken cancellationToken) =>
+        BulkAsync(request, [JobStatus.Failed, JobStatus.Cancelled], hub.RetryMatchingAsync, count => new BulkJobChange(count, 0), cancellationToken);
+
+    internal static Task<Results<Ok<BulkJobChange>, ProblemHttpResult>> PurgeMatchingAsync(HttpRequest request, JobHub hub, CancellationToken cancellationToken) =>
+        BulkAsync(request, [JobStatus.Completed, JobStatus.Failed, JobStatus.Cancelled], hub.PurgeMatchingAsync, count => new BulkJobChange(0, count), cancellationToken);
+
+    private static async Task<Results<Ok<BulkJobChange>, ProblemHttpResult>> BulkAsync(
+        HttpRequest request, string[] allowed, Func<IReadOnlyList<string>, string?, string?, CancellationToken, Task<int>> change,
+        Func<int, BulkJobChange> answer, CancellationToken cancellationToken)
+    {
+        var status = request.Query["status"].ToString();
+        if (status.Length > 0 && !allowed.Contains(status))
+        {
+            return Problems.Invalid("status", $"status must be one of {string.Join(", ", allowed)}, not '{status}'");
+        }
+        var jobType = NullIfEmpty(request.Query["job_type"]);
+        if (jobType is not null && !IsValidJobType(jobType))
+        {
+            return Problems.Invalid("job_type", "job_type must be 1 to 100 letters, digits, '-', '_', '.' or ':'");
+        }
+        return TypedResults.Ok(answer(await change(status.Length > 0 ? [status] : allowed, jobType, NullIfEmpty(request.Query["worker"]), cancellationToken)));
     }
 
     internal static async Task AcceptWorkerAsync(HttpContext context, JobHub hub, IOptions<HubOptions> options, TimeProvider time, ILoggerFactory loggers)

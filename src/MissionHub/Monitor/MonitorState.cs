@@ -312,6 +312,31 @@ public sealed partial class MonitorState(
                 UpdateWorker(workerId!, w => w with { CurrentJobs = [.. w.CurrentJobs.Append(id).Distinct()] });
                 break;
             }
+            case "job_status_changed" when p.TryGetProperty("job_data", out var data):
+            {
+                // A retry: a finished job, no longer in the read model's live jobs, is pending again.
+                var id = Str(p, "job_id")!;
+                ForgetFinished(id, Str(p, "old_status")!, 1);
+                var job = new MonitorJob(id, Str(data, "job_type")!, JobStatus.Pending, data.GetProperty("priority").GetInt32(),
+                    Str(data, "workflow_id"), null, 0, 0, data.GetProperty("created_at").GetDouble(), null, null, null, null);
+                if (_jobs.TryAdd(id, job))
+                {
+                    CountStatus(job.Status, +1);
+                }
+                Remember(id, new JobAttributes(job.JobType, job.Priority, null));
+                break;
+            }
+            case HubEvents.JobsPurgedType:
+            {
+                var ids = p.GetProperty("job_ids").EnumerateArray().Select(i => i.GetString()!).ToHashSet(StringComparer.Ordinal);
+                RemoveRecent(_completed, ids);
+                RemoveRecent(_failed, ids);
+                foreach (var byStatus in p.GetProperty("by_status").EnumerateObject())
+                {
+                    ForgetFinished(null, byStatus.Name, byStatus.Value.GetInt32());
+                }
+                break;
+            }
             case "job_status_changed":
             {
                 var id = Str(p, "job_id")!;
@@ -391,6 +416,42 @@ public sealed partial class MonitorState(
         if (workerId is not null)
         {
             UpdateWorker(workerId, w => w with { CurrentJobs = [.. w.CurrentJobs.Where(j => j != jobId)] });
+        }
+    }
+
+    /// <summary>Finished jobs that left their status (retried or purged): out of the totals, and the recent lists when named.</summary>
+    private void ForgetFinished(string? id, string status, int count)
+    {
+        switch (status)
+        {
+            case JobStatus.Completed:
+                _completedTotal -= count;
+                break;
+            case JobStatus.Failed:
+                _failedTotal -= count;
+                break;
+            case JobStatus.Cancelled:
+                _cancelledTotal -= count;
+                break;
+        }
+        if (id is not null)
+        {
+            HashSet<string> one = [id];
+            RemoveRecent(_completed, one);
+            RemoveRecent(_failed, one);
+        }
+    }
+
+    private static void RemoveRecent(LinkedList<MonitorJob> recent, HashSet<string> ids)
+    {
+        for (var node = recent.First; node is not null;)
+        {
+            var next = node.Next;
+            if (ids.Contains(node.Value.Id))
+            {
+                recent.Remove(node);
+            }
+            node = next;
         }
     }
 

@@ -14,9 +14,9 @@ internal sealed class MonitorSubscription
     private static readonly Dictionary<string, string> TopicPatterns = new(StringComparer.Ordinal)
     {
         ["workers"] = "worker_connected,worker_disconnected,worker_status_changed",
-        ["jobs"] = "job_*",
+        ["jobs"] = "job_*,jobs_purged",
         ["jobs:progress"] = "job_progress",
-        ["jobs:status"] = "job_submitted,job_assigned,job_status_changed,job_completed,job_failed,queue_paused,queue_resumed",
+        ["jobs:status"] = "job_submitted,job_assigned,job_status_changed,job_completed,job_failed,jobs_purged,queue_paused,queue_resumed",
         ["system_stats"] = "system_stats",
         [HeartbeatTopic] = "",
         ["missions"] = "mission.*",

@@ -479,6 +479,52 @@ internal static class RedisJobScript
             result[#result + 1] = {t, redis.call('HGETALL', P .. 'counts:' .. t)}
           end
 
+        elseif STEP == 'retry' then
+          -- ARGV: count, job ids. Failed or cancelled jobs back to pending, attempts from zero; others left as they are.
+          result = {}
+          for i = 1, tonumber(ARGV[A]) do
+            local id = ARGV[A + i]
+            local j = load(id)
+            if j and (j.status == 'failed' or j.status == 'cancelled') then
+              local retries = tonumber(j.retries or '0') + 1
+              local prior = tonumber(j.prior_attempts or '0') + tonumber(j.attempts)
+              redis.call('HSET', P .. 'job:' .. id, 'status', 'pending', 'attempts', '0', 'prior_attempts', int(prior),
+                'retries', int(retries), 'worker_id', '', 'session_id', '', 'progress', '0', 'result', '', 'error', '',
+                'assigned_at', '', 'started_at', '', 'completed_at', '', 'available_at', '', 'lease_until', '', 'updated_at', NOW)
+              redis.call('ZREM', P .. 'recent:' .. j.status, id)
+              move(id, j, 'pending')
+              redis.call('ZADD', P .. 'pending:' .. j.job_type, score(j), id)
+              emit('job_status_changed', 'job_' .. id, '{"job_id":"' .. id .. '","old_status":"' .. j.status ..
+                '","new_status":"pending","worker_id":' .. jstr(j.worker_id) .. ',"job_data":{"id":"' .. id .. '","job_type":' ..
+                cjson.encode(j.job_type) .. ',"status":"pending","priority":' .. j.priority .. ',"workflow_id":' ..
+                (j.workflow_id ~= nil and j.workflow_id ~= '' and cjson.encode(j.workflow_id) or 'null') .. ',"created_at":' ..
+                j.created_at .. '},"retries":' .. int(retries) .. '}')
+              result[#result + 1] = flat(id)
+            end
+          end
+
+        elseif STEP == 'purge' then
+          -- ARGV: count, job ids. Finished jobs removed, with one jobs_purged event for all of them.
+          result = {}
+          local ids, by_status = {}, {}
+          for i = 1, tonumber(ARGV[A]) do
+            local id = ARGV[A + i]
+            local j = load(id)
+            if j and (j.status == 'completed' or j.status == 'failed' or j.status == 'cancelled') then
+              result[#result + 1] = flat(id)
+              redis.call('DEL', P .. 'job:' .. id)
+              redis.call('ZREM', P .. 'status:' .. j.status, id)
+              redis.call('ZREM', P .. 'recent:' .. j.status, id)
+              redis.call('ZREM', P .. 'all', id)
+              redis.call('HINCRBY', P .. 'counts:' .. j.job_type, j.status, -1)
+              ids[#ids + 1] = id
+              by_status[j.status] = (by_status[j.status] or 0) + 1
+            end
+          end
+          if #ids > 0 then
+            emit('jobs_purged', 'jobs', cjson.encode({count = #ids, by_status = by_status, job_ids = ids}))
+          end
+
         elseif STEP == 'pause_queue' then
           -- ARGV: job type, the queue_paused payload.
           if redis.call('HSETNX', P .. 'paused', ARGV[A], NOW) == 1 then

@@ -255,6 +255,12 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
         return counts;
     }
 
+    public async Task<IReadOnlyList<Job>> RetryAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken = default) =>
+        jobIds.Count == 0 ? [] : Jobs(await RunAsync("retry", null, [jobIds.Count, .. jobIds.Select(id => (RedisValue)id)], cancellationToken));
+
+    public async Task<IReadOnlyList<Job>> PurgeAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken = default) =>
+        jobIds.Count == 0 ? [] : Jobs(await RunAsync("purge", null, [jobIds.Count, .. jobIds.Select(id => (RedisValue)id)], cancellationToken));
+
     public async Task<bool> SetQueuePausedAsync(string jobType, bool paused, double now, CancellationToken cancellationToken = default)
     {
         var payload = paused
@@ -356,6 +362,8 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
             IdempotencyKey = Text("idempotency_key"),
             LeaseUntil = Number("lease_until"),
             Traceparent = Text("traceparent"),
+            Retries = Text("retries") is { } retries ? int.Parse(retries, CultureInfo.InvariantCulture) : 0,
+            PriorAttempts = Text("prior_attempts") is { } prior ? int.Parse(prior, CultureInfo.InvariantCulture) : 0,
         };
     }
 

@@ -379,6 +379,69 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
 
     private static void Emit(SqliteWriteContext write, CharterEvent draft) => SqliteEventLog.Insert(write, [draft]);
 
+    public Task<IReadOnlyList<Job>> RetryAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken = default)
+    {
+        var meta = HubEvents.CurrentMeta();
+        return Write<IReadOnlyList<Job>>(write =>
+        {
+            var now = Now();
+            var retried = new List<Job>();
+            foreach (var id in jobIds)
+            {
+                if (FindOne(write, "id = $id", ("$id", id)) is not { Status: JobStatus.Failed or JobStatus.Cancelled } old)
+                {
+                    continue;
+                }
+                var job = old with
+                {
+                    Status = JobStatus.Pending,
+                    Attempts = 0,
+                    PriorAttempts = old.PriorAttempts + old.Attempts,
+                    Retries = old.Retries + 1,
+                    WorkerId = null,
+                    SessionId = null,
+                    Progress = 0,
+                    Result = null,
+                    Error = null,
+                    AssignedAt = null,
+                    StartedAt = null,
+                    CompletedAt = null,
+                    AvailableAt = null,
+                    LeaseUntil = null,
+                    UpdatedAt = now,
+                };
+                Save(write, job);
+                Emit(write, HubEvents.Retried(old, job, now, meta));
+                retried.Add(job);
+            }
+            return retried;
+        }, cancellationToken);
+    }
+
+    public Task<IReadOnlyList<Job>> PurgeAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken = default)
+    {
+        var meta = HubEvents.CurrentMeta();
+        return Write<IReadOnlyList<Job>>(write =>
+        {
+            var delete = write.Command("DELETE FROM jobs WHERE id = $id", "$id");
+            var purged = new List<Job>();
+            foreach (var id in jobIds)
+            {
+                if (FindOne(write, "id = $id", ("$id", id)) is { } job && JobStatus.IsFinal(job.Status))
+                {
+                    delete.Parameters[0].Value = id;
+                    delete.ExecuteNonQuery();
+                    purged.Add(job);
+                }
+            }
+            if (purged.Count > 0)
+            {
+                Emit(write, HubEvents.Purged(purged, Now(), meta));
+            }
+            return purged;
+        }, cancellationToken);
+    }
+
     public Task<bool> SetQueuePausedAsync(string jobType, bool paused, double now, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
