@@ -19,6 +19,13 @@ public interface IMissionStore
     /// </summary>
     Task<bool> CreateAsync(Mission mission, MissionLogEntry initialLog, CharterEvent created, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// <see cref="CreateAsync"/> guarded by an idempotency key, in the same step: when the key was used before its
+    /// window ended, nothing is written and the answer names the mission it created and the request it came with.
+    /// </summary>
+    Task<OnceCreate> CreateOnceAsync(
+        Mission mission, MissionLogEntry initialLog, CharterEvent created, IdempotencyClaim claim, CancellationToken cancellationToken);
+
     Task<Mission?> GetAsync(string id, CancellationToken cancellationToken);
 
     /// <summary>
@@ -81,6 +88,15 @@ public sealed record StatusChange(StatusChangeOutcome Outcome, Mission? Mission,
 {
     public static readonly StatusChange NotFound = new(StatusChangeOutcome.NotFound, null, default);
 }
+
+/// <summary>An idempotency key, the fingerprint of the request that carries it, and when the key may be used again.</summary>
+public sealed record IdempotencyClaim(string Key, string Fingerprint, double ExpiresAt);
+
+/// <summary>
+/// What a guarded create did: <see cref="Created"/>; or the key was known (<see cref="ExistingId"/> and the
+/// <see cref="ExistingFingerprint"/> of its first request); or neither, when a mission with the id already exists.
+/// </summary>
+public sealed record OnceCreate(bool Created, string? ExistingId = null, string? ExistingFingerprint = null);
 
 /// <summary>The store's writes with the log entries and events the service writes beside them.</summary>
 public static class MissionStoreWrites

@@ -29,7 +29,64 @@ public sealed partial class MissionService(
     private const string MissionCursorTag = "m:";
     private const string LogCursorTag = "l:";
 
+    /// <summary>How long an <c>Idempotency-Key</c> keeps answering with the mission it created.</summary>
+    public static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
+
     public async Task<MissionOutcome<Mission>> CreateAsync(CreateMissionRequest request, CancellationToken cancellationToken)
+    {
+        var prepared = Prepare(request);
+        if (prepared.Error is { } refused)
+        {
+            return refused;
+        }
+        var mission = prepared.Value!;
+        // Once sent, the write happens or not as a whole: a client that goes away does not stop it half-way.
+        if (!await store.CreateAsync(mission, CancellationToken.None))
+        {
+            return MissionError.Conflict($"a mission with id '{mission.Id}' already exists");
+        }
+        LogCreated(logger, mission.Id);
+        return mission;
+    }
+
+    /// <summary>
+    /// A create carrying an <c>Idempotency-Key</c>: the first request with the key creates the mission; the same key with
+    /// the same request (<paramref name="fingerprint"/>) within <see cref="IdempotencyWindow"/> answers with that mission
+    /// (<see cref="CreatedMission.Replayed"/>), with a different request it is a 409 naming the key.
+    /// </summary>
+    public async Task<MissionOutcome<CreatedMission>> CreateOnceAsync(
+        CreateMissionRequest request, string idempotencyKey, string fingerprint, CancellationToken cancellationToken)
+    {
+        var prepared = Prepare(request);
+        if (prepared.Error is { } refused)
+        {
+            return refused;
+        }
+        var mission = prepared.Value!;
+        var claim = new IdempotencyClaim(idempotencyKey, fingerprint, mission.CreatedAt + IdempotencyWindow.TotalSeconds);
+        var outcome = await store.CreateOnceAsync(mission, MissionLogEntries.Created(mission),
+            MissionEvents.CreatedDraft(mission, EventDrafts.CurrentMeta()), claim, CancellationToken.None);
+        if (outcome.Created)
+        {
+            LogCreated(logger, mission.Id);
+            return new CreatedMission(mission, Replayed: false);
+        }
+        if (outcome.ExistingId is not { } existingId)
+        {
+            return MissionError.Conflict($"a mission with id '{mission.Id}' already exists");
+        }
+        if (outcome.ExistingFingerprint != fingerprint)
+        {
+            return new MissionError(StatusCodes.Status409Conflict,
+                $"Idempotency-Key '{idempotencyKey}' was used with a different request (mission '{existingId}'); use a new key for a new mission",
+                "Idempotency-Key", new Dictionary<string, object?> { ["mission_id"] = existingId });
+        }
+        return await store.GetAsync(existingId, cancellationToken) is { } original
+            ? new CreatedMission(original, Replayed: true)
+            : MissionError.NotFound(existingId);
+    }
+
+    private MissionOutcome<Mission> Prepare(CreateMissionRequest request)
     {
         if (request.Id is { } requestedId && ValidateId(requestedId) is { } badId)
         {
@@ -52,17 +109,8 @@ public sealed partial class MissionService(
         {
             return badData;
         }
-
         var now = Now();
-        var mission = new Mission(
-            request.Id ?? Guid.NewGuid().ToString(), request.Name, request.Description, data, MissionStatus.Pending, now, now);
-        // Once sent, the write happens or not as a whole: a client that goes away does not stop it half-way.
-        if (!await store.CreateAsync(mission, CancellationToken.None))
-        {
-            return MissionError.Conflict($"a mission with id '{mission.Id}' already exists");
-        }
-        LogCreated(logger, mission.Id);
-        return mission;
+        return new Mission(request.Id ?? Guid.NewGuid().ToString(), request.Name, request.Description, data, MissionStatus.Pending, now, now);
     }
 
     public Task<Mission?> GetAsync(string id, CancellationToken cancellationToken) =>
@@ -297,6 +345,9 @@ public sealed record MissionError(int StatusCode, string Detail, string? Field =
 }
 
 /// <summary>Either a value or the <see cref="MissionError"/> that stopped it.</summary>
+/// <summary>A mission a guarded create answered with: new, or the one its idempotency key created before.</summary>
+public sealed record CreatedMission(Mission Mission, bool Replayed);
+
 public readonly struct MissionOutcome<T>
     where T : class
 {

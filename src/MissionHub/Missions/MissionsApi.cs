@@ -13,7 +13,7 @@ public static class MissionsApi
         var group = app.MapGroup("/api/missions").WithTags("Missions").RequireAuthorization(Policies.Viewer);
         group.MapPost("/", CreateAsync)
             .RequireAuthorization(Policies.Operator)
-            .WithSummary("Create a mission (PENDING); a duplicate id is 409")
+            .WithSummary("Create a mission (PENDING); a duplicate id is 409. With an Idempotency-Key header, the same key and body within 24 h answers 200 with the original, a different body 409 naming the key")
             .Accepts<CreateMissionRequest>("application/json")
             .WithProblems(StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict)
             .WithExamples(
@@ -49,9 +49,18 @@ public static class MissionsApi
         return app;
     }
 
-    internal static async Task<Results<Created<MissionResponse>, ProblemHttpResult>> CreateAsync(
+    internal static async Task<Results<Created<MissionResponse>, Ok<MissionResponse>, ProblemHttpResult>> CreateAsync(
         HttpRequest request, MissionService missions, CancellationToken cancellationToken)
     {
+        string? idempotencyKey = null;
+        if (request.Headers.TryGetValue("Idempotency-Key", out var keyValues))
+        {
+            if (keyValues.Count != 1 || keyValues[0] is not { Length: > 0 and <= 128 } key || !key.All(c => c is > ' ' and <= '~'))
+            {
+                return MissionError.Invalid("Idempotency-Key", "the Idempotency-Key header must be one value of 1 to 128 visible ASCII characters").ToProblem();
+            }
+            idempotencyKey = key;
+        }
         var (body, error) = await MissionRequestReader.ReadAsync(request, cancellationToken);
         using (body)
         {
@@ -68,8 +77,20 @@ public static class MissionsApi
             {
                 return wrongType.ToProblem();
             }
-            var outcome = await missions.CreateAsync(
-                new CreateMissionRequest(id, name, description, MissionRequestReader.GetValue(root, "data")), cancellationToken);
+            var create = new CreateMissionRequest(id, name, description, MissionRequestReader.GetValue(root, "data"));
+            if (idempotencyKey is not null)
+            {
+                // The request is its body: the same key with the same bytes is a retry of the same create.
+                var fingerprint = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(root.GetRawText())));
+                var once = await missions.CreateOnceAsync(create, idempotencyKey, fingerprint, cancellationToken);
+                if (once.Error is { } refusedOnce)
+                {
+                    return refusedOnce.ToProblem();
+                }
+                var (created, replayed) = once.Value!;
+                return replayed ? TypedResults.Ok(created.ToResponse()) : TypedResults.Created($"/api/missions/{created.Id}", created.ToResponse());
+            }
+            var outcome = await missions.CreateAsync(create, cancellationToken);
             if (outcome.Error is { } refused)
             {
                 return refused.ToProblem();
@@ -156,7 +177,9 @@ public static class MissionsApi
     {
         StatusCodes.Status400BadRequest => Problems.Invalid(error.Field ?? "body", error.Detail),
         StatusCodes.Status404NotFound => Problems.NotFound(error.Detail),
-        _ => Problems.Conflict(error.Detail, error.Extensions),
+        _ => Problems.Conflict(error.Detail, error.Field is null
+            ? error.Extensions
+            : new Dictionary<string, object?>(error.Extensions ?? new Dictionary<string, object?>()) { ["field"] = error.Field }),
     };
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;

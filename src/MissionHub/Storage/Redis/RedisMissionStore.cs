@@ -29,10 +29,10 @@ public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys
         end
 
         local result
-        if STEP == 'create' then
-          -- ARGV: id, mission JSON, status, created_at, log entry JSON, event payload JSON.
+        -- ARGV from A: id, mission JSON, status, created_at, log entry JSON, event payload JSON. 0 if the id is taken.
+        local function create()
           local id = ARGV[A]
-          if not redis.call('SET', P .. 'mission:' .. id, ARGV[A + 1], 'NX') then return step_reply(0) end
+          if not redis.call('SET', P .. 'mission:' .. id, ARGV[A + 1], 'NX') then return 0 end
           local seq = redis.call('INCR', P .. 'missions:seq')
           redis.call('ZADD', P .. 'missions:index', seq, id)
           redis.call('ZADD', P .. 'missions:index:' .. ARGV[A + 2], seq, id)
@@ -41,7 +41,25 @@ public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys
           redis.call('RPUSH', P .. 'mission:' .. id .. ':log', ARGV[A + 4])
           redis.call('ZADD', P .. 'missions:updated', ARGV[A + 3], id)
           emit_event('{{MissionEvents.Source}}', '{{MissionEvents.Created}}', nil, ARGV[A + 5])
-          result = seq
+          return seq
+        end
+
+        if STEP == 'create' then
+          result = create()
+
+        elseif STEP == 'create_once' then
+          -- ARGV: as create, then the idempotency key, the request's fingerprint and the key's window in seconds.
+          local key = P .. 'missions:idem:' .. ARGV[A + 6]
+          local known = redis.call('HMGET', key, 'id', 'fingerprint')
+          if known[1] then
+            result = {'known', known[1], known[2]}
+          elseif create() == 0 then
+            result = {'taken'}
+          else
+            redis.call('HSET', key, 'id', ARGV[A], 'fingerprint', ARGV[A + 7])
+            redis.call('EXPIRE', key, ARGV[A + 8])
+            result = {'created'}
+          end
 
         elseif STEP == 'status' then
           -- ARGV: id, new status, new mission JSON, at, n, then n triples (allowed old status, log entry JSON, event payload JSON).
@@ -125,6 +143,22 @@ public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys
             [mission.Id, ToJson(mission), mission.Status.ToWire(), Number(mission.CreatedAt), ToJson(initialLog), created.Payload.GetRawText()],
             cancellationToken);
         return (long)result > 0;
+    }
+
+    public async Task<OnceCreate> CreateOnceAsync(
+        Mission mission, MissionLogEntry initialLog, CharterEvent created, IdempotencyClaim claim, CancellationToken cancellationToken)
+    {
+        var window = Math.Max(1, (long)Math.Ceiling(claim.ExpiresAt - mission.CreatedAt));
+        var result = (RedisResult[])(await steps.RunAsync(WriteScript, keys.Prefix, "create_once", created.Timestamp,
+            [mission.Id, ToJson(mission), mission.Status.ToWire(), Number(mission.CreatedAt), ToJson(initialLog), created.Payload.GetRawText(),
+                claim.Key, claim.Fingerprint, window],
+            cancellationToken))!;
+        return result[0].ToString() switch
+        {
+            "created" => new OnceCreate(true),
+            "known" => new OnceCreate(false, result[1].ToString(), result[2].ToString()),
+            _ => new OnceCreate(false),
+        };
     }
 
     public async Task<Mission?> GetAsync(string id, CancellationToken cancellationToken)

@@ -36,6 +36,12 @@ public sealed class SqliteMissionStore(SqliteDatabase database) : IMissionStore
             status TEXT PRIMARY KEY,
             count INTEGER NOT NULL,
             updated_at REAL) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS mission_idempotency (
+            key TEXT PRIMARY KEY,
+            mission_id TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            expires_at REAL NOT NULL) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS ix_mission_idempotency_expires ON mission_idempotency(expires_at);
         INSERT OR IGNORE INTO mission_stats (status, count) VALUES
             ('PENDING', 0), ('RUNNING', 0), ('COMPLETED', 0), ('FAILED', 0), ('CANCELLED', 0);
         """;
@@ -53,30 +59,65 @@ public sealed class SqliteMissionStore(SqliteDatabase database) : IMissionStore
     }
 
     public Task<bool> CreateAsync(Mission mission, MissionLogEntry initialLog, CharterEvent created, CancellationToken cancellationToken) =>
+        database.Writer.WriteAsync(write => Create(write, mission, initialLog, created));
+
+    public Task<OnceCreate> CreateOnceAsync(
+        Mission mission, MissionLogEntry initialLog, CharterEvent created, IdempotencyClaim claim, CancellationToken cancellationToken) =>
         database.Writer.WriteAsync(write =>
         {
-            var insert = write.Command("""
-                INSERT INTO missions (id, name, description, data, status, created_at, updated_at)
-                VALUES ($id, $name, $description, $data, $status, $created_at, $updated_at)
-                ON CONFLICT(id) DO NOTHING
-                """, "$id", "$name", "$description", "$data", "$status", "$created_at", "$updated_at");
-            var p = insert.Parameters;
-            p[0].Value = mission.Id;
-            p[1].Value = mission.Name;
-            p[2].Value = (object?)mission.Description ?? DBNull.Value;
-            p[3].Value = mission.Data.GetRawText();
-            p[4].Value = mission.Status.ToWire();
-            p[5].Value = mission.CreatedAt;
-            p[6].Value = mission.UpdatedAt;
-            if (insert.ExecuteNonQuery() == 0)
+            // Keys whose window ended go a few at a time, so the table holds about a window's worth of keys.
+            var expire = write.Command(
+                "DELETE FROM mission_idempotency WHERE key IN (SELECT key FROM mission_idempotency WHERE expires_at <= $now LIMIT 16)", "$now");
+            expire.Parameters[0].Value = mission.CreatedAt;
+            expire.ExecuteNonQuery();
+            var known = write.Command("SELECT mission_id, fingerprint FROM mission_idempotency WHERE key = $key", "$key");
+            known.Parameters[0].Value = claim.Key;
+            using (var reader = known.ExecuteReader())
             {
-                return false; // nothing was written
+                if (reader.Read())
+                {
+                    return new OnceCreate(false, reader.GetString(0), reader.GetString(1));
+                }
             }
-            Count(write, mission.Status, +1, mission.CreatedAt);
-            InsertLog(write, mission.Id, initialLog);
-            SqliteEventLog.Insert(write, [created]);
-            return true;
+            if (!Create(write, mission, initialLog, created))
+            {
+                return new OnceCreate(false);
+            }
+            var remember = write.Command(
+                "INSERT INTO mission_idempotency (key, mission_id, fingerprint, expires_at) VALUES ($key, $id, $fingerprint, $expires)",
+                "$key", "$id", "$fingerprint", "$expires");
+            remember.Parameters[0].Value = claim.Key;
+            remember.Parameters[1].Value = mission.Id;
+            remember.Parameters[2].Value = claim.Fingerprint;
+            remember.Parameters[3].Value = claim.ExpiresAt;
+            remember.ExecuteNonQuery();
+            return new OnceCreate(true);
         });
+
+    private static bool Create(SqliteWriteContext write, Mission mission, MissionLogEntry initialLog, CharterEvent created)
+    {
+        var insert = write.Command("""
+            INSERT INTO missions (id, name, description, data, status, created_at, updated_at)
+            VALUES ($id, $name, $description, $data, $status, $created_at, $updated_at)
+            ON CONFLICT(id) DO NOTHING
+            """, "$id", "$name", "$description", "$data", "$status", "$created_at", "$updated_at");
+        var p = insert.Parameters;
+        p[0].Value = mission.Id;
+        p[1].Value = mission.Name;
+        p[2].Value = (object?)mission.Description ?? DBNull.Value;
+        p[3].Value = mission.Data.GetRawText();
+        p[4].Value = mission.Status.ToWire();
+        p[5].Value = mission.CreatedAt;
+        p[6].Value = mission.UpdatedAt;
+        if (insert.ExecuteNonQuery() == 0)
+        {
+            return false; // nothing was written
+        }
+        Count(write, mission.Status, +1, mission.CreatedAt);
+        InsertLog(write, mission.Id, initialLog);
+        SqliteEventLog.Insert(write, [created]);
+        return true;
+    }
 
     public async Task<Mission?> GetAsync(string id, CancellationToken cancellationToken)
     {
