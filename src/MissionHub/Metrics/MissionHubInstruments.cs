@@ -49,6 +49,18 @@ public sealed class MissionHubInstruments : IDisposable
             };
         }, "{job}", "Jobs by status");
 
+        _meter.CreateObservableGauge("missionhub.queue.jobs", () => monitors.QueueGauges().SelectMany(q => new[]
+            {
+                new Measurement<long>(q.Pending, Tag("job_type", q.JobType), Tag("status", "pending")),
+                new Measurement<long>(q.Active, Tag("job_type", q.JobType), Tag("status", "active")),
+            }), "{job}", "Unfinished jobs per job type: pending, and active (assigned or running)");
+        _meter.CreateObservableGauge("missionhub.queue.paused", () => monitors.QueueGauges()
+            .Select(q => new Measurement<long>(q.Paused ? 1 : 0, Tag("job_type", q.JobType))), null, "1 while the job type is paused");
+        _meter.CreateObservableCounter("missionhub.queue.completed", () => monitors.QueueGauges()
+            .Select(q => new Measurement<long>(q.Completed, Tag("job_type", q.JobType))), "{job}", "Jobs completed per job type since this process started");
+        _meter.CreateObservableCounter("missionhub.queue.failed", () => monitors.QueueGauges()
+            .Select(q => new Measurement<long>(q.Failed, Tag("job_type", q.JobType))), "{job}", "Jobs failed for good per job type since this process started");
+
         _meter.CreateObservableGauge("missionhub.agents", () =>
             monitors.WorkerStates().Select(w => (Kind: AgentKind.Worker, State: w.Status))
                 .Concat(agents.ListRobots().Select(r => (r.Kind, r.State)))

@@ -65,3 +65,6 @@ public sealed record MonitorError(string Type, string Code, string Message);
 [JsonSerializable(typeof(SubscribedMessage))]
 [JsonSerializable(typeof(MonitorError))]
 public sealed partial class MonitorJsonContext : JsonSerializerContext;
+
+/// <summary>One job type for <c>/metrics</c>: live jobs, the pause, and jobs finished since this process started.</summary>
+public sealed record QueueGauge(string JobType, long Pending, long Active, bool Paused, long Completed, long Failed);

@@ -37,6 +37,7 @@ public sealed partial class MonitorState(
     private readonly LinkedList<MonitorJob> _completed = new();
     private readonly LinkedList<MonitorJob> _failed = new();
     private readonly Dictionary<string, MonitorWorker> _workers = new(StringComparer.Ordinal);
+    private readonly QueueTallies _queues = new();
     private readonly Dictionary<string, JobAttributes> _attributes = new(StringComparer.Ordinal);
     private readonly Queue<string> _attributeOrder = new();
     private long _totalJobs;
@@ -97,6 +98,23 @@ public sealed partial class MonitorState(
         lock (_lock)
         {
             return new JobCounts(_pendingCount, _assignedCount, _runningCount, _completedTotal, _failedTotal, _cancelledTotal);
+        }
+    }
+
+    /// <summary>Per job type: live jobs pending and active, paused or not, and completed/failed since this process started.</summary>
+    public IReadOnlyList<QueueGauge> QueueGauges()
+    {
+        lock (_lock)
+        {
+            var live = _jobs.Values.GroupBy(j => j.JobType, StringComparer.Ordinal).ToDictionary(
+                g => g.Key, g => (Pending: g.LongCount(j => j.Status == JobStatus.Pending), Active: g.LongCount(j => j.Status != JobStatus.Pending)),
+                StringComparer.Ordinal);
+            return [.. live.Keys.Concat(_queues.Paused).Concat(_queues.Finished.Keys).Distinct(StringComparer.Ordinal).Select(type =>
+            {
+                var (pending, active) = live.GetValueOrDefault(type);
+                var (completed, failed) = _queues.Finished.GetValueOrDefault(type);
+                return new QueueGauge(type, pending, active, _queues.Paused.Contains(type), completed, failed);
+            })];
         }
     }
 
@@ -203,11 +221,14 @@ public sealed partial class MonitorState(
     private async Task ResetAsync(CancellationToken cancellationToken)
     {
         var snapshot = await store.SnapshotAsync(RecentKept, cancellationToken);
+        // Read after the snapshot: a pause or resume in between is also an event after the snapshot's seq, applied next.
+        var paused = await store.ListPausedQueuesAsync(cancellationToken);
         var (completed, failed, workers, counts) = (snapshot.Completed, snapshot.Failed, snapshot.Workers, snapshot.Counts);
         lock (_lock)
         {
             _epoch = snapshot.Epoch;
             _seq = snapshot.Seq;
+            _queues.ResetPaused(paused.Keys);
             _jobs.Clear();
             _pendingCount = _assignedCount = _runningCount = 0;
             _completed.Clear();
@@ -326,6 +347,12 @@ public sealed partial class MonitorState(
                 Remember(id, new JobAttributes(job.JobType, job.Priority, null));
                 break;
             }
+            case HubEvents.QueuePausedType:
+                _queues.SetPaused(Str(p, "job_type")!, true);
+                break;
+            case HubEvents.QueueResumedType:
+                _queues.SetPaused(Str(p, "job_type")!, false);
+                break;
             case HubEvents.JobsPurgedType:
             {
                 var ids = p.GetProperty("job_ids").EnumerateArray().Select(i => i.GetString()!).ToHashSet(StringComparer.Ordinal);
@@ -469,6 +496,7 @@ public sealed partial class MonitorState(
             return; // cancelled: neither completed nor failed
         }
         var finished = change(job);
+        _queues.CountFinished(job.JobType, finished.Status == JobStatus.Completed);
         var (recent, total) = finished.Status == JobStatus.Completed ? (_completed, 1) : (_failed, 2);
         recent.AddFirst(finished);
         if (recent.Count > RecentKept)

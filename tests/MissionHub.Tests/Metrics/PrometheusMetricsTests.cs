@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using MissionHub.Metrics;
 
@@ -100,6 +102,61 @@ public sealed partial class PrometheusMetricsTests : IDisposable
     /// Parses the text format line by line (failing on any line that is not a comment, blank or a valid sample) into
     /// "name{sorted labels}" → value, with the exporter's <c>otel_scope_name</c> label left out.
     /// </summary>
+    [Fact]
+    public async Task Metrics_PerJobType_PendingActivePausedGauges_AndCompletedFailedCounters()
+    {
+        var factory = StartServer();
+        using var client = factory.CreateClient();
+        using (var paused = await client.PostAsync(new Uri("/api/queues/held/pause", UriKind.Relative), null))
+        {
+            paused.EnsureSuccessStatusCode();
+        }
+        for (var i = 0; i < 2; i++)
+        {
+            await client.PostAsync(new Uri("/api/jobs", UriKind.Relative), new StringContent("""{"job_type":"held"}""", System.Text.Encoding.UTF8, "application/json"));
+        }
+        await using var worker = await RawWorker.RegisterAsync(factory, "w-metrics", ["held", "work"], slots: 3);
+        var ids = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            using var submitted = await client.PostAsync(new Uri("/api/jobs", UriKind.Relative),
+                new StringContent("""{"job_type":"work","max_attempts":1}""", System.Text.Encoding.UTF8, "application/json"));
+            ids.Add((await submitted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
+        }
+        for (var i = 0; i < 3; i++)
+        {
+            await worker.ReceiveJobAsync();
+        }
+        await worker.CompleteAsync(ids[0]);
+        await worker.FailAsync(ids[1], "no");
+
+        Dictionary<string, double> samples = [];
+        await Eventually.TrueAsync(async () =>
+        {
+            samples = Parse(await client.GetStringAsync(new Uri("/metrics", UriKind.Relative)));
+            return samples.GetValueOrDefault("missionhub_queue_failed_total{job_type=\"work\"}") == 1;
+        }, TimeSpan.FromSeconds(10), "the failed job in /metrics");
+
+        Assert.Equal(2, samples["missionhub_queue_jobs{job_type=\"held\",status=\"pending\"}"]);
+        Assert.Equal(0, samples["missionhub_queue_jobs{job_type=\"held\",status=\"active\"}"]);
+        Assert.Equal(1, samples["missionhub_queue_paused{job_type=\"held\"}"]);
+        Assert.Equal(0, samples["missionhub_queue_paused{job_type=\"work\"}"]);
+        Assert.Equal(1, samples["missionhub_queue_jobs{job_type=\"work\",status=\"active\"}"]);
+        Assert.Equal(1, samples["missionhub_queue_completed_total{job_type=\"work\"}"]);
+        Assert.Equal(1, samples["missionhub_queue_failed_total{job_type=\"work\"}"]);
+
+        using (var resumed = await client.PostAsync(new Uri("/api/queues/held/resume", UriKind.Relative), null))
+        {
+            resumed.EnsureSuccessStatusCode();
+        }
+        await Eventually.TrueAsync(async () =>
+        {
+            samples = Parse(await client.GetStringAsync(new Uri("/metrics", UriKind.Relative)));
+            return samples.GetValueOrDefault("missionhub_queue_paused{job_type=\"held\"}", -1) == 0
+                && samples.GetValueOrDefault("missionhub_queue_jobs{job_type=\"held\",status=\"active\"}") == 2;
+        }, TimeSpan.FromSeconds(10), "the resumed type unpaused and its two jobs handed out, in /metrics");
+    }
+
     private static Dictionary<string, double> Parse(string text)
     {
         var samples = new Dictionary<string, double>(StringComparer.Ordinal);
