@@ -71,9 +71,9 @@ public static class HubEvents
                 new JobData(job.Id, job.JobType, job.Status, job.Priority, job.WorkflowId, job.CreatedAt), job.Retries),
             HubJsonContext.Default.JobRetriedPayload);
 
-    public static CharterEvent Purged(IReadOnlyList<Job> jobs, double now, EventMeta meta) =>
+    public static CharterEvent Purged(IReadOnlyList<Job> jobs, string reason, double now, EventMeta meta) =>
         Draft(JobsPurgedType, "jobs", now, meta,
-            new JobsPurgedPayload(jobs.Count, jobs.GroupBy(j => j.Status).ToDictionary(g => g.Key, g => g.Count()), [.. jobs.Select(j => j.Id)]),
+            new JobsPurgedPayload(jobs.Count, jobs.GroupBy(j => j.Status).ToDictionary(g => g.Key, g => g.Count()), [.. jobs.Select(j => j.Id)], reason),
             HubJsonContext.Default.JobsPurgedPayload);
 
     public const string QueuePausedType = "queue_paused";

@@ -16,9 +16,11 @@ public static class HubExtensions
         services.TryAddSingleton<JobDispatcher>();
         services.TryAddSingleton<JobHub>();
         services.TryAddSingleton<LeaseKeeper>();
+        services.TryAddSingleton<FinishedJobRetention>();
         services.AddHostedService<HubNode>();
         services.AddHostedService(sp => sp.GetRequiredService<LeaseKeeper>());
         services.AddHostedService<SystemStatsPublisher>();
+        services.AddHostedService(sp => sp.GetRequiredService<FinishedJobRetention>());
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Add(HubJsonContext.Default));
         return builder;
     }

@@ -29,6 +29,15 @@ public sealed class HubOptions
     /// <summary>Largest job payload accepted by <c>POST /api/jobs</c>.</summary>
     public int MaxPayloadBytes { get; set; } = 256 * 1024;
 
+    /// <summary>Finished jobs (completed, failed, cancelled) are removed this long after they finished.</summary>
+    public TimeSpan FinishedJobRetention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>At most this many finished jobs are kept; the oldest beyond it are removed.</summary>
+    public long FinishedJobMaxCount { get; set; } = 1_000_000;
+
+    /// <summary>How often the finished-job retention sweep runs.</summary>
+    public TimeSpan FinishedJobSweepInterval { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Most jobs in one <c>POST /api/jobs/batch</c>.</summary>
     public int MaxBatchJobs { get; set; } = 1000;
 
@@ -82,6 +91,18 @@ internal sealed class HubOptionsValidator : IValidateOptions<HubOptions>
         if (options.MaxPayloadBytes < 2)
         {
             failures.Add($"{HubOptions.Section}:MaxPayloadBytes is {options.MaxPayloadBytes}; it must be at least 2");
+        }
+        if (options.FinishedJobRetention <= TimeSpan.Zero)
+        {
+            failures.Add($"{HubOptions.Section}:FinishedJobRetention is {options.FinishedJobRetention}; it must be positive, e.g. 7.00:00:00");
+        }
+        if (options.FinishedJobMaxCount < 0)
+        {
+            failures.Add($"{HubOptions.Section}:FinishedJobMaxCount is {options.FinishedJobMaxCount}; it must be 0 or more");
+        }
+        if (options.FinishedJobSweepInterval <= TimeSpan.Zero)
+        {
+            failures.Add($"{HubOptions.Section}:FinishedJobSweepInterval is {options.FinishedJobSweepInterval}; it must be positive, e.g. 00:01:00");
         }
         if (options.MaxBatchJobs is < 1 or > 10_000)
         {

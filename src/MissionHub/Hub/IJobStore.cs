@@ -86,9 +86,16 @@ public interface IJobStore
 
     /// <summary>
     /// Removes each of the jobs that is finished (completed, failed or cancelled), with one <c>jobs_purged</c> event for
-    /// all of them, in one step; others are left. Returns the jobs removed.
+    /// all of them (its <paramref name="reason"/>: <c>operator</c> or <c>retention</c>), in one step; others are left.
+    /// Returns the jobs removed.
     /// </summary>
-    Task<IReadOnlyList<Job>> PurgeAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<Job>> PurgeAsync(IReadOnlyList<string> jobIds, string reason, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Up to <paramref name="max"/> finished jobs retention may remove now, oldest first: those finished before
+    /// <paramref name="finishedBefore"/>, or when there are none, the oldest beyond <paramref name="keepAtMost"/>.
+    /// </summary>
+    Task<IReadOnlyList<string>> FinishedDueAsync(double finishedBefore, long keepAtMost, int max, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Pauses (or resumes) dispatch of <paramref name="jobType"/> on every process, with its <c>queue_paused</c> (or

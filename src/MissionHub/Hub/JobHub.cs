@@ -130,7 +130,7 @@ public sealed partial class JobHub(
     /// <summary>Removes every finished job matching the filter; returns how many.</summary>
     public async Task<int> PurgeMatchingAsync(IReadOnlyList<string> statuses, string? jobType, string? workerId, CancellationToken cancellationToken)
     {
-        var count = await ForEachMatchingAsync(statuses, jobType, workerId, ids => store.PurgeAsync(ids, CancellationToken.None), cancellationToken);
+        var count = await ForEachMatchingAsync(statuses, jobType, workerId, ids => store.PurgeAsync(ids, "operator", CancellationToken.None), cancellationToken);
         if (count > 0)
         {
             LogBulk(logger, "purged", count);

@@ -176,9 +176,9 @@ public sealed record JobRetriedPayload(string JobId, string OldStatus, string Ne
 
 /// <summary>
 /// <c>jobs_purged</c>: finished jobs removed in one step (at most a few hundred per event), their ids and how many of
-/// each status, so a read model can drop them.
+/// each status, so a read model can drop them; <c>reason</c> is <c>operator</c> (a purge request) or <c>retention</c>.
 /// </summary>
-public sealed record JobsPurgedPayload(int Count, IReadOnlyDictionary<string, int> ByStatus, IReadOnlyList<string> JobIds);
+public sealed record JobsPurgedPayload(int Count, IReadOnlyDictionary<string, int> ByStatus, IReadOnlyList<string> JobIds, string Reason);
 
 public sealed record JobProgressPayload(string JobId, string WorkerId, double Progress);
 

@@ -48,6 +48,12 @@ internal static class RedisJobScript
             redis.call('ZADD', P .. 'recent:' .. to, NOW, id)
             redis.call('ZREMRANGEBYRANK', P .. 'recent:' .. to, 0, -1001)
           end
+          -- Every finished job by when it finished: what retention removes, oldest first.
+          if to == 'completed' or to == 'failed' or to == 'cancelled' then
+            redis.call('ZADD', P .. 'finished', NOW, id)
+          elseif j.status == 'completed' or j.status == 'failed' or j.status == 'cancelled' then
+            redis.call('ZREM', P .. 'finished', id)
+          end
         end
 
         local function set_worker_status(w, status, job)
@@ -516,13 +522,32 @@ internal static class RedisJobScript
               redis.call('ZREM', P .. 'status:' .. j.status, id)
               redis.call('ZREM', P .. 'recent:' .. j.status, id)
               redis.call('ZREM', P .. 'all', id)
+              redis.call('ZREM', P .. 'finished', id)
               redis.call('HINCRBY', P .. 'counts:' .. j.job_type, j.status, -1)
               ids[#ids + 1] = id
               by_status[j.status] = (by_status[j.status] or 0) + 1
             end
           end
           if #ids > 0 then
-            emit('jobs_purged', 'jobs', cjson.encode({count = #ids, by_status = by_status, job_ids = ids}))
+            emit('jobs_purged', 'jobs', cjson.encode({count = #ids, by_status = by_status, job_ids = ids, reason = ARGV[A + tonumber(ARGV[A]) + 1]}))
+          end
+
+        elseif STEP == 'finished_due' then
+          -- ARGV: finished before (Unix seconds), most finished jobs to keep, max ids. The ids retention may remove now:
+          -- finished before the time, then the oldest beyond the count.
+          if redis.call('SETNX', P .. 'finished_indexed', '1') == 1 then
+            -- Jobs that finished before this index existed: indexed once, by when they last changed.
+            for _, status in ipairs({'completed', 'failed', 'cancelled'}) do
+              for _, id in ipairs(redis.call('ZRANGE', P .. 'status:' .. status, 0, -1)) do
+                redis.call('ZADD', P .. 'finished', redis.call('HGET', P .. 'job:' .. id, 'updated_at') or NOW, id)
+              end
+            end
+          end
+          local max = tonumber(ARGV[A + 2])
+          result = redis.call('ZRANGEBYSCORE', P .. 'finished', '-inf', '(' .. ARGV[A], 'LIMIT', 0, max)
+          if #result == 0 then
+            local excess = redis.call('ZCARD', P .. 'finished') - tonumber(ARGV[A + 1])
+            if excess > 0 then result = redis.call('ZRANGE', P .. 'finished', 0, math.min(excess, max) - 1) end
           end
 
         elseif STEP == 'pause_queue' then

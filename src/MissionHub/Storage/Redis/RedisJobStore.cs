@@ -258,8 +258,11 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
     public async Task<IReadOnlyList<Job>> RetryAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken = default) =>
         jobIds.Count == 0 ? [] : Jobs(await RunAsync("retry", null, [jobIds.Count, .. jobIds.Select(id => (RedisValue)id)], cancellationToken));
 
-    public async Task<IReadOnlyList<Job>> PurgeAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken = default) =>
-        jobIds.Count == 0 ? [] : Jobs(await RunAsync("purge", null, [jobIds.Count, .. jobIds.Select(id => (RedisValue)id)], cancellationToken));
+    public async Task<IReadOnlyList<Job>> PurgeAsync(IReadOnlyList<string> jobIds, string reason, CancellationToken cancellationToken = default) =>
+        jobIds.Count == 0 ? [] : Jobs(await RunAsync("purge", null, [jobIds.Count, .. jobIds.Select(id => (RedisValue)id), reason], cancellationToken));
+
+    public async Task<IReadOnlyList<string>> FinishedDueAsync(double finishedBefore, long keepAtMost, int max, CancellationToken cancellationToken = default) =>
+        [.. ((RedisResult[])(await RunAsync("finished_due", null, [Num(finishedBefore), keepAtMost, max], cancellationToken))!).Select(id => id.ToString())];
 
     public async Task<bool> SetQueuePausedAsync(string jobType, bool paused, double now, CancellationToken cancellationToken = default)
     {

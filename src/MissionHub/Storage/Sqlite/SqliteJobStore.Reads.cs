@@ -119,6 +119,41 @@ public sealed partial class SqliteJobStore
         return byType.ToDictionary(t => t.Key, t => JobCounts.From(t.Value), StringComparer.Ordinal);
     }
 
+    public async Task<IReadOnlyList<string>> FinishedDueAsync(double finishedBefore, long keepAtMost, int max, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        const string Finished = "status IN ('completed', 'failed', 'cancelled')";
+        var due = await ReadIdsAsync(connection,
+            $"SELECT id FROM jobs WHERE {Finished} AND updated_at < $before ORDER BY updated_at LIMIT $max", ("$before", finishedBefore), ("$max", max), cancellationToken);
+        if (due.Count > 0)
+        {
+            return due;
+        }
+        using var count = connection.CreateCommand();
+        count.CommandText = $"SELECT COUNT(*) FROM jobs WHERE {Finished}";
+        var excess = (long)(await count.ExecuteScalarAsync(cancellationToken))! - keepAtMost;
+        return excess <= 0
+            ? []
+            : await ReadIdsAsync(connection, $"SELECT id FROM jobs WHERE {Finished} ORDER BY updated_at LIMIT $max",
+                ("$before", 0), ("$max", Math.Min(excess, max)), cancellationToken);
+    }
+
+    private static async Task<List<string>> ReadIdsAsync(
+        SqliteConnection connection, string sql, (string, object) first, (string, object) second, CancellationToken cancellationToken)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Parameters.AddWithValue(first.Item1, first.Item2);
+        command.Parameters.AddWithValue(second.Item1, second.Item2);
+        var ids = new List<string>();
+        using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            ids.Add(reader.GetString(0));
+        }
+        return ids;
+    }
+
     public async Task<IReadOnlyDictionary<string, double>> ListPausedQueuesAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);

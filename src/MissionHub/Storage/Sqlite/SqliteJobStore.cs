@@ -85,6 +85,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
             CREATE INDEX IF NOT EXISTS ix_jobs_deadline ON jobs(deadline) WHERE deadline IS NOT NULL;
             CREATE INDEX IF NOT EXISTS ix_jobs_available ON jobs(available_at) WHERE available_at IS NOT NULL;
             CREATE UNIQUE INDEX IF NOT EXISTS ix_jobs_idem ON jobs(idem_key) WHERE idem_key IS NOT NULL;
+            CREATE INDEX IF NOT EXISTS ix_jobs_finished ON jobs(updated_at) WHERE status IN ('completed', 'failed', 'cancelled');
             CREATE INDEX IF NOT EXISTS ix_workers_offline ON workers(offline_since) WHERE offline_since IS NOT NULL;
             CREATE INDEX IF NOT EXISTS ix_workers_seen ON workers(json_extract(doc, '$.last_seen')) WHERE offline_since IS NULL;
             """;
@@ -418,7 +419,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
         }, cancellationToken);
     }
 
-    public Task<IReadOnlyList<Job>> PurgeAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<Job>> PurgeAsync(IReadOnlyList<string> jobIds, string reason, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
         return Write<IReadOnlyList<Job>>(write =>
@@ -436,7 +437,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
             }
             if (purged.Count > 0)
             {
-                Emit(write, HubEvents.Purged(purged, Now(), meta));
+                Emit(write, HubEvents.Purged(purged, reason, Now(), meta));
             }
             return purged;
         }, cancellationToken);
