@@ -41,8 +41,11 @@ public interface IMissionStore
     Task<StatusChange> ChangeStatusAsync(
         string id, MissionStatus to, double at, Func<MissionStatus, CharterEvent> changed, CancellationToken cancellationToken);
 
-    /// <summary>Appends to the mission's log, with its <paramref name="appended"/> event; false if there is no such mission.</summary>
-    Task<bool> AppendLogAsync(string id, MissionLogEntry entry, CharterEvent appended, CancellationToken cancellationToken);
+    /// <summary>
+    /// Appends to the mission's log, with its <paramref name="appended"/> event, unless there is no such mission or its log
+    /// already holds <paramref name="maxEntries"/> entries (then nothing is written).
+    /// </summary>
+    Task<LogAppend> AppendLogAsync(string id, MissionLogEntry entry, CharterEvent appended, int maxEntries, CancellationToken cancellationToken);
 
     /// <summary>Entries from index <paramref name="from"/> on, oldest first; null if there is no such mission.</summary>
     Task<MissionLogSlice?> ReadLogAsync(string id, long from, int limit, CancellationToken cancellationToken);
@@ -89,6 +92,15 @@ public sealed record StatusChange(StatusChangeOutcome Outcome, Mission? Mission,
     public static readonly StatusChange NotFound = new(StatusChangeOutcome.NotFound, null, default);
 }
 
+public enum LogAppend
+{
+    Appended,
+    NoSuchMission,
+
+    /// <summary>The mission's log holds as many entries as one mission may keep.</summary>
+    Full,
+}
+
 /// <summary>An idempotency key, the fingerprint of the request that carries it, and when the key may be used again.</summary>
 public sealed record IdempotencyClaim(string Key, string Fingerprint, double ExpiresAt);
 
@@ -111,6 +123,6 @@ public static class MissionStoreWrites
         return store.ChangeStatusAsync(id, to, at, from => MissionEvents.StatusChangedDraft(id, from, to, at, meta), cancellationToken);
     }
 
-    public static Task<bool> AppendLogAsync(this IMissionStore store, string id, MissionLogEntry entry, CancellationToken cancellationToken) =>
-        store.AppendLogAsync(id, entry, MissionEvents.LogAppendedDraft(id, entry, EventDrafts.CurrentMeta()), cancellationToken);
+    public static Task<LogAppend> AppendLogAsync(this IMissionStore store, string id, MissionLogEntry entry, int maxEntries, CancellationToken cancellationToken) =>
+        store.AppendLogAsync(id, entry, MissionEvents.LogAppendedDraft(id, entry, EventDrafts.CurrentMeta()), maxEntries, cancellationToken);
 }

@@ -3,6 +3,7 @@ using System.Buffers.Text;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.Options;
 using MissionHub.Events;
 
 namespace MissionHub.Missions;
@@ -13,6 +14,7 @@ namespace MissionHub.Missions;
 /// </summary>
 public sealed partial class MissionService(
     IMissionStore store,
+    IOptions<MissionOptions> options,
     TimeProvider time,
     ILogger<MissionService> logger)
 {
@@ -218,9 +220,15 @@ public sealed partial class MissionService(
         }
 
         var entry = new MissionLogEntry(Now(), request.Level!, request.Message, data);
-        if (!await store.AppendLogAsync(id, entry, CancellationToken.None))
+        var maxEntries = options.Value.MaxLogEntries;
+        switch (await store.AppendLogAsync(id, entry, maxEntries, CancellationToken.None))
         {
-            return MissionError.NotFound(id);
+            case LogAppend.NoSuchMission:
+                return MissionError.NotFound(id);
+            case LogAppend.Full:
+                return new MissionError(StatusCodes.Status409Conflict,
+                    $"mission '{id}' has {maxEntries} log entries, the most one mission keeps ({MissionOptions.Section}:MaxLogEntries); nothing was appended",
+                    "log", new Dictionary<string, object?> { ["max_log_entries"] = maxEntries });
         }
         return entry;
     }

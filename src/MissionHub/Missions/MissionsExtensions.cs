@@ -13,6 +13,8 @@ public static class MissionsExtensions
     {
         var services = builder.Services;
         services.TryAddSingleton(TimeProvider.System);
+        services.AddOptions<MissionOptions>().BindConfiguration(MissionOptions.Section).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MissionOptions>, MissionOptionsValidator>());
         services.TryAddSingleton<SqliteMissionStore>();
         services.TryAddSingleton<RedisMissionStore>();
         services.TryAddSingleton<IMissionStore>(sp =>
@@ -33,4 +35,21 @@ internal sealed class MissionStoreStartup(IMissionStore store) : IHostedService
     public Task StartAsync(CancellationToken cancellationToken) => store.InitializeAsync(cancellationToken);
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>Section <c>MissionHub:Missions</c>.</summary>
+public sealed class MissionOptions
+{
+    public const string Section = "MissionHub:Missions";
+
+    /// <summary>Most entries one mission's log keeps; an append beyond it is refused with 409 (the log stays as it is).</summary>
+    public int MaxLogEntries { get; set; } = 10_000;
+}
+
+internal sealed class MissionOptionsValidator : IValidateOptions<MissionOptions>
+{
+    public ValidateOptionsResult Validate(string? name, MissionOptions options) =>
+        options.MaxLogEntries >= 1
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail($"{MissionOptions.Section}:MaxLogEntries is {options.MaxLogEntries}; it must be at least 1, e.g. 10000");
 }

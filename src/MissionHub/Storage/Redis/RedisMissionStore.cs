@@ -87,9 +87,10 @@ public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys
           result = {'changed', status}
 
         elseif STEP == 'log' then
-          -- ARGV: id, entry JSON, event payload JSON.
+          -- ARGV: id, entry JSON, event payload JSON, most entries. -1: no such mission, 0: the log is full.
           local id = ARGV[A]
           if redis.call('EXISTS', P .. 'mission:' .. id) == 0 then return step_reply(-1) end
+          if redis.call('LLEN', P .. 'mission:' .. id .. ':log') >= tonumber(ARGV[A + 3]) then return step_reply(0) end
           result = redis.call('RPUSH', P .. 'mission:' .. id .. ':log', ARGV[A + 1])
           emit_event('{{MissionEvents.Source}}', '{{MissionEvents.LogAppended}}', 'mission_' .. id, ARGV[A + 2])
         else
@@ -243,11 +244,16 @@ public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys
         }
     }
 
-    public async Task<bool> AppendLogAsync(string id, MissionLogEntry entry, CharterEvent appended, CancellationToken cancellationToken)
+    public async Task<LogAppend> AppendLogAsync(string id, MissionLogEntry entry, CharterEvent appended, int maxEntries, CancellationToken cancellationToken)
     {
-        var result = await steps.RunAsync(WriteScript, keys.Prefix, "log", entry.Timestamp,
-            [id, ToJson(entry), appended.Payload.GetRawText()], cancellationToken);
-        return (long)result > 0;
+        var result = (long)await steps.RunAsync(WriteScript, keys.Prefix, "log", entry.Timestamp,
+            [id, ToJson(entry), appended.Payload.GetRawText(), maxEntries], cancellationToken);
+        return result switch
+        {
+            > 0 => LogAppend.Appended,
+            0 => LogAppend.Full,
+            _ => LogAppend.NoSuchMission,
+        };
     }
 
     public async Task<MissionLogSlice?> ReadLogAsync(string id, long from, int limit, CancellationToken cancellationToken)

@@ -190,18 +190,25 @@ public sealed class SqliteMissionStore(SqliteDatabase database) : IMissionStore
             return new StatusChange(StatusChangeOutcome.Changed, mission with { Status = to, UpdatedAt = at }, from);
         });
 
-    public Task<bool> AppendLogAsync(string id, MissionLogEntry entry, CharterEvent appended, CancellationToken cancellationToken) =>
+    public Task<LogAppend> AppendLogAsync(string id, MissionLogEntry entry, CharterEvent appended, int maxEntries, CancellationToken cancellationToken) =>
         database.Writer.WriteAsync(write =>
         {
             var exists = write.Command("SELECT 1 FROM missions WHERE id = $id", "$id");
             exists.Parameters[0].Value = id;
             if (exists.ExecuteScalar() is null)
             {
-                return false;
+                return LogAppend.NoSuchMission;
+            }
+            // Entries are numbered from 0 without gaps: the next index is the count (read from the primary key).
+            var next = write.Command("SELECT COALESCE(MAX(idx) + 1, 0) FROM mission_log WHERE mission_id = $id", "$id");
+            next.Parameters[0].Value = id;
+            if ((long)next.ExecuteScalar()! >= maxEntries)
+            {
+                return LogAppend.Full;
             }
             InsertLog(write, id, entry);
             SqliteEventLog.Insert(write, [appended]);
-            return true;
+            return LogAppend.Appended;
         });
 
     public async Task<MissionLogSlice?> ReadLogAsync(string id, long from, int limit, CancellationToken cancellationToken)
