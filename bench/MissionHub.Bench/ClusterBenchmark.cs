@@ -17,19 +17,30 @@ namespace MissionHub.Bench;
 internal static class ClusterBenchmark
 {
 
-    public const string Usage = "[--processes 1,2,3] [--rounds 3] [--jobs 20000] [--workers 16] [--slots 4] [--submitters 32] [--warmup 5 (seconds)] [--rate 1000] [--seconds 5] [--bullmq-mode single|bulk]";
+    public const string Usage = "[--processes 1,2,3] [--rounds 3] [--jobs 20000] [--workers 16] [--slots 4] [--submitters 32] [--warmup 5 (seconds)] [--rate 1000] [--seconds 5] [--bullmq-mode single|bulk] [--submit single|batch] [--backend redis|sqlite]";
 
     public static async Task<int> RunAsync(string[] args)
     {
         var options = BenchArgs.Parse(args, new()
         {
             ["processes"] = "1,2,3", ["rounds"] = "3", ["jobs"] = "20000", ["workers"] = "16", ["slots"] = "4", ["submitters"] = "32",
-            ["warmup"] = "5", ["rate"] = "1000", ["seconds"] = "5", ["bullmq-mode"] = "single",
+            ["warmup"] = "5", ["rate"] = "1000", ["seconds"] = "5", ["bullmq-mode"] = "single", ["submit"] = "single", ["backend"] = "redis",
         });
         var processCounts = options.IntList("processes");
         var rounds = options.Int("rounds");
+        var submit = options.Text("submit");
+        var backend = options.Text("backend");
+        if (submit is not ("single" or "batch") || backend is not ("redis" or "sqlite"))
+        {
+            throw new ArgumentException("--submit must be single or batch, --backend redis or sqlite");
+        }
+        if (backend == "sqlite" && processCounts.Any(p => p != 1))
+        {
+            throw new ArgumentException("--backend sqlite runs one process: pass --processes 1");
+        }
+        // A batch is POST /api/jobs/batch of 1,000 jobs, like BullMQ's addBulk of 1,000.
         var settings = new RunSettings(options.Int("jobs"), options.Int("workers"), options.Int("slots"), options.Int("submitters"),
-            options.Int("warmup"), options.Int("rate"), options.Int("seconds"));
+            options.Int("warmup"), options.Int("rate"), options.Int("seconds"), submit == "batch" ? 1000 : 1, backend);
         var bullMode = options.Text("bullmq-mode");
         if (bullMode is not ("single" or "bulk"))
         {
@@ -46,6 +57,7 @@ internal static class ClusterBenchmark
         var redisVersion = await RedisServerProcess.VersionAsync();
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"cluster: {settings.Jobs:N0} jobs, {settings.Workers} workers x {settings.Slots} slots, {settings.Submitters} submitters, " +
+            $"{(settings.Batch > 1 ? $"batches of {settings.Batch}" : "single submits")}, {settings.Backend}, " +
             $"MissionHub on {string.Join('/', processCounts)} processes, latency at {settings.Rate}/s for {settings.Seconds} s, {rounds} rounds, " +
             $"{Environment.ProcessorCount} cores, load average {LoadAverage()}; {redisVersion}"));
         Console.Error.WriteLine(peer is null ? $"  BullMQ: {whyNot}" : $"  BullMQ peer: node {nodeVersion}, {peer.Folder}, {bullMode} adds");
@@ -65,7 +77,7 @@ internal static class ClusterBenchmark
                     failures++;
                 }
                 Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"round {round}  missionhub redis x{processes}: {result.JobsPerSecond:N0} jobs/s end to end; dispatch at {settings.Rate}/s p50 {result.P50Ms:0.00} ms, " +
+                    $"round {round}  missionhub {settings.Backend} x{processes} ({(settings.Batch > 1 ? "batches" : "single submits")}): {result.JobsPerSecond:N0} jobs/s end to end; dispatch at {settings.Rate}/s p50 {result.P50Ms:0.00} ms, " +
                     $"p99 {result.P99Ms:0.00} ms, max {result.MaxMs:0.00} ms; {verdict}"));
             }
             BullMqResult? bull = null;
@@ -91,7 +103,7 @@ internal static class ClusterBenchmark
             foreach (var (processes, result) in hub)
             {
                 rows.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"| {round} | MissionHub, {processes} process{(processes == 1 ? "" : "es")} | {result.JobsPerSecond:N0} | {result.P50Ms:0.00} | {result.P99Ms:0.00} | {result.MaxMs:0.00} | " +
+                    $"| {round} | MissionHub {settings.Backend}, {processes} process{(processes == 1 ? "" : "es")}, {(settings.Batch > 1 ? $"batches of {settings.Batch}" : "single submits")} | {result.JobsPerSecond:N0} | {result.P50Ms:0.00} | {result.P99Ms:0.00} | {result.MaxMs:0.00} | " +
                     $"{result.Lost} / {result.Doubled} | {(bull is null ? "–" : (result.JobsPerSecond / bull.JobsPerSecond).ToString("0.00", CultureInfo.InvariantCulture))} |"));
             }
             if (bull is not null)
@@ -124,7 +136,8 @@ internal static class ClusterBenchmark
         }
     }
 
-    private sealed record RunSettings(int Jobs, int Workers, int Slots, int Submitters, int WarmupSeconds, int Rate, int Seconds);
+    private sealed record RunSettings(
+        int Jobs, int Workers, int Slots, int Submitters, int WarmupSeconds, int Rate, int Seconds, int Batch, string Backend);
 
     private sealed record HubResult(double JobsPerSecond, double P50Ms, double P99Ms, double MaxMs, int Lost, int Doubled);
 
@@ -132,7 +145,7 @@ internal static class ClusterBenchmark
     {
         // One deployment: every process on the same Redis with the same key prefix.
         var shared = new Dictionary<string, string> { ["MissionHub__Storage__Redis__KeyPrefix"] = $"benchcluster{Guid.NewGuid():N}:" };
-        var servers = await Task.WhenAll(Enumerable.Range(0, processes).Select(_ => HubServer.StartAsync("redis", redis, shared)));
+        var servers = await Task.WhenAll(Enumerable.Range(0, processes).Select(_ => HubServer.StartAsync(settings.Backend, redis, shared)));
         var addresses = servers.Select(s => s.BaseAddress).ToArray();
         var pool = new BenchWorkerPool(servers, settings.Workers, settings.Slots);
         try
@@ -140,11 +153,11 @@ internal static class ClusterBenchmark
             await pool.StartAsync();
 
             // Warm-up at full load (tiered compilation of every process), then the measured run.
-            var warmed = await SubmitSpreadAsync(addresses, int.MaxValue, settings.Submitters, TimeSpan.FromSeconds(settings.WarmupSeconds));
+            var warmed = await SubmitSpreadAsync(addresses, int.MaxValue, settings.Submitters, TimeSpan.FromSeconds(settings.WarmupSeconds), settings.Batch);
             await pool.WaitForCompletionsAsync(warmed);
             pool.Reset(track: true);
             var clock = Stopwatch.StartNew();
-            var submitted = await SubmitSpreadAsync(addresses, settings.Jobs, settings.Submitters, Timeout.InfiniteTimeSpan);
+            var submitted = await SubmitSpreadAsync(addresses, settings.Jobs, settings.Submitters, Timeout.InfiniteTimeSpan, settings.Batch);
             var done = await pool.TryWaitForCompletionsAsync(submitted);
             var throughput = submitted / clock.Elapsed.TotalSeconds;
             var (distinct, doubled) = pool.CheckOnce();
@@ -223,25 +236,38 @@ internal static class ClusterBenchmark
 
     private static string Truncate(string text) => text.Length <= 300 ? text : text[..300] + "…";
 
-    /// <summary>Concurrent raw keep-alive submitters, submitter <c>s</c> on process <c>s mod N</c>; returns how many were accepted.</summary>
-    private static async Task<int> SubmitSpreadAsync(Uri[] addresses, int count, int submitters, TimeSpan limit)
+    /// <summary>
+    /// Concurrent raw keep-alive submitters, submitter <c>s</c> on process <c>s mod N</c>, each sending one job per
+    /// request or <paramref name="batch"/> jobs per <c>POST /api/jobs/batch</c>; returns how many jobs were accepted.
+    /// </summary>
+    private static async Task<int> SubmitSpreadAsync(Uri[] addresses, int count, int submitters, TimeSpan limit, int batch)
     {
-        var requests = addresses.Select(a => RawHttpConnection.JsonPost(a, "/api/jobs", """{"job_type":"bench","payload":{"t":0}}""")).ToArray();
-        var next = 0;
+        const string Job = """{"job_type":"bench","payload":{"t":0}}""";
+        byte[] Request(Uri address, int jobs) => jobs == 1 && batch == 1
+            ? RawHttpConnection.JsonPost(address, "/api/jobs", Job)
+            : RawHttpConnection.JsonPost(address, "/api/jobs/batch", "{\"jobs\":[" + string.Join(',', Enumerable.Repeat(Job, jobs)) + "]}");
+        var full = addresses.Select(a => Request(a, batch)).ToArray();
+        long next = 0;
         var submitted = 0;
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, submitters).Select(async s =>
         {
             var target = s % addresses.Length;
             using var connection = await RawHttpConnection.OpenAsync(addresses[target]);
-            while ((limit == Timeout.InfiniteTimeSpan || clock.Elapsed < limit) && Interlocked.Increment(ref next) <= count)
+            while (limit == Timeout.InfiniteTimeSpan || clock.Elapsed < limit)
             {
-                var status = await connection.SendAsync(requests[target]);
+                var first = Interlocked.Add(ref next, batch) - batch;
+                if (first >= count)
+                {
+                    break;
+                }
+                var jobs = (int)Math.Min(batch, count - first);
+                var status = await connection.SendAsync(jobs == batch ? full[target] : Request(addresses[target], jobs));
                 if (status != 201)
                 {
-                    throw new InvalidOperationException($"POST /api/jobs answered {status}");
+                    throw new InvalidOperationException($"submitting {jobs} job(s) answered {status}");
                 }
-                Interlocked.Increment(ref submitted);
+                Interlocked.Add(ref submitted, jobs);
             }
         }));
         return submitted;

@@ -16,7 +16,7 @@ internal sealed class RawHttpConnection : IDisposable
     private static readonly byte[] LastChunk = "\r\n0\r\n\r\n"u8.ToArray();
 
     private readonly Socket _socket;
-    private readonly byte[] _buffer = new byte[16 * 1024];
+    private byte[] _buffer = new byte[16 * 1024];
     private int _start;
     private int _end;
 
@@ -100,7 +100,12 @@ internal sealed class RawHttpConnection : IDisposable
         }
         if (_end == _buffer.Length)
         {
-            throw new InvalidOperationException("an answer larger than the read buffer");
+            // A large answer (a batch of jobs): the buffer grows, up to a bound.
+            if (_buffer.Length >= 64 * 1024 * 1024)
+            {
+                throw new InvalidOperationException("an answer larger than 64 MiB");
+            }
+            Array.Resize(ref _buffer, _buffer.Length * 2);
         }
         var read = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None);
         if (read == 0)
