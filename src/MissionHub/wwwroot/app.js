@@ -1,6 +1,6 @@
 // MissionHub dashboard: one live state fed by /ws/monitor, rendered per animation frame.
-// REST is used only for user actions, mission lists/detail/log loading, supervisor/telemetry reads and
-// telemetry history; everything else comes from the event stream.
+// REST is used only for user actions, mission lists/detail/log loading, the queues list (re-read when an event
+// says it changed), supervisor/telemetry reads and telemetry history; everything else comes from the event stream.
 import { MonitorClient } from './monitor.js';
 
 const $ = (id) => document.getElementById(id);
@@ -11,11 +11,15 @@ const FINISHED_KEPT = 500;   // completed / failed jobs remembered
 const ACTIVITY_SHOWN = 12;
 const TRANSITIONS = { PENDING: ['RUNNING', 'FAILED', 'CANCELLED'], RUNNING: ['COMPLETED', 'FAILED', 'CANCELLED'] };
 const MISSION_STATUSES = ['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'];
+const QUEUES_EVERY_MS = 500; // GET /api/queues at most this often, and only when an event says it changed
+const QUEUE_EVENTS = new Set(['job_submitted', 'job_assigned', 'job_status_changed', 'job_completed', 'job_failed',
+  'worker_connected', 'worker_disconnected', 'queue_paused', 'queue_resumed']);
 
 // ---------- page counters (read by tests and the bench) ----------
 const counters = {
   eventsApplied: 0, lastSeq: -1, epoch: null, connection: 'connecting', reconnects: 0, resyncs: 0,
   resyncFailures: 0, snapshots: 0, errors: 0, longTasks: 0, longTaskMs: 0, renders: 0, lastServerHeartbeat: null,
+  queueLoads: 0,
 };
 window.missionHub = counters;
 try {
@@ -40,6 +44,9 @@ const S = {
   events: [],               // newest last
   eventTypes: new Set(),
   robots: new Map(),
+  queues: null,             // job type -> GET /api/queues row, once loaded
+  queuesStale: true,        // an event (or a snapshot) since the last load started
+  queuesError: null,
   telemetry: 'unknown',     // 'unknown' | 'available' | 'missing' | 'error'
   health: { state: 'unknown', data: null },
   open: null,               // { id, mission, log, error, loading }
@@ -143,14 +150,18 @@ function onSnapshot(data) {
   // Missions are not in the hub snapshot: (re)load them so that the stream then keeps them current.
   loadMissions();
   loadMissionStats();
+  queuesChanged();
   mark('overview', 'jobs', 'jobsAll', 'agents', 'missions', 'foot');
 }
 
 function onEvents(events) {
+  let queues = false;
   for (const e of events) {
     applyEvent(e);
     recordEvent(e);
+    if (QUEUE_EVENTS.has(e.type)) queues = true;
   }
+  if (queues) queuesChanged();
   mark('events', 'foot');
 }
 
@@ -294,6 +305,12 @@ function applyEvent(e) {
       touchWorker(e.worker_id, ms);
       return;
     }
+    case 'queue_paused':
+      setQueuePaused(e.job_type, true, e.paused_at);
+      return;
+    case 'queue_resumed':
+      setQueuePaused(e.job_type, false, null);
+      return;
     default:
   }
 }
@@ -447,6 +464,75 @@ async function changeMissionStatus(id, status, button) {
   }
   button.disabled = false;
   mark('detail', 'missions');
+}
+
+// ---------- queues ----------
+// The counts are the server's (GET /api/queues), re-read when a job, worker or queue event arrives: at most every
+// QUEUES_EVERY_MS, one request at a time, and only while the view is shown. A pause or resume shows at once from
+// its event (or the button's answer); the next read confirms it.
+const queueLoad = { inFlight: false, last: 0, timer: null, seen: new Map(), busy: new Set() };
+
+function queuesChanged() {
+  S.queuesStale = true;
+  if (view === 'queues') scheduleQueuesLoad();
+}
+
+function scheduleQueuesLoad() {
+  if (queueLoad.timer || queueLoad.inFlight) return; // an answer in flight reloads once more if it is stale
+  const wait = Math.max(0, queueLoad.last + QUEUES_EVERY_MS - Date.now());
+  queueLoad.timer = setTimeout(() => { queueLoad.timer = null; loadQueues(); }, wait);
+}
+
+async function loadQueues() {
+  queueLoad.inFlight = true;
+  queueLoad.last = Date.now();
+  queueLoad.seen.clear();
+  S.queuesStale = false;
+  counters.queueLoads += 1;
+  try {
+    const data = await api('GET', '/api/queues');
+    const queues = new Map((data?.queues || []).map((q) => [q.job_type, q]));
+    // A pause or resume seen while the request was out is at least as new as its answer.
+    for (const [type, change] of queueLoad.seen) {
+      const q = queues.get(type) || emptyQueue(type);
+      queues.set(type, { ...q, ...change });
+    }
+    S.queues = queues;
+    S.queuesError = null;
+  } catch (err) {
+    S.queuesError = err;
+  }
+  queueLoad.inFlight = false;
+  if (S.queuesStale && view === 'queues') scheduleQueuesLoad();
+  mark('queues');
+}
+
+function emptyQueue(type) {
+  return { job_type: type, paused: false, paused_at: null, pending: 0, active: 0, completed: 0, failed: 0, cancelled: 0, workers: [] };
+}
+
+function setQueuePaused(type, paused, at) {
+  if (!type) return;
+  const q = S.queues?.get(type) || emptyQueue(type);
+  const change = { paused, paused_at: paused ? (at ?? q.paused_at ?? null) : null };
+  if (queueLoad.inFlight) queueLoad.seen.set(type, change);
+  if (S.queues) S.queues.set(type, { ...q, ...change });
+  mark('queues');
+}
+
+async function changeQueue(type, pause, button) {
+  queueLoad.busy.add(type);
+  button.disabled = true;
+  try {
+    const change = await api('POST', `/api/queues/${encodeURIComponent(type)}/${pause ? 'pause' : 'resume'}`);
+    showError($('queue-action-error'), null);
+    setQueuePaused(change.job_type, change.paused, null);
+  } catch (err) {
+    showError($('queue-action-error'), new Error(`${pause ? 'Pause' : 'Resume'} ${type}: ${err.message}`));
+  }
+  queueLoad.busy.delete(type);
+  queuesChanged();
+  mark('queues');
 }
 
 // ---------- telemetry and supervisor (features that may not be on this server) ----------
@@ -627,6 +713,7 @@ function renderFrame() {
   if (view === 'overview' && parts.has('overview')) renderOverview();
   if (view === 'missions' && (parts.has('missions') || parts.has('detail'))) renderMissions(parts);
   if (view === 'jobs' && (parts.has('jobs') || parts.has('jobsAll'))) renderJobs(parts.has('jobsAll'));
+  if (view === 'queues' && parts.has('queues')) renderQueues();
   if (view === 'agents' && parts.has('agents')) renderAgents();
   if (view === 'events' && (parts.has('events') || parts.has('eventTypes'))) {
     // The log redraws at most 5 times a second: readable, and cheap at hundreds of events a second.
@@ -649,6 +736,7 @@ function rendered(part) {
     case 'missions': case 'detail': return view === 'missions';
     case 'jobs': case 'jobsAll': return view === 'jobs';
     case 'agents': return view === 'agents';
+    case 'queues': return view === 'queues';
     case 'events': case 'eventTypes': return view === 'events';
     default: return true;
   }
@@ -884,6 +972,21 @@ function buildLanes() {
   dirtyJobs.clear();
 }
 
+function renderQueues() {
+  showError($('queues-error'), S.queuesError ? new Error(`Could not load queues: ${S.queuesError.message}`) : null);
+  const focused = document.activeElement?.dataset?.queue;
+  const queues = S.queues ? [...S.queues.values()].sort((a, b) => a.job_type.localeCompare(b.job_type)) : [];
+  const count = (q, name) => `<td class="num" data-count="${name}">${esc(q[name] ?? 0)}</td>`;
+  $('queues-body').innerHTML = queues.length
+    ? queues.map((q) => `<tr data-type="${esc(q.job_type)}" data-paused="${q.paused}"><td class="mono">${esc(q.job_type)}</td>
+      <td>${q.paused ? `${badge('paused')}${q.paused_at != null ? ` <span class="muted small">${timeTag(toMs(q.paused_at), false)}</span>` : ''}` : badge('dispatching')}</td>
+      ${count(q, 'pending')}${count(q, 'active')}${count(q, 'completed')}${count(q, 'failed')}${count(q, 'cancelled')}
+      <td class="workers">${(q.workers || []).length ? q.workers.map((w) => `<span class="mono">${esc(w)}</span>`).join(', ') : '<span class="muted">none connected</span>'}</td>
+      <td class="needs-operator"><button type="button" class="small-btn needs-operator" data-queue="${esc(q.job_type)}" data-pause="${!q.paused}" ${queueLoad.busy.has(q.job_type) ? 'disabled' : ''}>${q.paused ? 'Resume' : 'Pause'}</button></td></tr>`).join('')
+    : `<tr><td colspan="9" class="muted">${S.queues ? 'No job types yet: one appears when a job of it is submitted, or a worker that takes it connects.' : (S.queuesError ? 'Not loaded.' : 'Loading…')}</td></tr>`;
+  if (focused) $('queues-body').querySelector(`button[data-queue="${focused}"]`)?.focus();
+}
+
 function renderAgents() {
   const workers = [...S.workers.values()].sort((a, b) => a.id.localeCompare(b.id));
   $('workers-body').innerHTML = workers.length
@@ -983,7 +1086,7 @@ function route() {
   const hash = location.hash || '#/overview';
   const [path, query] = hash.slice(2).split('?');
   const [name, arg] = path.split('/').map(decodeURIComponent);
-  view = ['overview', 'missions', 'jobs', 'agents', 'events'].includes(name) ? name : 'overview';
+  view = ['overview', 'missions', 'jobs', 'queues', 'agents', 'events'].includes(name) ? name : 'overview';
   document.querySelectorAll('.view').forEach((v) => { v.hidden = v.dataset.view !== view; });
   document.querySelectorAll('nav a').forEach((a) => {
     if (a.dataset.view === view) a.setAttribute('aria-current', 'page');
@@ -1001,7 +1104,8 @@ function route() {
     if (!arg && S.robotOpen) closeRobot();
   }
   if (view === 'jobs') lastLaneBuild = 0;
-  mark('overview', 'missions', 'detail', 'jobsAll', 'agents', 'events', 'eventTypes', 'foot');
+  if (view === 'queues' && (S.queuesStale || S.queuesError)) scheduleQueuesLoad(); // a failed read is retried on the next event or visit, not on a timer
+  mark('overview', 'missions', 'detail', 'jobsAll', 'queues', 'agents', 'events', 'eventTypes', 'foot');
 }
 
 // ---------- connection banner ----------
@@ -1103,6 +1207,10 @@ function wire() {
       button.disabled = false;
     }
   });
+  $('queues-body').addEventListener('click', (ev) => {
+    const button = ev.target.closest('button[data-queue]');
+    if (button) changeQueue(button.dataset.queue, button.dataset.pause === 'true', button);
+  });
   $('ev-filter').addEventListener('input', () => mark('events', 'eventsNow'));
   $('ev-pause').addEventListener('click', (ev) => {
     eventLog.paused = !eventLog.paused;
@@ -1134,6 +1242,8 @@ const client = new MonitorClient({ url: `${scheme}//${location.host}/ws/monitor`
 counters.client = client;
 // For tests and the bench: the seqs of the events this page has applied (the newest EVENTS_KEPT).
 counters.seqs = () => S.events.map((e) => e.seq);
+counters.queues = () => (S.queues ? [...S.queues.values()] : null);
+counters.queuesSettled = () => !queueLoad.inFlight && !queueLoad.timer && !S.queuesStale;
 counters.jobCounts = () => {
   let pending = 0;
   for (const j of S.jobs.values()) if (j.status === 'pending') pending += 1;

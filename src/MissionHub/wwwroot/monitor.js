@@ -5,8 +5,9 @@
 
 // 'agents' is left out: it is exactly the worker_* events (topic workers) plus telemetry.connection_* (topic
 // telemetry), and with it the server's combined type pattern passes its 200-character limit and the
-// subscribe fails (the socket is closed).
-export const TOPICS = ['workers', 'jobs', 'system_stats', 'heartbeat', 'missions', 'supervisor', 'telemetry', 'metrics'];
+// subscribe fails (the socket is closed). 'jobs:status' is for queue_paused / queue_resumed (its job_* types are
+// in 'jobs' already, and each event still comes once).
+export const TOPICS = ['workers', 'jobs', 'jobs:status', 'system_stats', 'heartbeat', 'missions', 'supervisor', 'telemetry', 'metrics'];
 
 const HEARTBEAT_MS = 15000;
 const BACKOFF_MS = [500, 1000, 2000, 3000, 5000]; // then every 5 s (±20 %)

@@ -79,6 +79,29 @@ public sealed class AuthDashboardTests(BrowserFixture browser) : IClassFixture<B
     }
 
     [Fact]
+    public async Task Viewer_SeesQueuesLive_WithoutPauseControls()
+    {
+        var (_, page, errors) = await SignInAsync("viewer");
+        using var operatorClient = AuthTestSupport.Client(_server, AuthTestSupport.RoleKeys["operator"]);
+        using var submitted = await operatorClient.PostAsync(new Uri("/api/jobs", UriKind.Relative),
+            new StringContent("""{"job_type":"survey"}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Created, submitted.StatusCode);
+
+        await page.ClickAsync("nav a[data-view='queues']");
+        var row = page.Locator("#queues-body tr[data-type='survey']");
+        await Expect(row.Locator("[data-count='pending']")).ToHaveTextAsync("1");
+        await Expect(row.Locator("button[data-queue]")).ToBeHiddenAsync();
+
+        // An operator's pause elsewhere shows up live; the viewer's own is refused by the server.
+        using var paused = await operatorClient.PostAsync(new Uri("/api/queues/survey/pause", UriKind.Relative), null);
+        Assert.Equal(HttpStatusCode.OK, paused.StatusCode);
+        await Expect(row).ToHaveAttributeAsync("data-paused", "true");
+        var status = await page.EvaluateAsync<int>("async () => (await fetch('/api/queues/survey/resume', { method: 'POST' })).status");
+        Assert.Equal(403, status);
+        Assert.Empty(errors);
+    }
+
+    [Fact]
     public async Task Operator_CanSubmitAJob()
     {
         var (_, page, errors) = await SignInAsync("operator");

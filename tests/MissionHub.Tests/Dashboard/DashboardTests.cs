@@ -307,6 +307,114 @@ public sealed class DashboardTests(BrowserFixture browser) : IClassFixture<Brows
     }
 
     [Fact]
+    public async Task Queues_PauseFromThePage_HoldsItsJobs_ResumeHandsThemOut_AndAnApiPauseShowsLive()
+    {
+        var server = Server();
+        using var http = Client(server);
+        var waiting = new List<string>();
+        for (var i = 0; i < 2; i++)
+        {
+            waiting.Add(await SubmitJobAsync(http, "render", priority: i));
+        }
+        var (page, errors) = await OpenAsync(server);
+        await page.ClickAsync("nav a[data-view='queues']");
+        var row = page.Locator("#queues-body tr[data-type='render']");
+        await Expect(row.Locator("[data-count='pending']")).ToHaveTextAsync("2");
+        await Expect(row).ToHaveAttributeAsync("data-paused", "false");
+        await Expect(row.Locator(".badge")).ToHaveTextAsync("dispatching");
+
+        // Pause from the page: the row says so without a reload, and so does the API.
+        await row.Locator("button[data-queue]").ClickAsync();
+        await Expect(row).ToHaveAttributeAsync("data-paused", "true");
+        await Expect(row.Locator(".badge")).ToHaveTextAsync("paused");
+        await Expect(row.Locator("button[data-queue]")).ToHaveTextAsync("Resume");
+        Assert.True(await QueueAsync(http, "render") is { } paused && paused.GetProperty("paused").GetBoolean(), "GET /api/queues says render is paused");
+
+        // A worker for the type connects and a job is submitted: nothing is handed out, and the page shows both.
+        await using var worker = await RawWorker.RegisterAsync(server, "w-queues", ["render"]);
+        waiting.Add(await SubmitJobAsync(http, "render", priority: 9));
+        await Expect(row.Locator("td.workers")).ToContainTextAsync("w-queues");
+        await Expect(row.Locator("[data-count='pending']")).ToHaveTextAsync("3");
+        await worker.AssertNothingReceivedAsync(TimeSpan.FromSeconds(1));
+        Assert.Equal(3, (await QueueAsync(http, "render"))!.Value.GetProperty("pending").GetInt64());
+        await Expect(row.Locator("[data-count='active']")).ToHaveTextAsync("0");
+
+        // Resume from the page: the best job goes to the worker and the row follows live.
+        await row.Locator("button[data-queue]").ClickAsync();
+        var job = await worker.ReceiveJobAsync();
+        Assert.Equal(waiting[2], job.GetProperty("id").GetString());
+        await Expect(row).ToHaveAttributeAsync("data-paused", "false");
+        await Expect(row.Locator("button[data-queue]")).ToHaveTextAsync("Pause");
+        await Expect(row.Locator("[data-count='active']")).ToHaveTextAsync("1");
+        await Expect(row.Locator("[data-count='pending']")).ToHaveTextAsync("2");
+        await worker.CompleteAsync(waiting[2], new { frames = 1 });
+        await Expect(row.Locator("[data-count='completed']")).ToHaveTextAsync("1");
+        await worker.ReceiveJobAsync(); // the next one is handed out as soon as the slot frees
+        await Expect(row.Locator("[data-count='pending']")).ToHaveTextAsync("1");
+        await ScreenshotAsync(page, "queues");
+
+        // A pause made through the API, of a type with no jobs yet, shows up live; so does its resume.
+        using (var pause = await http.PostAsync(new Uri("/api/queues/transcode/pause", UriKind.Relative), null))
+        {
+            var change = await pause.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.True(pause.IsSuccessStatusCode, change.ToString());
+            Assert.True(change.GetProperty("changed").GetBoolean());
+        }
+        var transcode = page.Locator("#queues-body tr[data-type='transcode']");
+        await Expect(transcode).ToHaveAttributeAsync("data-paused", "true");
+        await Expect(transcode.Locator(".badge")).ToHaveTextAsync("paused");
+        await Expect(transcode.Locator("time .ago")).ToContainTextAsync(new System.Text.RegularExpressions.Regex("ago|just now"));
+        using (var resume = await http.PostAsync(new Uri("/api/queues/transcode/resume", UriKind.Relative), null))
+        {
+            resume.EnsureSuccessStatusCode();
+        }
+        await Expect(transcode).ToHaveAttributeAsync("data-paused", "false");
+
+        // Live from events, not by polling: with nothing happening, the page does not read the queues again.
+        await Eventually.TrueAsync(() => page.EvaluateAsync<bool>("() => window.missionHub.queuesSettled()"),
+            TimeSpan.FromSeconds(5), "the page's last read of the queues to have settled");
+        var loads = await CounterAsync(page, "queueLoads");
+        await worker.AssertNothingReceivedAsync(TimeSpan.FromSeconds(1.5));
+        Assert.Equal(loads, await CounterAsync(page, "queueLoads"));
+
+        // A refusal is shown as the server words it, and the row stays as it was.
+        await page.RouteAsync("**/api/queues/render/pause", route => route.FulfillAsync(new()
+        {
+            Status = 403,
+            ContentType = "application/problem+json",
+            Body = """{"title":"Forbidden","status":403,"detail":"this needs the 'operator' role; this credential has the role(s) viewer","required_role":"operator"}""",
+        }));
+        await row.Locator("button[data-queue]").ClickAsync();
+        await Expect(page.Locator("#queue-action-error")).ToContainTextAsync("Pause render: this needs the 'operator' role");
+        await Expect(page.Locator("#queue-action-error")).ToContainTextAsync("HTTP 403");
+        await Expect(row).ToHaveAttributeAsync("data-paused", "false");
+        await Expect(row.Locator("button[data-queue]")).ToBeEnabledAsync();
+        Assert.False((await QueueAsync(http, "render"))!.Value.GetProperty("paused").GetBoolean());
+        Assert.Empty(errors);
+    }
+
+    private static async Task<string> SubmitJobAsync(HttpClient http, string jobType, int priority = 0)
+    {
+        using var response = await http.PostAsJsonAsync("/api/jobs", new { job_type = jobType, priority });
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(response.IsSuccessStatusCode, body.ToString());
+        return body.GetProperty("id").GetString()!;
+    }
+
+    private static async Task<JsonElement?> QueueAsync(HttpClient http, string jobType)
+    {
+        var list = await http.GetJsonAsync("/api/queues");
+        foreach (var queue in list.GetProperty("queues").EnumerateArray())
+        {
+            if (queue.GetProperty("job_type").GetString() == jobType)
+            {
+                return queue;
+            }
+        }
+        return null;
+    }
+
+    [Fact]
     public async Task EventLog_FiltersByType_Pauses_AndShowsTheEnvelope()
     {
         var server = Server();
