@@ -13,7 +13,7 @@ const TRANSITIONS = { PENDING: ['RUNNING', 'FAILED', 'CANCELLED'], RUNNING: ['CO
 const MISSION_STATUSES = ['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'];
 const QUEUES_EVERY_MS = 500; // GET /api/queues at most this often, and only when an event says it changed
 const QUEUE_EVENTS = new Set(['job_submitted', 'job_assigned', 'job_status_changed', 'job_completed', 'job_failed',
-  'worker_connected', 'worker_disconnected', 'queue_paused', 'queue_resumed']);
+  'worker_connected', 'worker_disconnected', 'queue_paused', 'queue_resumed', 'jobs_purged']);
 
 // ---------- page counters (read by tests and the bench) ----------
 const counters = {
@@ -197,6 +197,23 @@ function finishJob(job, list) {
   mark('jobsAll', 'agents');
 }
 
+// A retry: a failed or cancelled job is pending again, attempts from zero. The event's job_data makes the pending
+// entry when the page no longer holds the job (it fell off the finished list, or the page opened after it failed).
+function retriedJob(e, ms) {
+  const d = e.job_data || {};
+  const before = S.failed.find((j) => j.id === e.job_id) || S.completed.find((j) => j.id === e.job_id);
+  S.failed = S.failed.filter((j) => j.id !== e.job_id);
+  S.completed = S.completed.filter((j) => j.id !== e.job_id);
+  const known = S.jobs.get(e.job_id) || before;
+  S.jobs.set(e.job_id, {
+    id: e.job_id, job_type: d.job_type ?? known?.job_type, priority: d.priority ?? known?.priority ?? 0,
+    workflow_id: d.workflow_id ?? known?.workflow_id, status: 'pending', worker_id: null, progress: 0, attempts: 0,
+    created_ms: toMs(d.created_at) ?? known?.created_ms ?? ms,
+  });
+  if (d.job_type && !typeOptions.has(d.job_type)) mark('typeOptions');
+  mark('jobsAll');
+}
+
 function applyEvent(e) {
   if (isEnvelope(e)) {
     applyCharter(e);
@@ -256,6 +273,10 @@ function applyEvent(e) {
       return;
     }
     case 'job_status_changed': {
+      if (e.new_status === 'pending' && (e.old_status === 'failed' || e.old_status === 'cancelled')) {
+        retriedJob(e, ms);
+        return;
+      }
       const j = S.jobs.get(e.job_id);
       if (!j) return;
       if (e.new_status === 'cancelled') {
@@ -303,6 +324,14 @@ function applyEvent(e) {
       const j = S.jobs.get(e.job_id);
       if (j) finishJob({ ...j, status: 'failed', error: e.error, completed_ms: toMs(e.failed_at) ?? ms }, 'failed');
       touchWorker(e.worker_id, ms);
+      return;
+    }
+    case 'jobs_purged': {
+      const ids = new Set(e.job_ids || []);
+      if (!ids.size) return;
+      S.completed = S.completed.filter((j) => !ids.has(j.id));
+      S.failed = S.failed.filter((j) => !ids.has(j.id));
+      mark('jobsAll');
       return;
     }
     case 'queue_paused':
@@ -907,7 +936,8 @@ function jobRow(j) {
     ${active || j.status === 'completed' ? `<div class="bar" role="progressbar" aria-label="progress of ${esc(j.id)}" aria-valuemin="0" aria-valuemax="100" aria-valuenow="${pct}"><span style="width:${pct}%"></span><em>${pct}%</em></div>` : ''}
     <div class="small">${j.worker_id ? `on <span class="mono">${esc(j.worker_id)}</span> · ` : ''}${timeTag(when, false)}${j.attempts > 1 ? ` · attempt ${j.attempts}` : ''}</div>
     ${j.error ? `<div class="small errtext">${esc(j.error)}</div>` : ''}
-    ${cancellable ? `<button type="button" class="small-btn needs-operator" data-cancel="${esc(j.id)}">Cancel</button>` : ''}`;
+    ${cancellable ? `<button type="button" class="small-btn needs-operator" data-cancel="${esc(j.id)}">Cancel</button>` : ''}
+    ${j.status === 'failed' || j.status === 'cancelled' ? `<button type="button" class="small-btn needs-operator" data-retry="${esc(j.id)}">Retry</button>` : ''}`;
 }
 function updateRow(cached, j) {
   const sig = jobSig(j);
@@ -1081,6 +1111,35 @@ function showEvent(seq) {
   document.querySelector(`#events .ev[data-seq="${seq}"]`)?.classList.add('selected');
 }
 
+// "Retry all" / "Purge all" of the Failed column: every failed job (status=failed, on the server, not only the ones
+// this page holds) of the job type and worker filters; the priority filter has no server-side counterpart.
+async function bulkFailed(action, button) {
+  const type = $('f-type').value;
+  const worker = $('f-worker').value;
+  const query = new URLSearchParams({ status: 'failed' });
+  if (type) query.set('job_type', type);
+  if (worker) query.set('worker', worker);
+  const shown = S.failed.filter((j) => j.status === 'failed' && (!type || j.job_type === type) && (!worker || j.worker_id === worker)).length;
+  const scope = [type && `job type ${type}`, worker && `worker ${worker}`].filter(Boolean).join(', ');
+  const priority = $('f-pmin').value !== '' || $('f-pmax').value !== '';
+  const text = `${action === 'retry' ? 'Retry' : 'Purge (delete for good)'} every failed job${scope ? ` of ${scope}` : ''}?`
+    + ` This page shows ${shown}; the server acts on all that match.${priority ? ' The priority filter does not apply here.' : ''}`;
+  if (!window.confirm(text)) return;
+  button.disabled = true;
+  const result = $('job-action-result');
+  try {
+    const answer = await api('POST', `/api/jobs/${action}?${query}`);
+    showError($('job-action-error'), null);
+    const n = action === 'retry' ? answer.retried : answer.purged;
+    result.textContent = `${action === 'retry' ? 'Retried' : 'Purged'} ${n} job${n === 1 ? '' : 's'}${scope ? ` (${scope})` : ''}.`;
+    result.hidden = false;
+  } catch (err) {
+    result.hidden = true;
+    showError($('job-action-error'), new Error(`${action === 'retry' ? 'Retry all' : 'Purge all'}: ${err.message}`));
+  }
+  button.disabled = false;
+}
+
 // ---------- routing ----------
 function route() {
   const hash = location.hash || '#/overview';
@@ -1196,14 +1255,21 @@ function wire() {
     mark('jobsAll');
   });
   document.querySelector('.lanes').addEventListener('click', async (ev) => {
-    const button = ev.target.closest('button[data-cancel]');
+    const bulk = ev.target.closest('button[data-bulk]');
+    if (bulk) {
+      bulkFailed(bulk.dataset.bulk, bulk);
+      return;
+    }
+    const button = ev.target.closest('button[data-cancel], button[data-retry]');
     if (!button) return;
+    const [action, id] = button.dataset.cancel !== undefined ? ['cancel', button.dataset.cancel] : ['retry', button.dataset.retry];
     button.disabled = true;
+    $('job-action-result').hidden = true;
     try {
-      await api('POST', `/api/jobs/${encodeURIComponent(button.dataset.cancel)}/cancel`);
+      await api('POST', `/api/jobs/${encodeURIComponent(id)}/${action}`);
       showError($('job-action-error'), null);
     } catch (err) {
-      showError($('job-action-error'), new Error(`Cancel ${button.dataset.cancel}: ${err.message}`));
+      showError($('job-action-error'), new Error(`${action === 'cancel' ? 'Cancel' : 'Retry'} ${id}: ${err.message}`));
       button.disabled = false;
     }
   });

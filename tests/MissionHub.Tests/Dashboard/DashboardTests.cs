@@ -393,12 +393,233 @@ public sealed class DashboardTests(BrowserFixture browser) : IClassFixture<Brows
         Assert.Empty(errors);
     }
 
-    private static async Task<string> SubmitJobAsync(HttpClient http, string jobType, int priority = 0)
+    private static async Task<string> SubmitJobAsync(HttpClient http, string jobType, int priority = 0, int maxAttempts = 3)
     {
-        using var response = await http.PostAsJsonAsync("/api/jobs", new { job_type = jobType, priority });
+        using var response = await http.PostAsJsonAsync("/api/jobs", new { job_type = jobType, priority, max_attempts = maxAttempts });
         var body = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.True(response.IsSuccessStatusCode, body.ToString());
         return body.GetProperty("id").GetString()!;
+    }
+
+    /// <summary>Submits a job of one attempt, lets <paramref name="worker"/> take it and fail it; answers its id.</summary>
+    private static async Task<string> FailedJobAsync(HttpClient http, RawWorker worker, string jobType, string error)
+    {
+        var id = await SubmitJobAsync(http, jobType, maxAttempts: 1);
+        var job = await worker.ReceiveJobAsync();
+        Assert.Equal(id, job.GetProperty("id").GetString());
+        await worker.FailAsync(id, error);
+        await Eventually.TrueAsync(async () => (await http.GetJsonAsync($"/api/jobs/{id}")).GetProperty("status").GetString() == "failed",
+            TimeSpan.FromSeconds(5), $"job {id} to be failed");
+        return id;
+    }
+
+    private static async Task<List<string>> JobIdsAsync(HttpClient http, string query)
+    {
+        var page = await http.GetJsonAsync($"/api/jobs?{query}&limit=500");
+        return [.. page.GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("id").GetString()!)];
+    }
+
+    [Fact]
+    public async Task FailedJob_RetriedFromThePage_ShowsPending_ThenCompletedWhenAWorkerRunsIt()
+    {
+        var server = Server();
+        using var http = Client(server);
+        var first = await RawWorker.RegisterAsync(server, "w-fails", ["render"]);
+        var id = await FailedJobAsync(http, first, "render", "disk full");
+        await first.DisposeAsync(); // no worker: the retried job stays pending for the page to show it
+        var unseen = await SubmitJobAsync(http, "nobody-runs-this", priority: 4);
+        using (var cancel = await http.PostAsync(new Uri($"/api/jobs/{unseen}/cancel", UriKind.Relative), null))
+        {
+            cancel.EnsureSuccessStatusCode();
+        }
+
+        var (page, errors) = await OpenAsync(server, "#/jobs");
+        var failedRow = page.Locator($"#jobs-failed li[data-id='{id}']");
+        await Expect(failedRow).ToContainTextAsync("disk full");
+        await Expect(failedRow.Locator(".badge")).ToHaveTextAsync("failed");
+
+        await failedRow.Locator("button[data-retry]").ClickAsync();
+        var pendingRow = page.Locator($"#jobs-pending li[data-id='{id}']");
+        await Expect(pendingRow.Locator(".badge")).ToHaveTextAsync("pending");
+        await Expect(pendingRow).Not.ToContainTextAsync("disk full");
+        await Expect(failedRow).ToHaveCountAsync(0);
+        await Expect(page.Locator("#c-failed")).ToHaveTextAsync("0");
+        await Expect(page.Locator("#job-action-error")).ToBeHiddenAsync();
+        Assert.Equal("pending", (await http.GetJsonAsync($"/api/jobs/{id}")).GetProperty("status").GetString());
+
+        // Retrying it again is refused as the server words it (409, current_status pending): here through a stale button.
+        await page.EvaluateAsync($"() => document.querySelector('#jobs-pending li[data-id=\"{id}\"]').insertAdjacentHTML('beforeend', '<button type=\"button\" id=\"stale\" data-retry=\"{id}\">Retry</button>')");
+        await page.ClickAsync("#stale");
+        await Expect(page.Locator("#job-action-error")).ToContainTextAsync($"Retry {id}:");
+        await Expect(page.Locator("#job-action-error")).ToContainTextAsync("HTTP 409");
+
+        // A job the page does not hold (the snapshot lists no cancelled jobs), retried elsewhere: the retry event's
+        // job_data makes its pending row.
+        await Expect(page.Locator($"li[data-id='{unseen}']")).ToHaveCountAsync(0);
+        using (var retry = await http.PostAsync(new Uri($"/api/jobs/{unseen}/retry", UriKind.Relative), null))
+        {
+            retry.EnsureSuccessStatusCode();
+        }
+        var unseenRow = page.Locator($"#jobs-pending li[data-id='{unseen}']");
+        await Expect(unseenRow).ToContainTextAsync("nobody-runs-this");
+        await Expect(unseenRow.Locator(".prio")).ToHaveTextAsync("p4");
+        await Expect(unseenRow.Locator(".badge")).ToHaveTextAsync("pending");
+
+        await using var second = await RawWorker.RegisterAsync(server, "w-retries", ["render"]);
+        var job = await second.ReceiveJobAsync();
+        Assert.Equal(id, job.GetProperty("id").GetString());
+        await Expect(page.Locator($"#jobs-active li[data-id='{id}']")).ToContainTextAsync("w-retries");
+        await second.CompleteAsync(id, new { frames = 1 });
+        await Expect(page.Locator($"#jobs-completed li[data-id='{id}'] .badge")).ToHaveTextAsync("completed");
+        await Expect(page.Locator($"#jobs-pending li[data-id='{id}']")).ToHaveCountAsync(0);
+        await Expect(page.Locator($"#jobs-failed li[data-id='{id}']")).ToHaveCountAsync(0);
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task RetryAll_AfterItsConfirmation_RetriesExactlyTheFailedJobs()
+    {
+        var server = Server();
+        using var http = Client(server);
+        var worker = await RawWorker.RegisterAsync(server, "w-bulk", ["render", "transcode"]);
+        var failed = new List<string>
+        {
+            await FailedJobAsync(http, worker, "render", "boom 1"),
+            await FailedJobAsync(http, worker, "render", "boom 2"),
+            await FailedJobAsync(http, worker, "transcode", "boom 3"),
+        };
+        var done = await SubmitJobAsync(http, "render");
+        await worker.ReceiveJobAsync();
+        await worker.CompleteAsync(done, new { frames = 1 });
+        await worker.DisposeAsync();
+
+        // The hub's snapshot lists failed jobs but not cancelled ones: this one is cancelled while the page watches.
+        var (page, errors) = await OpenAsync(server, "#/jobs");
+        await Expect(page.Locator("#jobs-failed li.job")).ToHaveCountAsync(3);
+        var cancelled = await SubmitJobAsync(http, "nobody-runs-this");
+        using (var cancel = await http.PostAsync(new Uri($"/api/jobs/{cancelled}/cancel", UriKind.Relative), null))
+        {
+            cancel.EnsureSuccessStatusCode();
+        }
+        var waiting = await SubmitJobAsync(http, "nobody-runs-this");
+        await Expect(page.Locator("#jobs-failed li.job")).ToHaveCountAsync(4); // three failed, one cancelled
+        await Expect(page.Locator($"#jobs-completed li[data-id='{done}']")).ToHaveCountAsync(1);
+
+        // Dismissed: nothing is retried.
+        var messages = new List<string>();
+        var accept = false;
+        page.Dialog += async (_, dialog) =>
+        {
+            messages.Add(dialog.Message);
+            if (accept)
+            {
+                await dialog.AcceptAsync();
+            }
+            else
+            {
+                await dialog.DismissAsync();
+            }
+        };
+        var retryAll = page.Locator("#jobs-failed").Locator("..").Locator("button[data-bulk='retry']");
+        await retryAll.ClickAsync();
+        await Eventually.TrueAsync(() => messages.Count == 1, TimeSpan.FromSeconds(5), "the confirmation");
+        Assert.Contains("Retry every failed job", messages[0]);
+        Assert.Contains("This page shows 3", messages[0]);
+        Assert.Equal(failed.Order(), (await JobIdsAsync(http, "status=failed")).Order());
+        await Expect(page.Locator("#job-action-result")).ToBeHiddenAsync();
+
+        accept = true;
+        await retryAll.ClickAsync();
+        await Expect(page.Locator("#job-action-result")).ToHaveTextAsync("Retried 3 jobs.");
+        Assert.Equal(2, messages.Count);
+        Assert.Empty(await JobIdsAsync(http, "status=failed"));
+        foreach (var id in failed)
+        {
+            await Expect(page.Locator($"#jobs-pending li[data-id='{id}'] .badge")).ToHaveTextAsync("pending");
+            Assert.Equal("pending", (await http.GetJsonAsync($"/api/jobs/{id}")).GetProperty("status").GetString());
+        }
+        // Only the failed ones: the cancelled job, the completed one and the pending one are as they were.
+        await Expect(page.Locator("#jobs-failed li.job")).ToHaveCountAsync(1);
+        await Expect(page.Locator($"#jobs-failed li[data-id='{cancelled}'] .badge")).ToHaveTextAsync("cancelled");
+        Assert.Equal("cancelled", (await http.GetJsonAsync($"/api/jobs/{cancelled}")).GetProperty("status").GetString());
+        Assert.Equal("completed", (await http.GetJsonAsync($"/api/jobs/{done}")).GetProperty("status").GetString());
+        await Expect(page.Locator("#jobs-pending li.job")).ToHaveCountAsync(4);
+        await Expect(page.Locator($"#jobs-pending li[data-id='{waiting}']")).ToHaveCountAsync(1);
+        await ScreenshotAsync(page, "jobs-retried");
+
+        // An error is shown in the page's action error line.
+        await page.RouteAsync("**/api/jobs/retry?*", route => route.FulfillAsync(new()
+        {
+            Status = 403,
+            ContentType = "application/problem+json",
+            Body = """{"title":"Forbidden","status":403,"detail":"this needs the 'operator' role; this credential has the role(s) viewer","required_role":"operator"}""",
+        }));
+        await retryAll.ClickAsync();
+        await Expect(page.Locator("#job-action-error")).ToContainTextAsync("Retry all: this needs the 'operator' role");
+        await Expect(page.Locator("#job-action-error")).ToContainTextAsync("HTTP 403");
+        await Expect(page.Locator("#job-action-result")).ToBeHiddenAsync();
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task PurgeAll_OfTheFilteredJobType_RemovesItsFailedJobsFromThePageLive()
+    {
+        var server = Server();
+        using var http = Client(server);
+        await using var worker = await RawWorker.RegisterAsync(server, "w-purge", ["render", "transcode"]);
+        var (page, errors) = await OpenAsync(server, "#/jobs");
+        var render = new List<string>
+        {
+            await FailedJobAsync(http, worker, "render", "boom 1"),
+            await FailedJobAsync(http, worker, "render", "boom 2"),
+        };
+        var transcode = await FailedJobAsync(http, worker, "transcode", "boom 3");
+        var done = await SubmitJobAsync(http, "render");
+        await worker.ReceiveJobAsync();
+        await worker.CompleteAsync(done, new { frames = 1 });
+        await Expect(page.Locator("#jobs-failed li.job")).ToHaveCountAsync(3);
+        await Expect(page.Locator($"#jobs-completed li[data-id='{done}']")).ToHaveCountAsync(1);
+
+        await page.SelectOptionAsync("#f-type", "render");
+        await Expect(page.Locator("#jobs-failed li.job")).ToHaveCountAsync(2);
+        string? message = null;
+        page.Dialog += async (_, dialog) =>
+        {
+            message = dialog.Message;
+            await dialog.AcceptAsync();
+        };
+        await page.Locator("#jobs-failed").Locator("..").Locator("button[data-bulk='purge']").ClickAsync();
+        await Expect(page.Locator("#job-action-result")).ToHaveTextAsync("Purged 2 jobs (job type render).");
+        Assert.NotNull(message);
+        Assert.Contains("Purge", message);
+        Assert.Contains("job type render", message);
+        Assert.Contains("This page shows 2", message);
+        await Expect(page.Locator("#jobs-failed li.job")).ToHaveCountAsync(0);
+        await Expect(page.Locator("#c-failed")).ToHaveTextAsync("0");
+        foreach (var id in render)
+        {
+            using var gone = await http.GetAsync(new Uri($"/api/jobs/{id}", UriKind.Relative));
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, gone.StatusCode);
+        }
+
+        // The other type's failed job and the completed job are kept, on the server and on the page.
+        await page.ClickAsync("#f-clear");
+        await Expect(page.Locator("#jobs-failed li.job")).ToHaveCountAsync(1);
+        await Expect(page.Locator($"#jobs-failed li[data-id='{transcode}']")).ToHaveCountAsync(1);
+        await Expect(page.Locator($"#jobs-completed li[data-id='{done}']")).ToHaveCountAsync(1);
+        Assert.Equal([transcode], await JobIdsAsync(http, "status=failed"));
+
+        // A purge made elsewhere (through the API) removes its jobs from the page too, completed ones included.
+        using (var purge = await http.PostAsync(new Uri("/api/jobs/purge", UriKind.Relative), null))
+        {
+            var answer = await purge.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.True(purge.IsSuccessStatusCode, answer.ToString());
+            Assert.Equal(2, answer.GetProperty("purged").GetInt32());
+        }
+        await Expect(page.Locator("#jobs-failed li.job")).ToHaveCountAsync(0);
+        await Expect(page.Locator("#jobs-completed li.job")).ToHaveCountAsync(0);
+        await Expect(page.Locator("#c-completed")).ToHaveTextAsync("0");
+        Assert.Empty(errors);
     }
 
     private static async Task<JsonElement?> QueueAsync(HttpClient http, string jobType)
