@@ -175,6 +175,7 @@ internal sealed class SocketShell : IDisposable
         {
             // A close already sent by the writer is not sent again; a stuck send makes this time out and abort.
             await CloseOutputAsync(end.Reason ?? "bye");
+            await DrainUntilPeerClosesAsync();
         }
         // The writer ends once the queue is drained; a client that does not read gets the close timeout, then the abort.
         if (await Task.WhenAny(sending, Task.Delay(_options.CloseTimeout, _time, CancellationToken.None)) != sending)
@@ -386,6 +387,36 @@ internal sealed class SocketShell : IDisposable
         {
             // The socket broke under the write: the reader notices as soon as it is stopped.
             StopReceivingAfter(TimeSpan.Zero);
+        }
+    }
+
+    /// <summary>
+    /// The rest of the close handshake once our close is out: what the client still sends (the rest of an oversized frame,
+    /// frames it sent before it saw our close) is read and dropped until its close arrives, within the close timeout.
+    /// Closing with bytes unread would make TCP send a reset, which can destroy our close frame before the client reads it.
+    /// </summary>
+    private async Task DrainUntilPeerClosesAsync()
+    {
+        if (_socket.State != WebSocketState.CloseSent)
+        {
+            return;
+        }
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            using var timeout = new CancellationTokenSource(_options.CloseTimeout, _time);
+            while (_socket.State == WebSocketState.CloseSent
+                && (await _socket.ReceiveAsync(buffer.AsMemory(), timeout.Token)).MessageType != WebSocketMessageType.Close)
+            {
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The client went away or did not answer in time: the abort below ends it.
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
