@@ -103,6 +103,13 @@ public interface IJobStore
     /// </summary>
     Task<bool> SetQueuePausedAsync(string jobType, bool paused, double now, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Per job type: pending jobs not due before <paramref name="now"/> (delayed retries), and jobs completed and failed
+    /// since <paramref name="since"/>. Reads at most <see cref="QueueActivity.MaxScanned"/> jobs of each kind; past that
+    /// the answer says so.
+    /// </summary>
+    Task<QueueActivity> QueueActivityAsync(double now, double since, CancellationToken cancellationToken = default);
+
     /// <summary>The paused job types, each with when it was paused (Unix seconds).</summary>
     Task<IReadOnlyDictionary<string, double>> ListPausedQueuesAsync(CancellationToken cancellationToken = default);
 
@@ -125,6 +132,25 @@ public sealed record RetryBackoff(TimeSpan Base, TimeSpan Max)
 public sealed record JobHolder(string WorkerId, string SessionId);
 
 /// <summary>A connection's free slots and the job types it takes, for one claim.</summary>
+/// <summary>What <see cref="IJobStore.QueueActivityAsync"/> found, per job type; <see cref="Capped"/> when it stopped at the scan cap.</summary>
+public sealed record QueueActivity(IReadOnlyDictionary<string, (long Delayed, long Completed, long Failed)> ByType, bool Capped)
+{
+    public const int MaxScanned = 10_000;
+
+    /// <summary>Counts one job read by a store: pending means delayed here, completed and failed count as such.</summary>
+    public static void Count(Dictionary<string, (long Delayed, long Completed, long Failed)> byType, string jobType, string status)
+    {
+        var (delayed, completed, failed) = byType.GetValueOrDefault(jobType);
+        byType[jobType] = status switch
+        {
+            JobStatus.Pending => (delayed + 1, completed, failed),
+            JobStatus.Completed => (delayed, completed + 1, failed),
+            JobStatus.Failed => (delayed, completed, failed + 1),
+            _ => (delayed, completed, failed),
+        };
+    }
+}
+
 public sealed record FreeSlots(JobHolder Holder, IReadOnlyList<string> JobTypes, int Count);
 
 public sealed record ClaimedJob(JobHolder Holder, Job Job);

@@ -202,13 +202,15 @@ public sealed record QueueResumedPayload(string JobType, double ResumedAt);
 
 /// <summary>
 /// One job type as <c>GET /api/queues</c> shows it: whether it is paused, its jobs by status (<c>active</c> is assigned
-/// plus running), and the connected workers that take it.
+/// plus running; <c>delayed</c> the pending ones not due yet, among <c>pending</c>), completed and failed in the last
+/// hour, and the connected workers that take it.
 /// </summary>
 public sealed record QueueInfo(
-    string JobType, bool Paused, double? PausedAt, long Pending, long Active, long Completed, long Failed, long Cancelled,
-    IReadOnlyList<string> Workers);
+    string JobType, bool Paused, double? PausedAt, long Pending, long Delayed, long Active, long Completed, long Failed, long Cancelled,
+    long CompletedLastHour, long FailedLastHour, IReadOnlyList<string> Workers);
 
-public sealed record QueueList(IReadOnlyList<QueueInfo> Queues);
+/// <summary><see cref="ScanCapped"/>: the delayed and last-hour counts stopped at a scan cap and may be low.</summary>
+public sealed record QueueList(IReadOnlyList<QueueInfo> Queues, bool ScanCapped = false);
 
 public sealed record SystemStats(
     long TotalWorkers, long ActiveWorkers, long TotalJobs, long PendingJobs, long ActiveJobs, long CompletedJobs, long FailedJobs);

@@ -12,7 +12,7 @@ public static class QueuesApi
     {
         var group = app.MapGroup("/api/queues").WithTags("Queues").RequireAuthorization(Policies.Viewer);
         group.MapGet("/", ListAsync)
-            .WithSummary("Every job type: paused or not, its jobs by status (active = assigned + running), and the connected workers that take it")
+            .WithSummary("Every job type: paused or not, its jobs by status (active = assigned + running; delayed = pending retries not yet due), completed and failed in the last hour, and the connected workers that take it")
             .Produces<QueueList>(StatusCodes.Status200OK);
         group.MapPost("/{job_type}/pause", (string job_type, JobHub hub) => SetPausedAsync(job_type, true, hub))
             .RequireAuthorization(Policies.Operator)
@@ -27,10 +27,12 @@ public static class QueuesApi
         return app;
     }
 
-    internal static async Task<Ok<QueueList>> ListAsync(IJobStore store, CancellationToken cancellationToken)
+    internal static async Task<Ok<QueueList>> ListAsync(IJobStore store, TimeProvider time, CancellationToken cancellationToken)
     {
         var counts = await store.CountByTypeAsync(cancellationToken);
         var paused = await store.ListPausedQueuesAsync(cancellationToken);
+        var now = Events.EventBus.UnixSeconds(time.GetUtcNow());
+        var activity = await store.QueueActivityAsync(now, now - 3600, cancellationToken);
         var workers = (await store.ListWorkersAsync(cancellationToken)).Where(w => w.Status != WorkerStatus.Offline).ToList();
         var types = counts.Keys.Concat(paused.Keys).Concat(workers.SelectMany(w => w.JobTypes)).Distinct(StringComparer.Ordinal)
             .Order(StringComparer.Ordinal);
@@ -38,10 +40,11 @@ public static class QueuesApi
         return TypedResults.Ok(new QueueList([.. types.Select(type =>
         {
             var count = counts.GetValueOrDefault(type, none);
+            var (delayed, completedLastHour, failedLastHour) = activity.ByType.GetValueOrDefault(type);
             return new QueueInfo(type, paused.ContainsKey(type), paused.TryGetValue(type, out var at) ? at : null,
-                count.Pending, count.Active, count.Completed, count.Failed, count.Cancelled,
+                count.Pending, delayed, count.Active, count.Completed, count.Failed, count.Cancelled, completedLastHour, failedLastHour,
                 [.. workers.Where(w => w.JobTypes.Contains(type)).Select(w => w.Id)]);
-        })]));
+        })], activity.Capped));
     }
 
     private static async Task<Results<Ok<QueueChange>, ProblemHttpResult>> SetPausedAsync(string jobType, bool paused, JobHub hub)

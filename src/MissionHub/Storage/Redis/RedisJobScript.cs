@@ -550,6 +550,20 @@ internal static class RedisJobScript
             if excess > 0 then result = redis.call('ZRANGE', P .. 'finished', 0, math.min(excess, max) - 1) end
           end
 
+        elseif STEP == 'queue_activity' then
+          -- ARGV: now, since, max. Delayed pending jobs, and jobs finished since, as {job_type, status} pairs.
+          local max = tonumber(ARGV[A + 2])
+          result = {}
+          for _, range in ipairs({{'delayed', '(' .. ARGV[A]}, {'finished', ARGV[A + 1]}}) do
+            local ids = redis.call('ZRANGEBYSCORE', P .. range[1], range[2], '+inf', 'LIMIT', 0, max)
+            local found = {}
+            for _, id in ipairs(ids) do
+              local f = redis.call('HMGET', P .. 'job:' .. id, 'job_type', 'status')
+              if f[1] then found[#found + 1] = f[1]; found[#found + 1] = f[2] end
+            end
+            result[#result + 1] = {#ids, found}
+          end
+
         elseif STEP == 'pause_queue' then
           -- ARGV: job type, the queue_paused payload.
           if redis.call('HSETNX', P .. 'paused', ARGV[A], NOW) == 1 then

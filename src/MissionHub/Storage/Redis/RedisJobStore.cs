@@ -272,6 +272,22 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
         return (long)(await RunAsync(paused ? "pause_queue" : "resume_queue", now, [jobType, payload], cancellationToken))! == 1;
     }
 
+    public async Task<QueueActivity> QueueActivityAsync(double now, double since, CancellationToken cancellationToken = default)
+    {
+        var parts = (RedisResult[])(await RunAsync("queue_activity", null, [Num(now), Num(since), QueueActivity.MaxScanned], cancellationToken))!;
+        var byType = new Dictionary<string, (long Delayed, long Completed, long Failed)>(StringComparer.Ordinal);
+        var capped = false;
+        foreach (var part in parts.Select(p => (RedisResult[])p!))
+        {
+            capped |= (long)part[0] >= QueueActivity.MaxScanned;
+            foreach (var (type, status) in Pairs((RedisResult[])part[1]!))
+            {
+                QueueActivity.Count(byType, type, status);
+            }
+        }
+        return new QueueActivity(byType, capped);
+    }
+
     public async Task<IReadOnlyDictionary<string, double>> ListPausedQueuesAsync(CancellationToken cancellationToken = default) =>
         new SortedDictionary<string, double>(
             Pairs((RedisResult[])(await RunAsync("paused_queues", null, [], cancellationToken))!)

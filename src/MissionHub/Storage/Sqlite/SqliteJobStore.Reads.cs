@@ -154,6 +154,34 @@ public sealed partial class SqliteJobStore
         return ids;
     }
 
+    public async Task<QueueActivity> QueueActivityAsync(double now, double since, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var byType = new Dictionary<string, (long Delayed, long Completed, long Failed)>(StringComparer.Ordinal);
+        var capped = false;
+        // Each from its index (available_at; the finished jobs' updated_at), at most MaxScanned rows.
+        foreach (var (sql, kind) in new[]
+        {
+            ("SELECT job_type, status FROM jobs WHERE available_at > $at AND status = 'pending' LIMIT $max", 0),
+            ("SELECT job_type, status FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at >= $at LIMIT $max", 1),
+        })
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            command.Parameters.AddWithValue("$at", kind == 0 ? now : since);
+            command.Parameters.AddWithValue("$max", QueueActivity.MaxScanned);
+            var rows = 0;
+            using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                rows++;
+                QueueActivity.Count(byType, reader.GetString(0), reader.GetString(1));
+            }
+            capped |= rows >= QueueActivity.MaxScanned;
+        }
+        return new QueueActivity(byType, capped);
+    }
+
     public async Task<IReadOnlyDictionary<string, double>> ListPausedQueuesAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
