@@ -174,15 +174,17 @@ public abstract class TelemetryTests : IDisposable
     [Fact]
     public async Task HeartbeatFrames_KeepTheConnectionOpen()
     {
-        var factory = StartServer(new Dictionary<string, string?> { ["MissionHub:Telemetry:HeartbeatTimeout"] = "00:00:01" });
+        // Heartbeats every 250 ms for 2.5 timeouts; the timeout leaves the read of the log after them 1.75 s of margin.
+        var factory = StartServer(new Dictionary<string, string?> { ["MissionHub:Telemetry:HeartbeatTimeout"] = "00:00:02" });
         using var client = factory.CreateClient();
         await using var robot = await RawWorker.ConnectAsync(factory, "/api/telemetry/ws/beating");
-        var until = DateTime.UtcNow.AddSeconds(2.5);
+        var until = DateTime.UtcNow.AddSeconds(5);
         while (DateTime.UtcNow < until)
         {
             await robot.SendTextAsync("""{"type":"heartbeat"}""");
             await robot.AssertNothingReceivedAsync(TimeSpan.FromMilliseconds(250));
         }
+        await robot.SendTextAsync("""{"type":"heartbeat"}""");
         Assert.Empty(await client.ReadEventsAsync("telemetry.connection_closed"));
         Assert.Equal(WebSocketState.Open, robot.Socket.State);
     }
