@@ -124,7 +124,8 @@ public sealed partial class SqliteJobStore
         await using var connection = await database.OpenAsync(cancellationToken);
         const string Finished = "status IN ('completed', 'failed', 'cancelled')";
         var due = await ReadIdsAsync(connection,
-            $"SELECT id FROM jobs WHERE {Finished} AND updated_at < $before ORDER BY updated_at LIMIT $max", ("$before", finishedBefore), ("$max", max), cancellationToken);
+            $"SELECT id FROM jobs WHERE {Finished} AND updated_at < $before ORDER BY updated_at LIMIT $max", cancellationToken,
+            ("$before", finishedBefore), ("$max", max));
         if (due.Count > 0)
         {
             return due;
@@ -135,16 +136,18 @@ public sealed partial class SqliteJobStore
         return excess <= 0
             ? []
             : await ReadIdsAsync(connection, $"SELECT id FROM jobs WHERE {Finished} ORDER BY updated_at LIMIT $max",
-                ("$before", 0), ("$max", Math.Min(excess, max)), cancellationToken);
+                cancellationToken, ("$max", Math.Min(excess, max)));
     }
 
     private static async Task<List<string>> ReadIdsAsync(
-        SqliteConnection connection, string sql, (string, object) first, (string, object) second, CancellationToken cancellationToken)
+        SqliteConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object Value)[] parameters)
     {
         using var command = connection.CreateCommand();
         command.CommandText = sql;
-        command.Parameters.AddWithValue(first.Item1, first.Item2);
-        command.Parameters.AddWithValue(second.Item1, second.Item2);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
         var ids = new List<string>();
         using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
