@@ -11,7 +11,9 @@ namespace MissionHub.Tests.TestSupport;
 /// <c>running</c> jobs are in flight), and when its socket dies it reconnects to the next live process under the
 /// same <c>worker_id</c>, listing the jobs it is still working on as <c>held_jobs</c>, and finishes them there.
 /// A completion that may not have arrived (sent just before the process died) is not retried: the hub either
-/// re-sends the job or requeues it (DESIGN §6), and this worker simply does what it is handed.
+/// re-sends the job or requeues it (DESIGN §6), and this worker simply does what it is handed. So a job is listed
+/// as held exactly while no completion of it has gone out: sending a completion and forgetting the job is one step
+/// against taking the list, or a completion lost with a dying socket could be listed as still being worked on.
 /// </summary>
 public sealed class ClusterWorker : IAsyncDisposable
 {
@@ -22,6 +24,7 @@ public sealed class ClusterWorker : IAsyncDisposable
     private readonly int _maxWorkMs;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<string, byte> _held = new();
+    private readonly SemaphoreSlim _heldLock = new(1, 1);
     private readonly Task _run;
     private int _home;
     private Connection? _current;
@@ -104,7 +107,16 @@ public sealed class ClusterWorker : IAsyncDisposable
                     connectTimeout.CancelAfter(TimeSpan.FromSeconds(5));
                     await socket.ConnectAsync(new Uri(address, "/ws/worker").ToWs(), connectTimeout.Token);
                 }
-                var held = _held.Keys.ToArray();
+                string[] held;
+                await _heldLock.WaitAsync(_stop.Token);
+                try
+                {
+                    held = _held.Keys.ToArray();
+                }
+                finally
+                {
+                    _heldLock.Release();
+                }
                 var capabilities = new { job_types = _jobTypes, max_concurrent_jobs = _slots };
                 object register = held.Length == 0
                     ? new { type = "worker_register", worker_id = WorkerId, capabilities }
@@ -206,11 +218,19 @@ public sealed class ClusterWorker : IAsyncDisposable
             while (_held.ContainsKey(jobId))
             {
                 var target = await Volatile.Read(ref _connected).Task.WaitAsync(_stop.Token);
-                if (await TrySendAsync(target, $"{{\"type\":\"job_completed\",\"job_id\":\"{jobId}\",\"result\":{{\"by\":\"{WorkerId}\"}}}}"))
+                await _heldLock.WaitAsync(_stop.Token);
+                try
                 {
-                    _held.TryRemove(jobId, out _);
-                    Interlocked.Increment(ref _completionsSent);
-                    return;
+                    if (await TrySendAsync(target, $"{{\"type\":\"job_completed\",\"job_id\":\"{jobId}\",\"result\":{{\"by\":\"{WorkerId}\"}}}}"))
+                    {
+                        _held.TryRemove(jobId, out _);
+                        Interlocked.Increment(ref _completionsSent);
+                        return;
+                    }
+                }
+                finally
+                {
+                    _heldLock.Release();
                 }
                 // That socket died under the send: finish the job on the next connection.
                 await Task.Yield();
