@@ -21,8 +21,7 @@ public static class HubEvents
     public static string WorkerTarget(string workerId) => "worker_" + workerId;
 
     public static CharterEvent Submitted(Job job, EventMeta meta) =>
-        Draft("job_submitted", JobTarget(job.Id), job.CreatedAt, meta, new JobSubmittedPayload(job.Id,
-            new JobData(job.Id, job.JobType, JobStatus.Pending, job.Priority, job.WorkflowId, job.CreatedAt)),
+        Draft("job_submitted", JobTarget(job.Id), job.CreatedAt, meta, new JobSubmittedPayload(job.Id, JobData.Of(job)),
             HubJsonContext.Default.JobSubmittedPayload);
 
     public static CharterEvent Assigned(Job job, double now, EventMeta meta) =>

@@ -70,6 +70,12 @@ public interface IJobStore
 
     Task<JobListing> ListAsync(JobListQuery query, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Pending jobs not due before <paramref name="now"/> (delayed submits and retries), soonest first; at most
+    /// <see cref="JobListQuery.MaxScanned"/> waiting jobs are examined for the <paramref name="jobType"/> filter.
+    /// </summary>
+    Task<JobListing> ListWaitingAsync(double now, string? jobType, int limit, CancellationToken cancellationToken = default);
+
     Task<JobCounts> CountAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Counts by status for each job type ever submitted; kept in the same step as every transition.</summary>

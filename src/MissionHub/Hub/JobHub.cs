@@ -6,8 +6,9 @@ using MissionHub.Storage;
 namespace MissionHub.Hub;
 
 /// <summary>What a submitter asks for; validated by the API.</summary>
+/// <summary>A job as a submitter asks for it; <paramref name="RunAt"/> (Unix seconds) delays it, <paramref name="ScheduleId"/> names the schedule that fired it.</summary>
 public sealed record NewJob(string JobType, int Priority, JsonElement Payload, string? WorkflowId, int MaxAttempts, double? TimeoutS,
-    string? IdempotencyKey = null);
+    string? IdempotencyKey = null, double? RunAt = null, string? ScheduleId = null);
 
 /// <summary>
 /// The hub's operations as the API and the worker sockets see them. Each is one atomic step in storage (which also
@@ -27,8 +28,8 @@ public sealed partial class JobHub(
     private readonly HubOptions _options = options.Value;
     private volatile bool _stopping;
 
-    /// <summary>Fires with the time a delayed job falls due, so the lease keeper releases it then.</summary>
-    public event Action<double>? RetryScheduled;
+    /// <summary>Fires with the time a delayed job (a delayed submit or a retry) falls due, so the lease keeper releases it then.</summary>
+    public event Action<double>? JobDueLater;
 
     public bool Stopping => _stopping;
 
@@ -44,7 +45,7 @@ public sealed partial class JobHub(
         var result = await store.SubmitAsync(NewPending(request, Now()), CancellationToken.None);
         if (result.Created)
         {
-            signals.AnnounceWork();
+            Announce(result.Job);
         }
         return result;
     }
@@ -54,11 +55,28 @@ public sealed partial class JobHub(
     {
         var now = Now();
         var results = await store.SubmitBatchAsync([.. requests.Select(request => NewPending(request, now))], CancellationToken.None);
-        if (results.Any(r => r.Created))
+        if (results.Where(r => r.Created && r.Job.AvailableAt is null).Any())
         {
             signals.AnnounceWork();
         }
+        if (results.Where(r => r.Created).Select(r => r.Job.AvailableAt).Min() is { } due)
+        {
+            JobDueLater?.Invoke(due);
+        }
         return results;
+    }
+
+    /// <summary>A new job: dispatchers everywhere are woken now, or this process's lease keeper releases it when it falls due.</summary>
+    private void Announce(Job job)
+    {
+        if (job.AvailableAt is { } due)
+        {
+            JobDueLater?.Invoke(due);
+        }
+        else
+        {
+            signals.AnnounceWork();
+        }
     }
 
     private static Job NewPending(NewJob request, double now) =>
@@ -76,6 +94,9 @@ public sealed partial class JobHub(
             UpdatedAt = now,
             IdempotencyKey = request.IdempotencyKey,
             Traceparent = System.Diagnostics.Activity.Current?.Id,
+            RunAt = request.RunAt,
+            AvailableAt = request.RunAt > now ? request.RunAt : null,
+            ScheduleId = request.ScheduleId,
         };
 
     /// <summary>A failed or cancelled job back to pending, its attempts counted from zero again; null when it is in another state.</summary>
@@ -286,7 +307,7 @@ public sealed partial class JobHub(
                 LogAttemptFailed(logger, jobId, job.Attempts, job.MaxAttempts, error);
                 if (job.AvailableAt is { } retryAt)
                 {
-                    RetryScheduled?.Invoke(retryAt);
+                    JobDueLater?.Invoke(retryAt);
                 }
             }
             else

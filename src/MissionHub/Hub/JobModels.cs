@@ -68,8 +68,14 @@ public sealed record Job
 
     public double? CompletedAt { get; init; }
 
-    /// <summary>A retried job is not handed out before this time (Unix seconds).</summary>
+    /// <summary>A delayed or retried job is not handed out before this time (Unix seconds).</summary>
     public double? AvailableAt { get; init; }
+
+    /// <summary>When the submitter asked the job to run (Unix seconds): a delayed job is pending, not offered before it.</summary>
+    public double? RunAt { get; init; }
+
+    /// <summary>The recurring schedule that created the job, if one did.</summary>
+    public string? ScheduleId { get; init; }
 
     /// <summary>Submission order: FIFO within a priority, and the listing cursor.</summary>
     public long Order { get; init; }
@@ -163,7 +169,12 @@ public sealed record WorkerDisconnectedPayload(string WorkerId, string Reason);
 
 public sealed record WorkerStatusChangedPayload(string WorkerId, string OldStatus, string NewStatus, string? CurrentJobId);
 
-public sealed record JobData(string Id, string JobType, string Status, int Priority, string? WorkflowId, double CreatedAt);
+public sealed record JobData(string Id, string JobType, string Status, int Priority, string? WorkflowId, double CreatedAt,
+    double? RunAt = null, string? ScheduleId = null)
+{
+    public static JobData Of(Job job) =>
+        new(job.Id, job.JobType, JobStatus.Pending, job.Priority, job.WorkflowId, job.CreatedAt, job.RunAt, job.ScheduleId);
+}
 
 public sealed record JobSubmittedPayload(string JobId, JobData JobData);
 

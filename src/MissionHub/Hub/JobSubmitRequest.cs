@@ -13,7 +13,9 @@ public sealed record JobSubmitRequest(
     string? WorkflowId,
     int? MaxAttempts,
     double? TimeoutS,
-    string? IdempotencyKey);
+    string? IdempotencyKey,
+    double? RunAt,
+    double? DelayS);
 
 /// <summary>The body of <c>POST /api/jobs/batch</c> as documented: each job as <c>POST /api/jobs</c> takes it.</summary>
 public sealed record JobBatchRequest(IReadOnlyList<JobSubmitRequest> Jobs);

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using MissionHub.ApiDocs;
 using MissionHub.Auth;
+using MissionHub.Events;
 using MissionHub.Infrastructure;
 
 namespace MissionHub.Hub;
@@ -45,7 +46,8 @@ public static class JobsApi
             .WithSummary("List jobs, newest first; a filter that examines 5,000 jobs without filling the page answers scan_capped: true and a next_cursor to continue from")
             .Produces<JobPage>(StatusCodes.Status200OK)
             .WithQuery(("status", "pending, assigned, running, completed, failed or cancelled"), ("job_type", "only this job type"),
-                ("worker", "only jobs of this worker"), ("limit", "page size, 1 to 500"), ("cursor", "next_cursor of the previous page"))
+                ("worker", "only jobs of this worker"), ("limit", "page size, 1 to 500"), ("cursor", "next_cursor of the previous page"),
+                ("due", "false: the pending jobs waiting for their run_at (or a retry's backoff), soonest first"))
             .WithProblems(StatusCodes.Status400BadRequest);
         group.MapGet("/{id}", GetAsync).WithSummary("One job").WithProblems(StatusCodes.Status404NotFound);
         group.MapPost("/{id}/retry", RetryAsync)
@@ -64,7 +66,7 @@ public static class JobsApi
         jobType.Length is > 0 and <= 100 && jobType.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':');
 
     internal static async Task<Results<Created<Job>, Ok<Job>, ProblemHttpResult>> SubmitAsync(
-        HttpRequest request, JobHub hub, IOptions<HubOptions> options)
+        HttpRequest request, JobHub hub, IOptions<HubOptions> options, TimeProvider time)
     {
         var settings = options.Value;
         // A submit that was sent whole is carried out whole, whether or not its client waits for the answer: the body is
@@ -75,7 +77,7 @@ public static class JobsApi
         {
             return problem;
         }
-        if (!TryParseNewJob(body, settings, out var newJob, out problem))
+        if (!TryParseNewJob(body, settings, EventBus.UnixSeconds(time.GetUtcNow()), out var newJob, out problem))
         {
             return problem;
         }
@@ -87,7 +89,7 @@ public static class JobsApi
     }
 
     internal static async Task<Results<Created<JobBatch>, ProblemHttpResult>> SubmitBatchAsync(
-        HttpRequest request, JobHub hub, IOptions<HubOptions> options)
+        HttpRequest request, JobHub hub, IOptions<HubOptions> options, TimeProvider time)
     {
         var settings = options.Value;
         // As a single submit: once sent whole, the batch is stored whether or not its client waits.
@@ -107,6 +109,7 @@ public static class JobsApi
         }
         var jobs = new List<NewJob>(count);
         var errors = new List<JobBatchError>();
+        var now = EventBus.UnixSeconds(time.GetUtcNow());
         var index = 0;
         foreach (var element in jobsElement.EnumerateArray())
         {
@@ -114,7 +117,7 @@ public static class JobsApi
             {
                 errors.Add(new JobBatchError(index, $"jobs[{index}]", $"each job must be a JSON object, not {JsonBody.Describe(element.ValueKind)}"));
             }
-            else if (TryParseNewJob(element, settings, out var job, out var refused))
+            else if (TryParseNewJob(element, settings, now, out var job, out var refused))
             {
                 jobs.Add(job);
             }
@@ -144,7 +147,7 @@ public static class JobsApi
         return TypedResults.Created((string?)null, new JobBatch([.. results.Select(r => r.Job)], results.Count(r => r.Created)));
     }
 
-    internal static bool TryParseNewJob(JsonElement body, HubOptions settings, out NewJob newJob, out ProblemHttpResult problem)
+    internal static bool TryParseNewJob(JsonElement body, HubOptions settings, double now, out NewJob newJob, out ProblemHttpResult problem)
     {
         newJob = null!;
         problem = null!;
@@ -220,12 +223,65 @@ public static class JobsApi
             }
             idempotencyKey = key;
         }
-        newJob = new NewJob(jobType, priority, payload, workflowId, maxAttempts, timeout, idempotencyKey);
+        if (!TryParseRunAt(body, now, out var runAt, out problem))
+        {
+            return false;
+        }
+        newJob = new NewJob(jobType, priority, payload, workflowId, maxAttempts, timeout, idempotencyKey, runAt);
+        return true;
+    }
+
+    /// <summary>How far in the past a <c>run_at</c> may be (clock skew, a slow client) and still mean "now".</summary>
+    public static readonly TimeSpan RunAtPastTolerance = TimeSpan.FromMinutes(1);
+
+    /// <summary>How far ahead a job may be delayed.</summary>
+    public static readonly TimeSpan MaxDelay = TimeSpan.FromDays(366);
+
+    /// <summary><c>run_at</c> (Unix seconds) or <c>delay_s</c> (seconds from now), at most one of them.</summary>
+    private static bool TryParseRunAt(JsonElement body, double now, out double? runAt, out ProblemHttpResult problem)
+    {
+        runAt = null;
+        problem = null!;
+        var hasRunAt = body.TryGetProperty("run_at", out var runAtElement) && runAtElement.ValueKind != JsonValueKind.Null;
+        var hasDelay = body.TryGetProperty("delay_s", out var delayElement) && delayElement.ValueKind != JsonValueKind.Null;
+        if (hasRunAt && hasDelay)
+        {
+            problem = Problems.Invalid("delay_s", "give run_at or delay_s, not both");
+            return false;
+        }
+        if (hasRunAt)
+        {
+            if (runAtElement.ValueKind != JsonValueKind.Number || !runAtElement.TryGetDouble(out var at) || !double.IsFinite(at))
+            {
+                problem = Problems.Invalid("run_at", "run_at must be a time in Unix seconds, e.g. 1767225600.5");
+                return false;
+            }
+            if (at < now - RunAtPastTolerance.TotalSeconds)
+            {
+                problem = Problems.Invalid("run_at", $"run_at is {now - at:0} s in the past; it may be at most {RunAtPastTolerance.TotalSeconds:0} s behind the server's clock (now {now:0.###})");
+                return false;
+            }
+            if (at > now + MaxDelay.TotalSeconds)
+            {
+                problem = Problems.Invalid("run_at", $"run_at may be at most {MaxDelay.TotalDays:0} days ahead");
+                return false;
+            }
+            runAt = at;
+        }
+        else if (hasDelay)
+        {
+            if (delayElement.ValueKind != JsonValueKind.Number || !delayElement.TryGetDouble(out var delay) || delay is < 0 || delay > MaxDelay.TotalSeconds)
+            {
+                problem = Problems.Invalid("delay_s", $"delay_s must be a number of seconds from 0 to {MaxDelay.TotalSeconds:0}");
+                return false;
+            }
+            runAt = now + delay;
+        }
         return true;
     }
 
     internal static async Task<Results<Ok<JobPage>, ProblemHttpResult>> ListAsync(
-        HttpRequest request, IJobStore store, CancellationToken cancellationToken)
+        HttpRequest request, IJobStore store, TimeProvider time, CancellationToken cancellationToken)
     {
         var query = request.Query;
         var status = query["status"].ToString();
@@ -247,6 +303,19 @@ public static class JobsApi
                 return Problems.Invalid("cursor", "cursor must be a next_cursor value from a previous page");
             }
             before = cursor;
+        }
+        if (query["due"].ToString() is { Length: > 0 } due)
+        {
+            if (due != "false")
+            {
+                return Problems.Invalid("due", "due=false lists the pending jobs waiting for their run_at, soonest first; status=pending lists every pending job");
+            }
+            if (status.Length > 0 && status != JobStatus.Pending || query["worker"].Count > 0 || before is not null)
+            {
+                return Problems.Invalid("due", "due=false lists pending jobs soonest first and takes only job_type and limit");
+            }
+            var waiting = await store.ListWaitingAsync(EventBus.UnixSeconds(time.GetUtcNow()), NullIfEmpty(query["job_type"]), limit, cancellationToken);
+            return TypedResults.Ok(new JobPage(waiting.Jobs, null, waiting.ScanCapped));
         }
         var listing = await store.ListAsync(new JobListQuery(
             status.Length > 0 ? status : null, NullIfEmpty(query["job_type"]), NullIfEmpty(query["worker"]), limit, before), cancellationToken);

@@ -41,7 +41,7 @@ public sealed partial class LeaseKeeper(
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
-        hub.RetryScheduled += SweepBy;
+        hub.JobDueLater += SweepBy;
         dispatcher.DeadlineSet += SweepBy;
         return base.StartAsync(cancellationToken);
     }

@@ -195,8 +195,9 @@ internal static class RedisJobScript
         end
 
         -- One job's submit; its SUBMIT_ARGS arguments start at ARGV[b]: id, idempotency key, job type, priority,
-        -- max attempts, timeout, payload, workflow id, job_submitted payload, idempotency window, traceparent.
-        local SUBMIT_ARGS = 11
+        -- max attempts, timeout, payload, workflow id, job_submitted payload, idempotency window, traceparent, run at,
+        -- available at (a delayed job waits in 'delayed' until then), schedule id.
+        local SUBMIT_ARGS = 14
         local function submit(b)
           local id, idem = ARGV[b], ARGV[b + 1]
           if idem ~= '' then
@@ -210,8 +211,12 @@ internal static class RedisJobScript
           redis.call('HSET', P .. 'job:' .. id, 'id', id, 'job_type', j.job_type, 'priority', j.priority, 'max_attempts', ARGV[b + 4],
             'timeout_s', ARGV[b + 5], 'payload', ARGV[b + 6], 'workflow_id', ARGV[b + 7], 'created_at', NOW, 'updated_at', NOW,
             'status', 'pending', 'attempts', '0', 'progress', '0', 'order', int(order), 'idempotency_key', idem,
-            'traceparent', ARGV[b + 10])
-          redis.call('ZADD', P .. 'pending:' .. j.job_type, score(j), id)
+            'traceparent', ARGV[b + 10], 'run_at', ARGV[b + 11], 'available_at', ARGV[b + 12], 'schedule_id', ARGV[b + 13])
+          if ARGV[b + 12] ~= '' then
+            redis.call('ZADD', P .. 'delayed', ARGV[b + 12], id)
+          else
+            redis.call('ZADD', P .. 'pending:' .. j.job_type, score(j), id)
+          end
           redis.call('ZADD', P .. 'status:pending', order, id)
           redis.call('ZADD', P .. 'all', order, id)
           redis.call('HINCRBY', P .. 'counts:' .. j.job_type, 'pending', 1)

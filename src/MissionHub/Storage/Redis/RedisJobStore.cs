@@ -45,13 +45,13 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
     /// <summary>One job's arguments of the submit step, in the order the script reads them.</summary>
     private static RedisValue[] SubmitArgs(Job job)
     {
-        var submitted = JsonSerializer.Serialize(new JobSubmittedPayload(job.Id,
-            new JobData(job.Id, job.JobType, JobStatus.Pending, job.Priority, job.WorkflowId, job.CreatedAt)), HubJsonContext.Default.JobSubmittedPayload);
+        var submitted = JsonSerializer.Serialize(new JobSubmittedPayload(job.Id, JobData.Of(job)), HubJsonContext.Default.JobSubmittedPayload);
         return
         [
             job.Id, job.IdempotencyKey ?? "", job.JobType, Int(job.Priority), Int(job.MaxAttempts), job.TimeoutS is { } t ? Num(t) : "",
             job.Payload.ValueKind == JsonValueKind.Undefined ? "{}" : job.Payload.GetRawText(), job.WorkflowId ?? "", submitted,
             Int((long)IdempotencyWindow.TotalSeconds), job.Traceparent ?? "",
+            job.RunAt is { } runAt ? Num(runAt) : "", job.AvailableAt is { } availableAt ? Num(availableAt) : "", job.ScheduleId ?? "",
         ];
     }
 
@@ -178,6 +178,23 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
         var db = await connection.GetDatabaseAsync(cancellationToken);
         var entries = await db.HashGetAllAsync(keys.Hub("job:" + id));
         return entries.Length == 0 ? null : FromFields(entries.Select(e => (e.Name.ToString(), e.Value.ToString())));
+    }
+
+    public async Task<JobListing> ListWaitingAsync(double now, string? jobType, int limit, CancellationToken cancellationToken = default)
+    {
+        var db = await connection.GetDatabaseAsync(cancellationToken);
+        var ids = await db.SortedSetRangeByScoreAsync(keys.Hub("delayed"), now, double.PositiveInfinity, Exclude.Start,
+            take: jobType is null ? limit : JobListQuery.MaxScanned);
+        var batch = db.CreateBatch();
+        var reads = ids.Select(id => batch.HashGetAllAsync(keys.Hub("job:" + id))).ToArray();
+        batch.Execute();
+        var jobs = (await Task.WhenAll(reads))
+            .Where(entries => entries.Length > 0)
+            .Select(entries => FromFields(entries.Select(e => (e.Name.ToString(), e.Value.ToString()))))
+            .Where(job => job.Status == JobStatus.Pending && (jobType is null || job.JobType == jobType))
+            .Take(limit)
+            .ToList();
+        return new JobListing(jobs, null, ScanCapped: jobType is not null && ids.Length == JobListQuery.MaxScanned && jobs.Count < limit);
     }
 
     public async Task<JobListing> ListAsync(JobListQuery query, CancellationToken cancellationToken = default)
@@ -377,6 +394,8 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
             StartedAt = Number("started_at"),
             CompletedAt = Number("completed_at"),
             AvailableAt = Number("available_at"),
+            RunAt = Number("run_at"),
+            ScheduleId = Text("schedule_id"),
             Order = long.Parse(f["order"], CultureInfo.InvariantCulture),
             IdempotencyKey = Text("idempotency_key"),
             LeaseUntil = Number("lease_until"),

@@ -23,6 +23,25 @@ public sealed partial class SqliteJobStore
     /// status or a job type is read from the worker's index and the rest checked row by row, at most
     /// <see cref="JobListQuery.MaxScanned"/> rows: then the page says it stopped there.
     /// </summary>
+    public async Task<JobListing> ListWaitingAsync(double now, string? jobType, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = connection.CreateCommand();
+        // The partial index on available_at holds only waiting jobs; the type filter looks at the first MaxScanned of them.
+        command.CommandText = $"""
+            SELECT {Columns} FROM (
+              SELECT {Columns}, job_type, available_at FROM jobs
+              WHERE available_at IS NOT NULL AND available_at > $now AND status = 'pending' ORDER BY available_at LIMIT $cap)
+            WHERE $type IS NULL OR job_type = $type ORDER BY available_at LIMIT $limit
+            """;
+        command.Parameters.AddWithValue("$now", now);
+        command.Parameters.AddWithValue("$cap", jobType is null ? limit : JobListQuery.MaxScanned);
+        command.Parameters.AddWithValue("$type", (object?)jobType ?? DBNull.Value);
+        command.Parameters.AddWithValue("$limit", limit);
+        var jobs = await ReadJobsAsync(command, cancellationToken);
+        return new JobListing(jobs, null);
+    }
+
     public async Task<JobListing> ListAsync(JobListQuery query, CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
