@@ -7,6 +7,7 @@ using MissionHub.Infrastructure;
 using MissionHub.Metrics;
 using MissionHub.Missions;
 using MissionHub.Monitor;
+using MissionHub.Schedules;
 using MissionHub.Storage;
 using MissionHub.Supervisor;
 using MissionHub.Telemetry;
@@ -25,6 +26,7 @@ public static class MissionHubApp
         builder.AddMissionHubAuth();
         builder.AddMissionHubMissions();
         builder.AddMissionHubJobs();
+        builder.AddMissionHubSchedules();
         builder.AddMissionHubMonitor();
         builder.AddMissionHubAgents();
         builder.AddMissionHubSupervisor();
@@ -63,6 +65,7 @@ public static class MissionHubApp
         app.MapMissionsApi();
         app.MapJobsApi();
         app.MapQueuesApi();
+        app.MapSchedulesApi();
         app.MapSupervisorApi();
         app.MapMonitorSocket();
         app.MapTelemetryApi();

@@ -7,6 +7,7 @@ using MissionHub.Hub;
 using MissionHub.Metrics;
 using MissionHub.Missions;
 using MissionHub.Monitor;
+using MissionHub.Schedules;
 using MissionHub.Supervisor;
 using MissionHub.Telemetry;
 
@@ -54,6 +55,12 @@ public static class AsyncApiDocument
         new(HubEvents.JobsPurgedType, HubEvents.Source, typeof(JobsPurgedPayload), "jobs"),
         new(HubEvents.QueuePausedType, HubEvents.Source, typeof(QueuePausedPayload), "jobs:status"),
         new(HubEvents.QueueResumedType, HubEvents.Source, typeof(QueueResumedPayload), "jobs:status"),
+        new(ScheduleEvents.Created, HubEvents.Source, typeof(ScheduleCreatedPayload), "schedules"),
+        new(ScheduleEvents.Fired, HubEvents.Source, typeof(ScheduleFiredPayload), "schedules"),
+        new(ScheduleEvents.Skipped, HubEvents.Source, typeof(ScheduleSkippedPayload), "schedules"),
+        new(ScheduleEvents.Paused, HubEvents.Source, typeof(SchedulePausedPayload), "schedules"),
+        new(ScheduleEvents.Resumed, HubEvents.Source, typeof(ScheduleResumedPayload), "schedules"),
+        new(ScheduleEvents.Deleted, HubEvents.Source, typeof(ScheduleDeletedPayload), "schedules"),
     ];
 
     public static readonly IReadOnlyList<Frame> WorkerToHub =
@@ -109,6 +116,7 @@ public static class AsyncApiDocument
     [
         ProtocolFramesJsonContext.Default, HubJsonContext.Default, MonitorJsonContext.Default, EventsJsonContext.Default,
         MissionsJsonContext.Default, SupervisorJsonContext.Default, TelemetryJsonContext.Default, MetricsJsonContext.Default,
+        ScheduleJsonContext.Default,
     ];
 
     /// <summary>

@@ -67,7 +67,7 @@ public sealed partial class JobHub(
     }
 
     /// <summary>A new job: dispatchers everywhere are woken now, or this process's lease keeper releases it when it falls due.</summary>
-    private void Announce(Job job)
+    public void Announce(Job job)
     {
         if (job.AvailableAt is { } due)
         {
@@ -79,7 +79,8 @@ public sealed partial class JobHub(
         }
     }
 
-    private static Job NewPending(NewJob request, double now) =>
+    /// <summary>The pending job a request (or a schedule's tick) stores: a new id, and its run time if delayed.</summary>
+    public static Job NewPending(NewJob request, double now) =>
         new()
         {
             Id = Guid.CreateVersion7().ToString(),

@@ -18,6 +18,7 @@ internal sealed class MonitorSubscription
         ["jobs:progress"] = "job_progress",
         ["jobs:status"] = "job_submitted,job_assigned,job_status_changed,job_completed,job_failed,jobs_purged,queue_paused,queue_resumed",
         ["system_stats"] = "system_stats",
+        ["schedules"] = "schedule_*",
         [HeartbeatTopic] = "",
         ["missions"] = "mission.*",
         ["agents"] = "worker_connected,worker_disconnected,worker_status_changed,telemetry.connection_*",

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using MissionHub.Auth;
 using MissionHub.Events;
 using MissionHub.Hub;
+using MissionHub.Schedules;
 using MissionHub.Storage.Redis;
 using MissionHub.Storage.Sqlite;
 
@@ -44,6 +45,12 @@ public static class StorageExtensions
             sp.GetRequiredService<IOptions<StorageOptions>>().Value.UsesRedis
                 ? ActivatorUtilities.CreateInstance<RedisHubSignals>(sp)
                 : new LocalHubSignals());
+        services.TryAddSingleton<SqliteScheduleStore>();
+        services.TryAddSingleton<RedisScheduleStore>();
+        services.TryAddSingleton<IScheduleStore>(sp =>
+            sp.GetRequiredService<IOptions<StorageOptions>>().Value.UsesRedis
+                ? sp.GetRequiredService<RedisScheduleStore>()
+                : sp.GetRequiredService<SqliteScheduleStore>());
         services.TryAddSingleton<SqliteApiKeyStore>();
         services.TryAddSingleton<RedisApiKeyStore>();
         services.TryAddSingleton<IApiKeyStore>(sp =>

@@ -43,7 +43,7 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
     }
 
     /// <summary>One job's arguments of the submit step, in the order the script reads them.</summary>
-    private static RedisValue[] SubmitArgs(Job job)
+    internal static RedisValue[] SubmitArgs(Job job)
     {
         var submitted = JsonSerializer.Serialize(new JobSubmittedPayload(job.Id, JobData.Of(job)), HubJsonContext.Default.JobSubmittedPayload);
         return
@@ -356,7 +356,7 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
 
     private static List<Job> Jobs(RedisResult result) => [.. ((RedisResult[])result!).Select(ParseJob)];
 
-    private static Job ParseJob(RedisResult flat) => FromFields(Pairs((RedisResult[])flat!));
+    internal static Job ParseJob(RedisResult flat) => FromFields(Pairs((RedisResult[])flat!));
 
     private static IEnumerable<(string Name, string Value)> Pairs(RedisResult[] flat)
     {
@@ -421,7 +421,7 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
 
     private static string JsonString(string text) => JsonSerializer.Serialize(text, HubStoreJsonContext.Default.String);
 
-    private static string Num(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+    internal static string Num(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
     private static string Int(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

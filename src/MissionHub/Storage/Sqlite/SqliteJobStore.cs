@@ -104,7 +104,8 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
         return Write<IReadOnlyList<SubmitResult>>(write => [.. jobs.Select(job => Submit(write, job, meta))], cancellationToken);
     }
 
-    private static SubmitResult Submit(SqliteWriteContext write, Job job, EventMeta meta)
+    /// <summary>A job submit inside another step's transaction (a schedule that fires it), with its job_submitted.</summary>
+    internal static SubmitResult Submit(SqliteWriteContext write, Job job, EventMeta meta)
     {
         if (job.IdempotencyKey is { } key && FindOne(write, "idem_key = $k", ("$k", key)) is { } original)
         {

@@ -1,0 +1,220 @@
+namespace MissionHub.Storage.Redis;
+
+internal static partial class RedisJobScript
+{
+    /// <summary>
+    /// The Lua functions every job step builds on (loading a job, moving it between indexes, the worker's state, a failed
+    /// attempt, claiming, submitting); shared with the other scripts that change jobs in their own steps (schedules).
+    /// </summary>
+    public const string Helpers = """
+
+        local function num(x) return string.format('%.17g', x) end
+        local function int(x) return string.format('%d', x) end
+        local function jstr(s) if s == nil or s == '' then return 'null' end return '"' .. s .. '"' end
+
+        local function emit(etype, target, payload) emit_event('hub', etype, target, payload) end
+
+        local function load(id)
+          local flat = redis.call('HGETALL', P .. 'job:' .. id)
+          if #flat == 0 then return nil, flat end
+          local j = {}
+          for i = 1, #flat, 2 do j[flat[i]] = flat[i + 1] end
+          return j, flat
+        end
+
+        local function flat(id) return redis.call('HGETALL', P .. 'job:' .. id) end
+
+        local function active(j) return j.status == 'assigned' or j.status == 'running' end
+
+        local function score(j) return string.format('%.0f', (1000 - tonumber(j.priority)) * 1e12 + tonumber(j.order)) end
+
+        local function move(id, j, to)
+          redis.call('ZREM', P .. 'status:' .. j.status, id)
+          redis.call('ZADD', P .. 'status:' .. to, j.order, id)
+          redis.call('HINCRBY', P .. 'counts:' .. j.job_type, j.status, -1)
+          redis.call('HINCRBY', P .. 'counts:' .. j.job_type, to, 1)
+          if to == 'completed' or to == 'failed' then
+            -- The newest finished, by when they finished (the monitor snapshot); only the newest thousand are kept.
+            redis.call('ZADD', P .. 'recent:' .. to, NOW, id)
+            redis.call('ZREMRANGEBYRANK', P .. 'recent:' .. to, 0, -1001)
+          end
+          -- Every finished job by when it finished: what retention removes, oldest first.
+          if to == 'completed' or to == 'failed' or to == 'cancelled' then
+            redis.call('ZADD', P .. 'finished', NOW, id)
+          elseif j.status == 'completed' or j.status == 'failed' or j.status == 'cancelled' then
+            redis.call('ZREM', P .. 'finished', id)
+          end
+        end
+
+        local function set_worker_status(w, status, job)
+          local key = P .. 'worker:' .. w
+          local old = redis.call('HGET', key, 'status')
+          if old and old ~= status and old ~= 'offline' then
+            redis.call('HSET', key, 'status', status)
+            emit('worker_status_changed', 'worker_' .. w, '{"worker_id":"' .. w .. '","old_status":"' .. old .. '","new_status":"' ..
+              status .. '","current_job_id":' .. jstr(job) .. '}')
+          end
+        end
+
+        local function mark_offline(w, old, reason)
+          redis.call('HSET', P .. 'worker:' .. w, 'status', 'offline', 'last_seen', NOW, 'reason', reason)
+          -- By when it went offline, so pruning reads only the workers due.
+          redis.call('ZADD', P .. 'offline', NOW, w)
+          redis.call('ZREM', P .. 'seen', w)
+          emit('worker_disconnected', 'worker_' .. w, '{"worker_id":"' .. w .. '","reason":"' .. reason .. '"}')
+          emit('worker_status_changed', 'worker_' .. w, '{"worker_id":"' .. w .. '","old_status":"' .. old ..
+            '","new_status":"offline","current_job_id":null}')
+        end
+
+        local function maybe_idle(w)
+          if w and w ~= '' and redis.call('SCARD', P .. 'worker:' .. w .. ':jobs') == 0 then set_worker_status(w, 'idle', nil) end
+        end
+
+        -- Takes the job from its holder: no lease, no deadline, not in the worker's set.
+        local function release(id, j)
+          redis.call('ZREM', P .. 'leases', id)
+          redis.call('ZREM', P .. 'deadlines', id)
+          if j.worker_id and j.worker_id ~= '' then redis.call('SREM', P .. 'worker:' .. j.worker_id .. ':jobs', id) end
+        end
+
+        -- An attempt ended without success: back to pending while attempts remain, else failed for good.
+        local function fail_attempt(id, j, err, err_json, delay, settle)
+          release(id, j)
+          local w = j.worker_id or ''
+          local key = P .. 'job:' .. id
+          if tonumber(j.attempts) < tonumber(j.max_attempts) then
+            local retry = 'null'
+            local available = ''
+            if delay > 0 then
+              available = num(now + delay)
+              retry = available
+              redis.call('ZADD', P .. 'delayed', available, id)
+            else
+              redis.call('ZADD', P .. 'pending:' .. j.job_type, score(j), id)
+            end
+            redis.call('HSET', key, 'status', 'pending', 'error', err, 'worker_id', '', 'session_id', '', 'lease_until', '',
+              'progress', '0', 'updated_at', NOW, 'available_at', available)
+            move(id, j, 'pending')
+            emit('job_status_changed', 'job_' .. id, '{"job_id":"' .. id .. '","old_status":"' .. j.status ..
+              '","new_status":"pending","worker_id":' .. jstr(w) .. ',"error":' .. err_json .. ',"retry_at":' .. retry .. '}')
+          else
+            redis.call('HSET', key, 'status', 'failed', 'error', err, 'session_id', '', 'lease_until', '', 'completed_at', NOW, 'updated_at', NOW)
+            move(id, j, 'failed')
+            emit('job_failed', 'job_' .. id, '{"job_id":"' .. id .. '","worker_id":' .. jstr(w) .. ',"error":' .. err_json ..
+              ',"failed_at":' .. NOW .. '}')
+          end
+          if settle then maybe_idle(w) end
+          return flat(id)
+        end
+
+        -- The job if this connection holds it, else why not.
+        local function held(w, s, id)
+          local j = load(id)
+          if not j then return nil, 'not_found' end
+          if active(j) and j.worker_id == w and j.session_id == s then return j, 'done' end
+          if j.status == 'completed' or j.status == 'failed' or j.status == 'cancelled' then return nil, 'finished' end
+          return nil, 'not_held'
+        end
+
+        -- Round-robin over the free slots: each takes the best pending job it can run, one per pass, until none is left.
+        local function claim_slots(slots, lease)
+          local claimed = {}
+          local any = true
+          while any do
+            any = false
+            for _, slot in ipairs(slots) do
+              if slot.left > 0 then
+                local best, best_score, best_type = nil, nil, nil
+                for _, t in ipairs(slot.types) do
+                  -- A paused job type is not handed out; its jobs wait, pending, until it is resumed.
+                  if redis.call('HEXISTS', P .. 'paused', t) == 0 then
+                    local top = redis.call('ZRANGE', P .. 'pending:' .. t, 0, 0, 'WITHSCORES')
+                    if top[1] and (best == nil or tonumber(top[2]) < best_score) then
+                      best, best_score, best_type = top[1], tonumber(top[2]), t
+                    end
+                  end
+                end
+                if best then
+                  redis.call('ZREM', P .. 'pending:' .. best_type, best)
+                  local j = load(best)
+                  local attempt = tonumber(j.attempts) + 1
+                  redis.call('HSET', P .. 'job:' .. best, 'status', 'assigned', 'worker_id', slot.w, 'session_id', slot.s,
+                    'attempts', int(attempt), 'assigned_at', NOW, 'started_at', '', 'updated_at', NOW, 'progress', '0',
+                    'available_at', '', 'lease_until', lease)
+                  move(best, j, 'assigned')
+                  redis.call('ZADD', P .. 'leases', lease, best)
+                  if j.timeout_s and j.timeout_s ~= '' then
+                    redis.call('ZADD', P .. 'deadlines', num(now + tonumber(j.timeout_s)), best)
+                  end
+                  redis.call('SADD', P .. 'worker:' .. slot.w .. ':jobs', best)
+                  emit('job_assigned', 'job_' .. best, '{"job_id":"' .. best .. '","worker_id":"' .. slot.w ..
+                    '","old_status":"pending","new_status":"assigned","assigned_at":' .. NOW .. ',"attempt":' .. int(attempt) .. '}')
+                  set_worker_status(slot.w, 'busy', best)
+                  claimed[#claimed + 1] = {slot.s, flat(best)}
+                  slot.left = slot.left - 1
+                  any = true
+                end
+              end
+            end
+          end
+          return claimed
+        end
+
+        -- Slots as the arguments give them from position i: count, then per slot worker, session, type count, types, free.
+        local function read_slots(i)
+          local slots = {}
+          local n = tonumber(ARGV[i])
+          i = i + 1
+          for s = 1, n do
+            local slot = {w = ARGV[i], s = ARGV[i + 1], types = {}}
+            local nt = tonumber(ARGV[i + 2])
+            for t = 1, nt do slot.types[t] = ARGV[i + 2 + t] end
+            slot.left = tonumber(ARGV[i + 3 + nt])
+            slots[s] = slot
+            i = i + 4 + nt
+          end
+          return slots
+        end
+
+        local function list_workers()
+          local workers = {}
+          for _, w in ipairs(redis.call('SMEMBERS', P .. 'workers')) do
+            workers[#workers + 1] = {redis.call('HGETALL', P .. 'worker:' .. w), redis.call('SMEMBERS', P .. 'worker:' .. w .. ':jobs')}
+          end
+          return workers
+        end
+
+        -- One job's submit; its SUBMIT_ARGS arguments start at ARGV[b]: id, idempotency key, job type, priority,
+        -- max attempts, timeout, payload, workflow id, job_submitted payload, idempotency window, traceparent, run at,
+        -- available at (a delayed job waits in 'delayed' until then), schedule id.
+        local SUBMIT_ARGS = 14
+        local function submit(b)
+          local id, idem = ARGV[b], ARGV[b + 1]
+          if idem ~= '' then
+            local existing = redis.call('GET', P .. 'idem:' .. idem)
+            if existing and redis.call('EXISTS', P .. 'job:' .. existing) == 1 then
+              return {'existing', flat(existing)}
+            end
+          end
+          local order = redis.call('INCR', P .. 'order')
+          local j = {job_type = ARGV[b + 2], priority = ARGV[b + 3], order = order}
+          redis.call('HSET', P .. 'job:' .. id, 'id', id, 'job_type', j.job_type, 'priority', j.priority, 'max_attempts', ARGV[b + 4],
+            'timeout_s', ARGV[b + 5], 'payload', ARGV[b + 6], 'workflow_id', ARGV[b + 7], 'created_at', NOW, 'updated_at', NOW,
+            'status', 'pending', 'attempts', '0', 'progress', '0', 'order', int(order), 'idempotency_key', idem,
+            'traceparent', ARGV[b + 10], 'run_at', ARGV[b + 11], 'available_at', ARGV[b + 12], 'schedule_id', ARGV[b + 13])
+          if ARGV[b + 12] ~= '' then
+            redis.call('ZADD', P .. 'delayed', ARGV[b + 12], id)
+          else
+            redis.call('ZADD', P .. 'pending:' .. j.job_type, score(j), id)
+          end
+          redis.call('ZADD', P .. 'status:pending', order, id)
+          redis.call('ZADD', P .. 'all', order, id)
+          redis.call('HINCRBY', P .. 'counts:' .. j.job_type, 'pending', 1)
+          redis.call('SADD', P .. 'types', j.job_type)
+          if idem ~= '' then redis.call('SET', P .. 'idem:' .. idem, id, 'EX', ARGV[b + 9]) end
+          emit('job_submitted', 'job_' .. id, ARGV[b + 8])
+          return {'created', flat(id)}
+        end
+
+        """;
+}
