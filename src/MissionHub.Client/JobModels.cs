@@ -166,7 +166,7 @@ internal sealed record AssignedJobMessage(string Id, string JobType, int Priorit
 [JsonSerializable(typeof(ProblemBody))]
 [JsonSerializable(typeof(ScheduleDefinition))]
 [JsonSerializable(typeof(Schedule))]
-[JsonSerializable(typeof(ScheduleList))]
+[JsonSerializable(typeof(SchedulePage))]
 [JsonSerializable(typeof(ScheduleTriggerResult))]
 [JsonSerializable(typeof(WorkerRegisterMessage))]
 [JsonSerializable(typeof(HeartbeatMessage))]

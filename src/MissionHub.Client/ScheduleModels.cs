@@ -144,6 +144,9 @@ public sealed record ScheduleRun
     /// <summary>One of <see cref="ScheduleTriggers"/>.</summary>
     public string Trigger { get; init; } = "";
 
+    /// <summary>The hub process that fired it.</summary>
+    public string? NodeId { get; init; }
+
     /// <summary>The job's status now (one of <see cref="JobStatuses"/>); null when the job is no longer stored.</summary>
     public string? JobStatus { get; init; }
 }
@@ -166,4 +169,7 @@ public sealed record ScheduleSkip
 /// <param name="Job">The new job.</param>
 public sealed record ScheduleTriggerResult(string ScheduleId, JobInfo Job);
 
-internal sealed record ScheduleList(IReadOnlyList<Schedule> Schedules);
+/// <summary>One page of <c>GET /api/schedules</c>, by id; pass <see cref="NextCursor"/> back for the next page.</summary>
+/// <param name="Schedules">The schedules of this page.</param>
+/// <param name="NextCursor">Pass back as <c>cursor</c> for the next page; null at the end.</param>
+public sealed record SchedulePage(IReadOnlyList<Schedule> Schedules, string? NextCursor);

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace MissionHub.Client;
 
 /// <summary>
@@ -29,9 +31,25 @@ public sealed class SchedulesClient
             MissionHubClientJsonContext.Default.Schedule, cancellationToken);
     }
 
-    /// <summary><c>GET /api/schedules</c>: every schedule, ordered by id.</summary>
-    public async Task<IReadOnlyList<Schedule>> ListAsync(CancellationToken cancellationToken = default) =>
-        (await _api.GetAsync("api/schedules", MissionHubClientJsonContext.Default.ScheduleList, cancellationToken)).Schedules;
+    /// <summary><c>GET /api/schedules</c>: one page of schedules, ordered by id (the hub's default page is 500).</summary>
+    public Task<SchedulePage> ListAsync(int? limit = null, string? cursor = null, CancellationToken cancellationToken = default) =>
+        _api.GetAsync(ApiTransport.Query("api/schedules", ("limit", limit), ("cursor", cursor)), MissionHubClientJsonContext.Default.SchedulePage, cancellationToken);
+
+    /// <summary>Every schedule, ordered by id, page by page.</summary>
+    public async IAsyncEnumerable<Schedule> ListAllAsync(int pageSize = 500, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        string? cursor = null;
+        do
+        {
+            var page = await ListAsync(pageSize, cursor, cancellationToken);
+            foreach (var schedule in page.Schedules)
+            {
+                yield return schedule;
+            }
+            cursor = page.NextCursor;
+        }
+        while (cursor is not null);
+    }
 
     /// <summary><c>GET /api/schedules/{id}</c>; an unknown id is a 404 <see cref="MissionHubApiException"/>.</summary>
     public Task<Schedule> GetAsync(string id, CancellationToken cancellationToken = default) =>
