@@ -64,8 +64,14 @@ export class SchedulesView {
     if (this.state === 'unknown') this.state = 'loading';
     this.counters.scheduleLoads += 1;
     try {
-      const data = await api('GET', '/api/schedules');
-      this.schedules = new Map((data?.schedules || []).map((s) => [s.id, s]));
+      const all = new Map();
+      let cursor = null;
+      do {
+        const page = await api('GET', `/api/schedules?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        for (const s of page?.schedules || []) all.set(s.id, s);
+        cursor = page?.next_cursor;
+      } while (cursor);
+      this.schedules = all;
       this.state = 'available';
       this.error = null;
     } catch (err) {
@@ -171,13 +177,21 @@ export class SchedulesView {
       const answer = await api('POST', `/api/schedules/${encodeURIComponent(id)}/${action}`);
       this.actionError = null;
       // Pause and resume answer with the schedule; a trigger with its job, and the schedule_fired event re-reads it.
-      if (action !== 'trigger' && answer?.id === id && this.schedules && !this.reads.has(id)) this.schedules.set(id, answer);
+      if (action !== 'trigger' && answer?.id === id && this.schedules && !this.reads.has(id)) this.schedules.set(id, this.withKnownJobStatus(answer));
       else if (action === 'trigger' && !this.liveTopic) this.refresh(id);
     } catch (err) {
       this.actionError = new Error(`${action[0].toUpperCase()}${action.slice(1)} ${id}: ${err.message}`);
     }
     this.busy.delete(key);
     this.onChange();
+  }
+
+  // The pause and resume answers carry the last run without its job's status (GET has it): keep the one known.
+  withKnownJobStatus(answer) {
+    const known = this.schedules?.get(answer.id)?.last_run;
+    const run = answer.last_run;
+    if (!run || run.job_status != null || known?.job_id !== run.job_id) return answer;
+    return { ...answer, last_run: { ...run, job_status: known.job_status } };
   }
 
   wire() {
