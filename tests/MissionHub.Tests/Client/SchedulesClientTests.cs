@@ -63,7 +63,18 @@ public sealed class SchedulesClientTests : ClientTestBase
         Assert.Equal(ScheduleCatchUp.None, plain.CatchUp);
         Assert.Equal(NextNewYear("UTC"), plain.NextRunAt);
 
-        Assert.Equal(["a-plain", "yearly-report"], (await Schedules.ListAsync()).Select(s => s.Id));
+        var listed = await Schedules.ListAsync();
+        Assert.Equal(["a-plain", "yearly-report"], listed.Schedules.Select(s => s.Id));
+        Assert.Null(listed.NextCursor);
+        var firstPage = await Schedules.ListAsync(limit: 1);
+        Assert.Equal(["a-plain"], firstPage.Schedules.Select(s => s.Id));
+        Assert.Equal(["yearly-report"], (await Schedules.ListAsync(limit: 1, cursor: firstPage.NextCursor)).Schedules.Select(s => s.Id));
+        var all = new List<string>();
+        await foreach (var schedule in Schedules.ListAllAsync(pageSize: 1))
+        {
+            all.Add(schedule.Id);
+        }
+        Assert.Equal(["a-plain", "yearly-report"], all);
         var fetched = await Schedules.GetAsync("yearly-report");
         Assert.Equal(created.NextRunAt, fetched.NextRunAt);
         Assert.Equal(created.Job.JobType, fetched.Job.JobType);
@@ -92,6 +103,7 @@ public sealed class SchedulesClientTests : ClientTestBase
         Assert.NotNull(afterTrigger.LastRun);
         Assert.Equal(triggered.Job.Id, afterTrigger.LastRun.JobId);
         Assert.Equal(ScheduleTriggers.Manual, afterTrigger.LastRun.Trigger);
+        Assert.False(string.IsNullOrEmpty(afterTrigger.LastRun.NodeId));
         Assert.Equal(JobStatuses.Pending, afterTrigger.LastRun.JobStatus);
         Assert.InRange(afterTrigger.LastRun.FiredAt, before - 1, Now + 1);
         Assert.Equal(NextNewYear("Europe/Berlin"), afterTrigger.NextRunAt); // a trigger is outside the cron
@@ -103,7 +115,7 @@ public sealed class SchedulesClientTests : ClientTestBase
         await Schedules.DeleteAsync("yearly-report");
         var gone = await Assert.ThrowsAsync<MissionHubApiException>(() => Schedules.GetAsync("yearly-report"));
         Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
-        Assert.Equal(["a-plain"], (await Schedules.ListAsync()).Select(s => s.Id));
+        Assert.Equal(["a-plain"], (await Schedules.ListAsync()).Schedules.Select(s => s.Id));
         Assert.Equal(JobStatuses.Cancelled, (await Jobs.GetAsync(triggered.Job.Id)).Status); // its jobs stay
     }
 
@@ -140,7 +152,7 @@ public sealed class SchedulesClientTests : ClientTestBase
         Assert.Contains("job_type", jobType.Field, StringComparison.Ordinal);
 
         // Nothing refused was stored.
-        Assert.Equal(["twice"], (await Schedules.ListAsync()).Select(s => s.Id));
+        Assert.Equal(["twice"], (await Schedules.ListAsync()).Schedules.Select(s => s.Id));
     }
 
     [Fact]
