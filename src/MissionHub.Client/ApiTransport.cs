@@ -44,6 +44,16 @@ internal sealed class ApiTransport
         return await ReadAsync(response, type, $"POST /{path}", cancellationToken);
     }
 
+    /// <summary>A DELETE whose success has no body (204).</summary>
+    public async Task DeleteAsync(string path, CancellationToken cancellationToken)
+    {
+        using var response = await _http.DeleteAsync(Relative(path), cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await ToExceptionAsync(response, $"DELETE /{path}", cancellationToken);
+        }
+    }
+
     public static Uri Relative(string path) => new(path, UriKind.Relative);
 
     /// <summary><c>path?name=value&amp;…</c> with the values escaped and the empty ones left out.</summary>

@@ -43,6 +43,15 @@ public sealed record JobSubmission
 
     /// <summary>Seconds an attempt may run before the hub fails it and cancels the handler.</summary>
     public double? TimeoutS { get; init; }
+
+    /// <summary>
+    /// When to run the job (Unix seconds, at most a minute in the past): it waits pending until then. Give this or
+    /// <see cref="DelayS"/>, not both.
+    /// </summary>
+    public double? RunAt { get; init; }
+
+    /// <summary>Seconds from now until the job may run; the hub turns it into <see cref="JobInfo.RunAt"/>.</summary>
+    public double? DelayS { get; init; }
 }
 
 /// <summary>A job as the hub reports it (<c>GET /api/jobs/{id}</c>). Times are Unix seconds.</summary>
@@ -102,8 +111,14 @@ public sealed record JobInfo
     /// <summary>When the job finished.</summary>
     public double? CompletedAt { get; init; }
 
-    /// <summary>A retried job is not handed out before this time.</summary>
+    /// <summary>A delayed or retried job is not handed out before this time (Unix seconds).</summary>
     public double? AvailableAt { get; init; }
+
+    /// <summary>When the submitter asked the job to run (Unix seconds), if it was delayed.</summary>
+    public double? RunAt { get; init; }
+
+    /// <summary>The recurring schedule that created the job, if one did.</summary>
+    public string? ScheduleId { get; init; }
 
     /// <summary>Submission order (FIFO within a priority).</summary>
     public long Order { get; init; }
@@ -149,6 +164,10 @@ internal sealed record AssignedJobMessage(string Id, string JobType, int Priorit
 [JsonSerializable(typeof(JobBatchBody))]
 [JsonSerializable(typeof(JobBatchResult))]
 [JsonSerializable(typeof(ProblemBody))]
+[JsonSerializable(typeof(ScheduleDefinition))]
+[JsonSerializable(typeof(Schedule))]
+[JsonSerializable(typeof(SchedulePage))]
+[JsonSerializable(typeof(ScheduleTriggerResult))]
 [JsonSerializable(typeof(WorkerRegisterMessage))]
 [JsonSerializable(typeof(HeartbeatMessage))]
 [JsonSerializable(typeof(JobProgressMessage))]

@@ -17,7 +17,7 @@ public sealed record MissionHubClientOptions
 
 /// <summary>
 /// Every REST area of the hub on one <see cref="HttpClient"/>: <see cref="Missions"/>, <see cref="Jobs"/>,
-/// <see cref="Supervisor"/>, <see cref="Telemetry"/> and <see cref="Events"/>. Every refusal is a
+/// <see cref="Schedules"/>, <see cref="Supervisor"/>, <see cref="Telemetry"/> and <see cref="Events"/>. Every refusal is a
 /// <see cref="MissionHubApiException"/> carrying the problem+json answer.
 /// </summary>
 public sealed class MissionHubClient : IDisposable
@@ -43,6 +43,7 @@ public sealed class MissionHubClient : IDisposable
         _ownsHttp = ownsHttp;
         Missions = new MissionsClient(http);
         Jobs = new JobsClient(http);
+        Schedules = new SchedulesClient(http);
         Supervisor = new SupervisorClient(http);
         Telemetry = new TelemetryClient(http);
         Events = new EventsClient(http);
@@ -53,6 +54,9 @@ public sealed class MissionHubClient : IDisposable
 
     /// <summary><c>/api/jobs</c>.</summary>
     public JobsClient Jobs { get; }
+
+    /// <summary><c>/api/schedules</c>.</summary>
+    public SchedulesClient Schedules { get; }
 
     /// <summary><c>/api/supervisor</c>.</summary>
     public SupervisorClient Supervisor { get; }

@@ -1,7 +1,10 @@
 // MissionHub dashboard: one live state fed by /ws/monitor, rendered per animation frame.
 // REST is used only for user actions, mission lists/detail/log loading, the queues list (re-read when an event
-// says it changed), supervisor/telemetry reads and telemetry history; everything else comes from the event stream.
+// says it changed), the schedules (schedules.js: each re-read when an event names it), the run times of delayed jobs
+// in a snapshot, supervisor/telemetry reads and telemetry history; everything else comes from the event stream.
 import { MonitorClient } from './monitor.js';
+import { SchedulesView } from './schedules.js';
+import { ago, api, badge, esc, localTime, showError, timeTag, toMs, until, untilTag } from './ui.js';
 
 const $ = (id) => document.getElementById(id);
 const LIST_CAP = 500;        // rows shown per job lane / mission list
@@ -19,7 +22,7 @@ const QUEUE_EVENTS = new Set(['job_submitted', 'job_assigned', 'job_status_chang
 const counters = {
   eventsApplied: 0, lastSeq: -1, epoch: null, connection: 'connecting', reconnects: 0, resyncs: 0,
   resyncFailures: 0, snapshots: 0, errors: 0, longTasks: 0, longTaskMs: 0, renders: 0, lastServerHeartbeat: null,
-  queueLoads: 0,
+  queueLoads: 0, waitingLoads: 0,
 };
 window.missionHub = counters;
 try {
@@ -63,77 +66,14 @@ function mark(...parts) {
     requestAnimationFrame(renderFrame);
   }
 }
-
-// ---------- helpers ----------
-function esc(value) {
-  return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
-}
-function toMs(t) {
-  if (t == null) return null;
-  if (typeof t === 'string') {
-    const n = Number(t);
-    if (!Number.isNaN(n)) return toMs(n);
-    const parsed = Date.parse(t);
-    return Number.isNaN(parsed) ? null : parsed;
-  }
-  return t > 1e11 ? t : t * 1000; // seconds or milliseconds
-}
-function ago(ms) {
-  if (ms == null) return '—';
-  const s = Math.round((Date.now() - ms) / 1000);
-  if (s < 2) return 'just now';
-  if (s < 60) return `${s} s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
-  return `${Math.floor(s / 86400)} d ago`;
-}
-function localTime(ms) {
-  if (ms == null) return '';
-  const d = new Date(ms);
-  const today = new Date().toDateString() === d.toDateString();
-  return today ? d.toLocaleTimeString() : d.toLocaleString();
-}
-/** A <time> that the ticker keeps saying "x s ago", with the local time beside it or as its title. */
-function timeTag(ms, withClock = true) {
-  if (ms == null) return '<span class="muted">—</span>';
-  const iso = new Date(ms).toISOString();
-  return `<time datetime="${iso}" data-ts="${ms}" title="${esc(new Date(ms).toLocaleString())}">${withClock ? esc(localTime(ms)) + ' · ' : ''}<span class="ago">${ago(ms)}</span></time>`;
-}
-function badge(status) {
-  const s = String(status ?? 'unknown');
-  return `<span class="badge b-${esc(s.toLowerCase())}">${esc(s.toLowerCase().replace(/_/g, ' '))}</span>`;
-}
-async function api(method, path, body) {
-  const response = await fetch(path, {
-    method,
-    headers: body === undefined ? { Accept: 'application/json' } : { 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch { data = text; }
-  if (!response.ok) {
-    const detail = data && typeof data === 'object' ? (data.detail || data.title) : null;
-    const err = new Error(detail ? `${detail} (HTTP ${response.status})` : `HTTP ${response.status} ${response.statusText}`);
-    err.status = response.status;
-    err.data = data;
-    throw err;
-  }
-  return data;
-}
-function showError(el, err) {
-  if (!err) {
-    el.hidden = true;
-    el.textContent = '';
-    return;
-  }
-  el.hidden = false;
-  el.textContent = err.message || String(err);
-}
+const schedules = new SchedulesView({ onChange: () => mark('schedules'), counters });
 
 // ---------- snapshot and events ----------
 function jobFromSnapshot(j) {
-  return { ...j, created_ms: toMs(j.created_at), assigned_ms: toMs(j.assigned_at), completed_ms: toMs(j.completed_at) };
+  return {
+    ...j, created_ms: toMs(j.created_at), assigned_ms: toMs(j.assigned_at), completed_ms: toMs(j.completed_at),
+    available_ms: toMs(j.available_at ?? j.run_at),
+  };
 }
 
 function onSnapshot(data) {
@@ -146,6 +86,8 @@ function onSnapshot(data) {
   S.completed = (data.jobs?.completed || []).map(jobFromSnapshot);
   S.failed = (data.jobs?.failed || []).map(jobFromSnapshot);
   S.stats = data.system_stats || null;
+  loadWaitingJobs();
+  schedules.invalidate();
   eventLog.drawnUpTo = null; // a new snapshot may start another epoch: redraw the log in full
   // Missions are not in the hub snapshot: (re)load them so that the stream then keeps them current.
   loadMissions();
@@ -158,6 +100,7 @@ function onEvents(events) {
   let queues = false;
   for (const e of events) {
     applyEvent(e);
+    schedules.apply(e);
     recordEvent(e);
     if (QUEUE_EVENTS.has(e.type)) queues = true;
   }
@@ -208,7 +151,7 @@ function retriedJob(e, ms) {
   S.jobs.set(e.job_id, {
     id: e.job_id, job_type: d.job_type ?? known?.job_type, priority: d.priority ?? known?.priority ?? 0,
     workflow_id: d.workflow_id ?? known?.workflow_id, status: 'pending', worker_id: null, progress: 0, attempts: 0,
-    created_ms: toMs(d.created_at) ?? known?.created_ms ?? ms,
+    created_ms: toMs(d.created_at) ?? known?.created_ms ?? ms, available_ms: null, schedule_id: d.schedule_id ?? known?.schedule_id ?? null,
   });
   if (d.job_type && !typeOptions.has(d.job_type)) mark('typeOptions');
   mark('jobsAll');
@@ -255,7 +198,8 @@ function applyEvent(e) {
       const d = e.job_data || {};
       S.jobs.set(e.job_id, {
         id: e.job_id, job_type: d.job_type, status: 'pending', priority: d.priority ?? 0, workflow_id: d.workflow_id,
-        worker_id: null, progress: 0, attempts: 0, created_ms: toMs(d.created_at) ?? ms,
+        worker_id: null, progress: 0, attempts: 0, created_ms: toMs(d.created_at) ?? ms, available_ms: toMs(d.run_at),
+        schedule_id: d.schedule_id ?? null,
       });
       if (!typeOptions.has(d.job_type)) mark('typeOptions');
       mark('jobsAll');
@@ -298,6 +242,7 @@ function applyEvent(e) {
         if (w) w.current_jobs = (w.current_jobs || []).filter((x) => x !== j.id);
         j.worker_id = null;
         j.progress = 0;
+        j.available_ms = toMs(e.retry_at); // a failed attempt waits for its backoff
       }
       touchWorker(e.worker_id, ms);
       mark('jobsAll');
@@ -358,6 +303,26 @@ function applyCharter(e) {
     S.health = { state: 'available', data: { ...(S.health.data || {}), status: p.status, checked_at: p.checked_at } };
     mark('overview');
   }
+}
+
+// ---------- delayed jobs ----------
+// The snapshot's pending jobs do not say when they may run: the waiting ones (GET /api/jobs?due=false, soonest first)
+// do. An event seen since says it better, so only a job still pending without a known time takes the answer's.
+let waitingRequest = 0;
+async function loadWaitingJobs() {
+  const request = ++waitingRequest;
+  counters.waitingLoads += 1;
+  try {
+    const page = await api('GET', `/api/jobs?due=false&limit=${LIST_CAP}`);
+    if (request !== waitingRequest) return;
+    for (const job of page?.jobs || []) {
+      const j = S.jobs.get(job.id);
+      if (!j || j.status !== 'pending') continue;
+      if (j.available_ms == null) j.available_ms = toMs(job.available_at ?? job.run_at);
+      if (j.schedule_id == null) j.schedule_id = job.schedule_id ?? null;
+    }
+    mark('jobsAll');
+  } catch { /* a hub without delayed jobs: pending jobs show no run time */ }
 }
 
 // ---------- missions ----------
@@ -743,6 +708,7 @@ function renderFrame() {
   if (view === 'missions' && (parts.has('missions') || parts.has('detail'))) renderMissions(parts);
   if (view === 'jobs' && (parts.has('jobs') || parts.has('jobsAll'))) renderJobs(parts.has('jobsAll'));
   if (view === 'queues' && parts.has('queues')) renderQueues();
+  if (view === 'schedules' && parts.has('schedules')) schedules.render();
   if (view === 'agents' && parts.has('agents')) renderAgents();
   if (view === 'events' && (parts.has('events') || parts.has('eventTypes'))) {
     // The log redraws at most 5 times a second: readable, and cheap at hundreds of events a second.
@@ -766,6 +732,7 @@ function rendered(part) {
     case 'jobs': case 'jobsAll': return view === 'jobs';
     case 'agents': return view === 'agents';
     case 'queues': return view === 'queues';
+    case 'schedules': return view === 'schedules';
     case 'events': case 'eventTypes': return view === 'events';
     default: return true;
   }
@@ -925,16 +892,20 @@ function patchProgress() {
   dirtyJobs.clear();
 }
 
-function jobSig(j) { return `${j.status}|${j.worker_id}|${j.attempts}|${j.error}`; }
+function jobSig(j) { return `${j.status}|${j.worker_id}|${j.attempts}|${j.error}|${j.available_ms}|${j.schedule_id}`; }
+/** A pending job that may not be handed out yet: a delayed job until its run_at, a failed attempt until its backoff. */
+function waitsUntil(j) { return j.status === 'pending' && j.available_ms != null ? j.available_ms : null; }
 function jobRow(j) {
   const pct = Math.round((j.progress || 0) * 100);
   const active = j.status === 'assigned' || j.status === 'running';
   const cancellable = j.status === 'pending' || active;
   const when = j.completed_ms ?? j.assigned_ms ?? j.created_ms;
+  const waits = waitsUntil(j);
   return `<div class="jhead"><span class="jtype">${esc(j.job_type)}</span> ${badge(j.status)} <span class="prio" title="priority">p${esc(j.priority)}</span></div>
     <div class="muted small mono jid">${esc(j.id)}</div>
     ${active || j.status === 'completed' ? `<div class="bar" role="progressbar" aria-label="progress of ${esc(j.id)}" aria-valuemin="0" aria-valuemax="100" aria-valuenow="${pct}"><span style="width:${pct}%"></span><em>${pct}%</em></div>` : ''}
-    <div class="small">${j.worker_id ? `on <span class="mono">${esc(j.worker_id)}</span> · ` : ''}${timeTag(when, false)}${j.attempts > 1 ? ` · attempt ${j.attempts}` : ''}</div>
+    <div class="small">${j.worker_id ? `on <span class="mono">${esc(j.worker_id)}</span> · ` : ''}${timeTag(when, false)}${j.attempts > 1 ? ` · attempt ${j.attempts}` : ''}${j.schedule_id ? ` · schedule <a class="mono" href="#/schedules">${esc(j.schedule_id)}</a>` : ''}</div>
+    ${waits != null ? `<div class="small runs-at">${untilTag(waits, j.attempts > 0 ? 'retry at' : 'runs at')}</div>` : ''}
     ${j.error ? `<div class="small errtext">${esc(j.error)}</div>` : ''}
     ${cancellable ? `<button type="button" class="small-btn needs-operator" data-cancel="${esc(j.id)}">Cancel</button>` : ''}
     ${j.status === 'failed' || j.status === 'cancelled' ? `<button type="button" class="small-btn needs-operator" data-retry="${esc(j.id)}">Retry</button>` : ''}`;
@@ -945,6 +916,7 @@ function updateRow(cached, j) {
     cached.el.innerHTML = jobRow(j);
     cached.sig = sig;
     cached.el.dataset.status = j.status;
+    cached.el.dataset.waiting = String(waitsUntil(j) != null);
     return;
   }
   const bar = cached.el.querySelector('.bar');
@@ -981,6 +953,7 @@ function buildLanes() {
         el.className = 'job';
         el.dataset.id = j.id;
         el.dataset.status = j.status;
+        el.dataset.waiting = String(waitsUntil(j) != null);
         el.innerHTML = jobRow(j);
         cached = { el, sig: jobSig(j) };
         rowCache.set(key, cached);
@@ -1145,7 +1118,7 @@ function route() {
   const hash = location.hash || '#/overview';
   const [path, query] = hash.slice(2).split('?');
   const [name, arg] = path.split('/').map(decodeURIComponent);
-  view = ['overview', 'missions', 'jobs', 'queues', 'agents', 'events'].includes(name) ? name : 'overview';
+  view = ['overview', 'missions', 'jobs', 'queues', 'schedules', 'agents', 'events'].includes(name) ? name : 'overview';
   document.querySelectorAll('.view').forEach((v) => { v.hidden = v.dataset.view !== view; });
   document.querySelectorAll('nav a').forEach((a) => {
     if (a.dataset.view === view) a.setAttribute('aria-current', 'page');
@@ -1164,7 +1137,8 @@ function route() {
   }
   if (view === 'jobs') lastLaneBuild = 0;
   if (view === 'queues' && (S.queuesStale || S.queuesError)) scheduleQueuesLoad(); // a failed read is retried on the next event or visit, not on a timer
-  mark('overview', 'missions', 'detail', 'jobsAll', 'queues', 'agents', 'events', 'eventTypes', 'foot');
+  schedules.show(view === 'schedules');
+  mark('overview', 'missions', 'detail', 'jobsAll', 'queues', 'schedules', 'agents', 'events', 'eventTypes', 'foot');
 }
 
 // ---------- connection banner ----------
@@ -1277,6 +1251,7 @@ function wire() {
     const button = ev.target.closest('button[data-queue]');
     if (button) changeQueue(button.dataset.queue, button.dataset.pause === 'true', button);
   });
+  schedules.wire();
   $('ev-filter').addEventListener('input', () => mark('events', 'eventsNow'));
   $('ev-pause').addEventListener('click', (ev) => {
     eventLog.paused = !eventLog.paused;
@@ -1295,16 +1270,20 @@ function wire() {
     const button = ev.target.closest('button[data-seq]');
     if (button) showEvent(Number(button.dataset.seq));
   });
-  // "x s ago" stays true without re-rendering the views.
+  // "x s ago" and "in x s" stay true without re-rendering the views.
   setInterval(() => {
     const visible = document.querySelector('.view:not([hidden])');
     visible?.querySelectorAll('time[data-ts] .ago').forEach((el) => { el.textContent = ago(Number(el.parentElement.dataset.ts)); });
+    visible?.querySelectorAll('time[data-until] .in').forEach((el) => { el.textContent = until(Number(el.parentElement.dataset.until)); });
     updateReconnectBanner();
   }, 1000);
 }
 
 const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-const client = new MonitorClient({ url: `${scheme}//${location.host}/ws/monitor`, onSnapshot, onEvents, onState, counters });
+const client = new MonitorClient({
+  url: `${scheme}//${location.host}/ws/monitor`, onSnapshot, onEvents, onState, counters,
+  onTopicsUnavailable: (topics) => { if (topics.includes('schedules')) schedules.topicUnavailable(); },
+});
 counters.client = client;
 // For tests and the bench: the seqs of the events this page has applied (the newest EVENTS_KEPT).
 counters.seqs = () => S.events.map((e) => e.seq);

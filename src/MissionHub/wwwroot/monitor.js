@@ -8,16 +8,20 @@
 // subscribe fails (the socket is closed). 'jobs:status' is for queue_paused / queue_resumed (its job_* types are
 // in 'jobs' already, and each event still comes once).
 export const TOPICS = ['workers', 'jobs', 'jobs:status', 'system_stats', 'heartbeat', 'missions', 'supervisor', 'telemetry', 'metrics'];
+// Topics of features a hub may not have yet: when it refuses them (invalid_topics), the page follows the others.
+export const OPTIONAL_TOPICS = ['schedules'];
 
 const HEARTBEAT_MS = 15000;
 const BACKOFF_MS = [500, 1000, 2000, 3000, 5000]; // then every 5 s (±20 %)
 
 export class MonitorClient {
-  constructor({ url, onSnapshot, onEvents, onState, counters }) {
+  constructor({ url, onSnapshot, onEvents, onState, counters, onTopicsUnavailable }) {
     this.url = url;
     this.onSnapshot = onSnapshot;
     this.onEvents = onEvents;
     this.onState = onState;
+    this.onTopicsUnavailable = onTopicsUnavailable;
+    this.topics = [...TOPICS, ...OPTIONAL_TOPICS];
     this.counters = counters;
     this.monitorId = 'dashboard-' + Math.random().toString(36).slice(2, 10);
     this.epoch = null;
@@ -92,14 +96,14 @@ export class MonitorClient {
   }
 
   subscribe() {
-    this.send({ type: 'subscribe', monitor_id: this.monitorId, topics: TOPICS, batching: true });
+    this.send({ type: 'subscribe', monitor_id: this.monitorId, topics: this.topics, batching: true });
   }
 
   resync(why) {
     this.resyncing = true;
     this.counters.resyncs += 1;
     this.setState('resyncing', { why, from: this.lastSeq });
-    this.send({ type: 'resync_request', monitor_id: this.monitorId, last_seq: this.lastSeq, epoch: this.epoch, topics: TOPICS, batching: true });
+    this.send({ type: 'resync_request', monitor_id: this.monitorId, last_seq: this.lastSeq, epoch: this.epoch, topics: this.topics, batching: true });
   }
 
   /** Takes a fresh snapshot (after recovered:false, or on demand). */
@@ -166,6 +170,16 @@ export class MonitorClient {
         this.counters.lastServerHeartbeat = Date.now();
         return;
       case 'error':
+        if (message.code === 'invalid_topics' && this.topics.length > TOPICS.length) {
+          // Refused before anything was subscribed: ask again without the optional topics.
+          const dropped = this.topics.filter((t) => !TOPICS.includes(t));
+          console.info('monitor: this hub has no topic', dropped.join(', '));
+          this.topics = [...TOPICS];
+          this.onTopicsUnavailable?.(dropped);
+          if (this.resyncing) this.resync('resync without optional topics');
+          else this.subscribe();
+          return;
+        }
         console.warn('monitor error', message.code, message.message);
         this.counters.errors += 1;
         return;
