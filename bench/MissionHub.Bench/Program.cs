@@ -14,6 +14,7 @@ var benchmarks = new Dictionary<string, (string Usage, Func<string[], Task<int>>
     ["monitor"] = (MonitorBenchmark.Usage, MonitorBenchmark.RunAsync),
     ["supervisor-status"] = (SupervisorStatusBenchmark.Usage, SupervisorStatusBenchmark.RunAsync),
     ["telemetry"] = (TelemetryBenchmark.Usage, TelemetryBenchmark.RunAsync),
+    ["timing"] = (TimingBenchmark.Usage, TimingBenchmark.RunAsync),
 };
 
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var benchmark))

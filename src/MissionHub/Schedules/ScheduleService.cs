@@ -9,7 +9,7 @@ public sealed class ScheduleOptions
 {
     public const string Section = "MissionHub:Schedules";
 
-    /// <summary>Most schedules one hub keeps; a create beyond it is refused (409).</summary>
+    /// <summary>Most schedules one hub keeps; a create beyond it is refused (409). Checked before the create, so creates racing at the limit may pass it by a few.</summary>
     public int MaxSchedules { get; set; } = 100_000;
 
     /// <summary>
@@ -142,6 +142,9 @@ public sealed partial class ScheduleService(
     /// <see cref="ScheduleOptions.MisfireTolerance"/>, skip every missed tick (or fire once for all of them with
     /// <c>catch_up: one</c>) and move on to the first tick after now.
     /// </summary>
+    /// <summary>Missed ticks are counted up to this many (a long downtime of an every-second schedule stops there).</summary>
+    public const int MaxMissedCounted = 10_000;
+
     internal ScheduleTick Plan(Schedule schedule, double now)
     {
         var tick = schedule.NextRunAt!.Value;
@@ -151,7 +154,7 @@ public sealed partial class ScheduleService(
         {
             return new ScheduleTick(schedule.Id, tick, times.NextAfter(tick), NewJob(), signals.NodeId);
         }
-        var missed = times.CountBetween(tick, now, cap: 1_000_000);
+        var missed = times.CountBetween(tick, now, cap: MaxMissedCounted);
         LogMissed(logger, schedule.Id, missed, schedule.CatchUp);
         return schedule.CatchUp == ScheduleCatchUp.One
             ? new ScheduleTick(schedule.Id, tick, times.NextAfter(now), NewJob(), signals.NodeId, missed)

@@ -93,14 +93,16 @@ public static class SchedulesApi
     internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string id, ScheduleService schedules) =>
         await schedules.DeleteAsync(id) ? TypedResults.NoContent() : NotFound(id);
 
-    internal static Task<Results<Ok<Schedule>, ProblemHttpResult>> PauseAsync(string id, ScheduleService schedules) =>
-        SetPausedAsync(id, paused: true, schedules);
+    internal static Task<Results<Ok<Schedule>, ProblemHttpResult>> PauseAsync(string id, ScheduleService schedules, IJobStore jobs) =>
+        SetPausedAsync(id, paused: true, schedules, jobs);
 
-    internal static Task<Results<Ok<Schedule>, ProblemHttpResult>> ResumeAsync(string id, ScheduleService schedules) =>
-        SetPausedAsync(id, paused: false, schedules);
+    internal static Task<Results<Ok<Schedule>, ProblemHttpResult>> ResumeAsync(string id, ScheduleService schedules, IJobStore jobs) =>
+        SetPausedAsync(id, paused: false, schedules, jobs);
 
-    private static async Task<Results<Ok<Schedule>, ProblemHttpResult>> SetPausedAsync(string id, bool paused, ScheduleService schedules) =>
-        await schedules.SetPausedAsync(id, paused) is { } schedule ? TypedResults.Ok(schedule) : NotFound(id);
+    private static async Task<Results<Ok<Schedule>, ProblemHttpResult>> SetPausedAsync(string id, bool paused, ScheduleService schedules, IJobStore jobs) =>
+        await schedules.SetPausedAsync(id, paused) is { } schedule
+            ? TypedResults.Ok(await WithJobStatusAsync(schedule, jobs, CancellationToken.None))
+            : NotFound(id);
 
     internal static async Task<Results<Ok<ScheduleTriggered>, ProblemHttpResult>> TriggerAsync(string id, ScheduleService schedules) =>
         await schedules.TriggerAsync(id) is { Outcome: ScheduleStepOutcome.Fired, Job: { } job }

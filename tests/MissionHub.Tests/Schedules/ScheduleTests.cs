@@ -52,6 +52,7 @@ public abstract class ScheduleTests : HubTestBase
         var paused = await PostAsync("/api/schedules/ops/pause", HttpStatusCode.OK);
         Assert.True(paused.GetProperty("paused").GetBoolean());
         Assert.Equal(JsonValueKind.Null, paused.GetProperty("next_run_at").ValueKind);
+        Assert.Equal("pending", paused.GetProperty("last_run").GetProperty("job_status").GetString());
         var firedWhenPaused = (await FiredEventsAsync("ops")).Count;
         // Two ticks pass while paused; none fires.
         var pausedAt = DateTimeOffset.UtcNow;
