@@ -107,7 +107,11 @@ public sealed partial class LeaseKeeper(
         dispatcher.Wake();
         if (sweep.NextDue is { } due)
         {
-            SweepBy(due);
+            // The wait after this sweep reads it; signalling here would end that wait at once and sweep again in a loop.
+            lock (_lock)
+            {
+                _nextDue = Math.Min(_nextDue, due);
+            }
         }
     }
 
