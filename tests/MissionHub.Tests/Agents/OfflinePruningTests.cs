@@ -112,7 +112,7 @@ public sealed class SqliteOfflinePruningTests(ITestOutputHelper output) : Offlin
         MissionHubFactory.WithSqlite(Folder.File("pruning.db"), settings);
 
     [Fact]
-    public Task FifteenHundredDistinctWorkers_ArePrunedAfterTheRetention() => DistinctWorkersRegisteringAndLeaving_ArePrunedAfterTheRetention(1_500);
+    public Task FiveHundredDistinctWorkers_ArePrunedAfterTheRetention() => DistinctWorkersRegisteringAndLeaving_ArePrunedAfterTheRetention(500);
 
     [SoakFact("100,000 distinct worker ids registering and leaving (SQLite)")]
     public Task HundredThousandDistinctWorkers_ArePrunedAfterTheRetention() => DistinctWorkersRegisteringAndLeaving_ArePrunedAfterTheRetention(100_000);
@@ -125,7 +125,7 @@ public sealed class RedisOfflinePruningTests(RedisServerFixture redis, ITestOutp
         MissionHubFactory.WithRedis(redis.Server, extra: settings);
 
     [Fact]
-    public Task FifteenHundredDistinctWorkers_ArePrunedAfterTheRetention() => DistinctWorkersRegisteringAndLeaving_ArePrunedAfterTheRetention(1_500);
+    public Task FiveHundredDistinctWorkers_ArePrunedAfterTheRetention() => DistinctWorkersRegisteringAndLeaving_ArePrunedAfterTheRetention(500);
 
     [SoakFact("100,000 distinct worker ids registering and leaving (Redis)")]
     public Task HundredThousandDistinctWorkers_ArePrunedAfterTheRetention() => DistinctWorkersRegisteringAndLeaving_ArePrunedAfterTheRetention(100_000);

@@ -17,7 +17,7 @@ public sealed class ClusterScheduleTests(ClusterFixture fixture, ITestOutputHelp
 {
     [Fact]
     public async Task EverySecondSchedule_OnThreeProcesses_FiresEachTickOnce_AcrossAKillOfTheProcessThatFiredLast() =>
-        await RunAsync(seconds: 10);
+        await RunAsync(seconds: 6);
 
     [SoakFact("30 s of an every-second schedule on three processes, one kill -9")]
     public async Task Soak_ThirtySeconds_ThirtyTicks_EachOnce() => await RunAsync(seconds: 30);
