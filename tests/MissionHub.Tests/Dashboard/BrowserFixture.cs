@@ -71,6 +71,26 @@ public sealed class BrowserFixture : IAsyncLifetime
     /// <summary>Every console message of every page, for diagnosing a failure.</summary>
     public System.Collections.Concurrent.ConcurrentBag<string> ConsoleLog { get; } = [];
 
+    /// <summary>A new page on the dashboard at <paramref name="baseAddress"/> and <paramref name="hash"/>, once it says it is live.</summary>
+    public async Task<(IBrowserContext Context, IPage Page, List<string> Errors)> OpenLiveAsync(Uri baseAddress, string hash, int width = 1280)
+    {
+        var (context, page, errors) = await NewPageAsync(width);
+        await page.GotoAsync(new Uri(baseAddress, "/" + hash).ToString());
+        try
+        {
+            await Assertions.Expect(page.Locator("#conn")).ToHaveAttributeAsync("data-state", "live");
+        }
+        catch (PlaywrightException ex)
+        {
+            await context.DisposeAsync();
+            throw new InvalidOperationException($"the page did not go live; console: {string.Join(" | ", ConsoleLog)}", ex);
+        }
+        return (context, page, errors);
+    }
+
+    public async Task ScreenshotAsync(IPage page, string name) =>
+        await page.ScreenshotAsync(new() { Path = Path.Combine(ScreenshotFolder, name + ".png"), FullPage = true });
+
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

@@ -38,22 +38,12 @@ public sealed class DashboardTests(BrowserFixture browser) : IClassFixture<Brows
 
     private async Task<(IPage Page, List<string> Errors)> OpenAsync(MissionHubFactory factory, string hash = "#/overview", int width = 1280)
     {
-        var (context, page, errors) = await browser.NewPageAsync(width);
+        var (context, page, errors) = await browser.OpenLiveAsync(factory.BaseAddress, hash, width);
         _disposables.Add(context);
-        await page.GotoAsync(new Uri(factory.BaseAddress, "/" + hash).ToString());
-        try
-        {
-            await Expect(page.Locator("#conn")).ToHaveAttributeAsync("data-state", "live");
-        }
-        catch (PlaywrightException ex)
-        {
-            throw new InvalidOperationException($"the page did not go live; console: {string.Join(" | ", browser.ConsoleLog)}", ex);
-        }
         return (page, errors);
     }
 
-    private async Task ScreenshotAsync(IPage page, string name) =>
-        await page.ScreenshotAsync(new() { Path = Path.Combine(browser.ScreenshotFolder, name + ".png"), FullPage = true });
+    private Task ScreenshotAsync(IPage page, string name) => browser.ScreenshotAsync(page, name);
 
     private static async Task<string> CreateMissionAsync(HttpClient http, string name, string? id = null)
     {

@@ -38,22 +38,12 @@ public sealed class ScheduleDashboardTests(BrowserFixture browser) : IClassFixtu
 
     private async Task<(IPage Page, List<string> Errors)> OpenAsync(MissionHubFactory factory, string hash)
     {
-        var (context, page, errors) = await browser.NewPageAsync();
+        var (context, page, errors) = await browser.OpenLiveAsync(factory.BaseAddress, hash);
         _disposables.Add(context);
-        await page.GotoAsync(new Uri(factory.BaseAddress, "/" + hash).ToString());
-        try
-        {
-            await Expect(page.Locator("#conn")).ToHaveAttributeAsync("data-state", "live");
-        }
-        catch (PlaywrightException ex)
-        {
-            throw new InvalidOperationException($"the page did not go live; console: {string.Join(" | ", browser.ConsoleLog)}", ex);
-        }
         return (page, errors);
     }
 
-    private async Task ScreenshotAsync(IPage page, string name) =>
-        await page.ScreenshotAsync(new() { Path = Path.Combine(browser.ScreenshotFolder, name + ".png"), FullPage = true });
+    private Task ScreenshotAsync(IPage page, string name) => browser.ScreenshotAsync(page, name);
 
     private static async Task<JsonElement> PostAsync(HttpClient http, string path, object? body = null)
     {
