@@ -134,8 +134,10 @@ public sealed partial class PrometheusMetricsTests : IDisposable
         await Eventually.TrueAsync(async () =>
         {
             samples = Parse(await client.GetStringAsync(new Uri("/metrics", UriKind.Relative)));
-            return samples.GetValueOrDefault("missionhub_queue_failed_total{job_type=\"work\"}") == 1;
-        }, TimeSpan.FromSeconds(10), "the failed job in /metrics");
+            // The counters follow the events, the gauges the counts read per scrape: both must have caught up.
+            return samples.GetValueOrDefault("missionhub_queue_failed_total{job_type=\"work\"}") == 1
+                && samples.GetValueOrDefault("missionhub_queue_jobs{job_type=\"work\",status=\"active\"}") == 1;
+        }, TimeSpan.FromSeconds(10), "the completed and failed jobs in /metrics");
 
         Assert.Equal(2, samples["missionhub_queue_jobs{job_type=\"held\",status=\"pending\"}"]);
         Assert.Equal(0, samples["missionhub_queue_jobs{job_type=\"held\",status=\"active\"}"]);
