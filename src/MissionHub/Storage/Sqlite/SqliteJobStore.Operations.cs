@@ -8,7 +8,7 @@ public sealed partial class SqliteJobStore
     public Task<IReadOnlyList<Job>> RetryAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
-        return Write<IReadOnlyList<Job>>(write =>
+        return database.Writer.WriteAsync<IReadOnlyList<Job>>(write =>
         {
             var now = Now();
             var retried = new List<Job>();
@@ -47,7 +47,7 @@ public sealed partial class SqliteJobStore
     public Task<IReadOnlyList<Job>> PurgeAsync(IReadOnlyList<string> jobIds, string reason, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
-        return Write<IReadOnlyList<Job>>(write =>
+        return database.Writer.WriteAsync<IReadOnlyList<Job>>(write =>
         {
             var delete = write.Command("DELETE FROM jobs WHERE id = $id", "$id");
             var purged = new List<Job>();
@@ -71,7 +71,7 @@ public sealed partial class SqliteJobStore
     public Task<bool> SetQueuePausedAsync(string jobType, bool paused, double now, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
-        return Write(write =>
+        return database.Writer.WriteAsync(write =>
         {
             var change = write.Command(paused
                 ? "INSERT INTO paused_queues (job_type, paused_at) VALUES ($type, $now) ON CONFLICT (job_type) DO NOTHING"

@@ -95,13 +95,13 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
     public Task<SubmitResult> SubmitAsync(Job job, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
-        return Write(write => Submit(write, job, meta), cancellationToken);
+        return database.Writer.WriteAsync(write => Submit(write, job, meta), cancellationToken);
     }
 
     public Task<IReadOnlyList<SubmitResult>> SubmitBatchAsync(IReadOnlyList<Job> jobs, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
-        return Write<IReadOnlyList<SubmitResult>>(write => [.. jobs.Select(job => Submit(write, job, meta))], cancellationToken);
+        return database.Writer.WriteAsync<IReadOnlyList<SubmitResult>>(write => [.. jobs.Select(job => Submit(write, job, meta))], cancellationToken);
     }
 
     /// <summary>A job submit inside another step's transaction (a schedule that fires it), with its job_submitted.</summary>
@@ -121,7 +121,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
     public Task<IReadOnlyList<ClaimedJob>> ClaimAsync(IReadOnlyList<FreeSlots> slots, double leaseUntil, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
-        return Write<IReadOnlyList<ClaimedJob>>(write => Claim(write, slots, leaseUntil, Now(), meta), cancellationToken);
+        return database.Writer.WriteAsync<IReadOnlyList<ClaimedJob>>(write => Claim(write, slots, leaseUntil, Now(), meta), cancellationToken);
     }
 
     public Task<JobStep> ProgressAsync(JobHolder holder, string jobId, double progress, CancellationToken cancellationToken = default) =>
@@ -166,7 +166,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
     public Task<JobStep> CancelAsync(string jobId, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
-        return Write(write =>
+        return database.Writer.WriteAsync(write =>
         {
             if (FindOne(write, "id = $id", ("$id", jobId)) is not { } old)
             {
@@ -194,7 +194,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
         CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
-        return Write(write =>
+        return database.Writer.WriteAsync(write =>
         {
             var now = Now();
             var previous = ReadWorker(write, worker.WorkerId);
@@ -231,7 +231,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
     public Task<IReadOnlyList<Job>> UnregisterWorkerAsync(JobHolder holder, string reason, bool requeueJobs, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
-        return Write<IReadOnlyList<Job>>(write =>
+        return database.Writer.WriteAsync<IReadOnlyList<Job>>(write =>
         {
             var worker = ReadWorker(write, holder.WorkerId);
             var current = worker is not null && worker.SessionId == holder.SessionId && worker.Status != WorkerStatus.Offline;
@@ -260,7 +260,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
         {
             return Task.CompletedTask;
         }
-        return Write(write =>
+        return database.Writer.WriteAsync(write =>
         {
             var now = Now();
             var renew = write.Command(
@@ -281,7 +281,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
         }, cancellationToken);
     }
 
-    public Task<int> PruneWorkersAsync(double offlineBefore, int max, CancellationToken cancellationToken = default) => Write(write =>
+    public Task<int> PruneWorkersAsync(double offlineBefore, int max, CancellationToken cancellationToken = default) => database.Writer.WriteAsync(write =>
     {
         // A worker that still holds jobs (left without requeueing them) stays until they are settled.
         var prune = write.Command("""
@@ -312,7 +312,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
         await alter.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    public Task GraceLeasesAsync(double until, CancellationToken cancellationToken = default) => Write(write =>
+    public Task GraceLeasesAsync(double until, CancellationToken cancellationToken = default) => database.Writer.WriteAsync(write =>
     {
         var grace = write.Command("UPDATE jobs SET lease_until = $until WHERE lease_until IS NOT NULL", "$until");
         grace.Parameters[0].Value = until;
@@ -322,7 +322,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
     public Task<SweepResult> SweepAsync(double now, double silentSince, RetryBackoff timeoutBackoff, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
-        return Write(write =>
+        return database.Writer.WriteAsync(write =>
         {
             var silent = new List<SilentWorker>();
             foreach (var worker in ReadSilentWorkers(write, silentSince))
@@ -358,12 +358,6 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
 
     // ---- steps' building blocks (on the writer thread, inside its transaction) ----
 
-    private Task<T> Write<T>(Func<SqliteWriteContext, T> step, CancellationToken cancellationToken)
-    {
-        // Once queued the step goes ahead; the token only stops the caller waiting for it.
-        var written = database.Writer.WriteAsync(step);
-        return cancellationToken.CanBeCanceled ? written.WaitAsync(cancellationToken) : written;
-    }
 
     private double Now() => EventBus.UnixSeconds(time.GetUtcNow());
 
@@ -372,7 +366,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
         CancellationToken cancellationToken)
     {
         var meta = HubEvents.CurrentMeta();
-        return Write(write =>
+        return database.Writer.WriteAsync(write =>
         {
             var found = Held(write, holder, jobId);
             return found is { Outcome: StepOutcome.Done, Job: { } old } ? step(write, old, Now(), meta) : found;

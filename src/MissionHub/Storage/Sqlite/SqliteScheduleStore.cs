@@ -32,7 +32,7 @@ public sealed class SqliteScheduleStore(SqliteDatabase database, TimeProvider ti
     public Task<bool> CreateAsync(Schedule schedule, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
-        return Write(write =>
+        return database.Writer.WriteAsync(write =>
         {
             if (Find(write, schedule.Id) is not null)
             {
@@ -62,7 +62,7 @@ public sealed class SqliteScheduleStore(SqliteDatabase database, TimeProvider ti
     public Task<bool> DeleteAsync(string id, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
-        return Write(write =>
+        return database.Writer.WriteAsync(write =>
         {
             var delete = write.Command("DELETE FROM schedules WHERE id = $id", "$id");
             delete.Parameters[0].Value = id;
@@ -78,7 +78,7 @@ public sealed class SqliteScheduleStore(SqliteDatabase database, TimeProvider ti
     public Task<Schedule?> SetPausedAsync(string id, bool paused, double? nextRunAt, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
-        return Write(write =>
+        return database.Writer.WriteAsync(write =>
         {
             if (Find(write, id) is not { } current || current.Paused == paused)
             {
@@ -95,7 +95,7 @@ public sealed class SqliteScheduleStore(SqliteDatabase database, TimeProvider ti
     public Task<IReadOnlyList<ScheduleStep>> TickAsync(IReadOnlyList<ScheduleTick> ticks, double now, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
-        return Write<IReadOnlyList<ScheduleStep>>(write => [.. ticks.Select(tick => Tick(write, tick, now, meta))], cancellationToken);
+        return database.Writer.WriteAsync<IReadOnlyList<ScheduleStep>>(write => [.. ticks.Select(tick => Tick(write, tick, now, meta))], cancellationToken);
     }
 
     private static ScheduleStep Tick(SqliteWriteContext write, ScheduleTick tick, double now, EventMeta meta)
@@ -118,7 +118,7 @@ public sealed class SqliteScheduleStore(SqliteDatabase database, TimeProvider ti
     public Task<ScheduleStep> TriggerAsync(string id, Job job, double now, string nodeId, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
-        return Write(write => Find(write, id) is { } current
+        return database.Writer.WriteAsync(write => Find(write, id) is { } current
             ? Fire(write, current, now, null, job, ScheduleEvents.TriggerManual, nodeId, now, meta)
             : new ScheduleStep(ScheduleStepOutcome.NotFound, null), cancellationToken);
     }
@@ -196,10 +196,4 @@ public sealed class SqliteScheduleStore(SqliteDatabase database, TimeProvider ti
         return schedules;
     }
 
-    private Task<T> Write<T>(Func<SqliteWriteContext, T> step, CancellationToken cancellationToken)
-    {
-        // Once queued the step goes ahead; the token only stops the caller waiting for it.
-        var written = database.Writer.WriteAsync(step);
-        return cancellationToken.CanBeCanceled ? written.WaitAsync(cancellationToken) : written;
-    }
 }

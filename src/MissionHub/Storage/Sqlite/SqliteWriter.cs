@@ -41,6 +41,13 @@ public sealed partial class SqliteWriter : IDisposable
     /// Run the caller's continuation on the writer thread, for a caller whose continuation is short and never
     /// blocks (the event log's batch loop): saves a thread hop per commit. Everyone else continues on the pool.
     /// </param>
+    public Task<T> WriteAsync<T>(Func<SqliteWriteContext, T> write, CancellationToken cancellationToken)
+    {
+        // Once queued the step goes ahead; the token only stops the caller waiting for it.
+        var written = WriteAsync(write);
+        return cancellationToken.CanBeCanceled ? written.WaitAsync(cancellationToken) : written;
+    }
+
     public Task<T> WriteAsync<T>(Func<SqliteWriteContext, T> write, bool continueOnWriter = false)
     {
         ObjectDisposedException.ThrowIf(_closed, this);
