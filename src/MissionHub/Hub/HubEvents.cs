@@ -34,6 +34,13 @@ public static class HubEvents
         Draft("job_status_changed", JobTarget(jobId), now, meta,
             new JobStatusChangedPayload(jobId, oldStatus, newStatus, workerId, error, retryAt), HubJsonContext.Default.JobStatusChangedPayload);
 
+    /// <summary>A waiting job cancelled because <paramref name="dependencyId"/>, which it depends on, failed or was cancelled.</summary>
+    public static CharterEvent DependencyFailed(string jobId, string dependencyId, double now, EventMeta meta) =>
+        Draft("job_status_changed", JobTarget(jobId), now, meta,
+            new JobStatusChangedPayload(jobId, JobStatus.Pending, JobStatus.Cancelled, null, Reason: JobDependencies.DependencyFailed,
+                DependencyId: dependencyId),
+            HubJsonContext.Default.JobStatusChangedPayload);
+
     public static CharterEvent Progress(string jobId, string workerId, double progress, double now, EventMeta meta) =>
         Draft("job_progress", JobTarget(jobId), now, meta, new JobProgressPayload(jobId, workerId, progress), HubJsonContext.Default.JobProgressPayload);
 

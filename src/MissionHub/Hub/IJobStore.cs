@@ -10,7 +10,12 @@ public interface IJobStore
 {
     Task InitializeAsync(CancellationToken cancellationToken);
 
-    /// <summary>Stores a new pending job and its <c>job_submitted</c>; with an idempotency key already used, returns that job instead.</summary>
+    /// <summary>
+    /// Stores a new pending job and its <c>job_submitted</c>; with an idempotency key already used, returns that job instead.
+    /// A job with <see cref="Job.DependsOn"/> waits for those not completed yet (<see cref="Job.WaitingFor"/>); if one of them
+    /// already failed or was cancelled, it is stored cancelled (<c>dependency_failed</c>). Unknown dependencies throw
+    /// <see cref="UnknownDependenciesException"/> and store nothing.
+    /// </summary>
     Task<SubmitResult> SubmitAsync(Job job, CancellationToken cancellationToken = default);
 
     /// <summary>
@@ -34,7 +39,10 @@ public interface IJobStore
     /// <summary>A failed attempt: back to pending (not before the backoff has passed) while attempts remain, else failed.</summary>
     Task<JobStep> FailAsync(JobHolder holder, string jobId, string error, RetryBackoff backoff, CancellationToken cancellationToken = default);
 
-    /// <summary>Cancels a pending or active job, whoever holds it.</summary>
+    /// <summary>
+    /// Cancels a pending or active job, whoever holds it. Every job waiting on it is cancelled in the same step
+    /// (<c>dependency_failed</c>, transitively), as when a job fails for good; a completion releases them instead.
+    /// </summary>
     Task<JobStep> CancelAsync(string jobId, CancellationToken cancellationToken = default);
 
     /// <summary>Records a worker connection: replaces any earlier connection of the same id, and settles the jobs leased to that id.</summary>
@@ -86,7 +94,8 @@ public interface IJobStore
     /// <summary>
     /// Sends each of the jobs that is still failed or cancelled back to pending (attempts counted from zero again, the
     /// earlier ones added to <see cref="Job.PriorAttempts"/>), with its <c>job_status_changed</c>, in one step. Jobs in
-    /// any other state are left as they are. Returns the jobs retried.
+    /// any other state are left as they are. A retried job waits again for every dependency not completed (a failed one
+    /// too: it runs only after that one is retried and completes); one no longer stored does not hold it. Returns the jobs retried.
     /// </summary>
     Task<IReadOnlyList<Job>> RetryAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken = default);
 
@@ -181,6 +190,12 @@ public sealed record JobStep(StepOutcome Outcome, Job? Job, JobHolder? Holder = 
 {
     /// <summary>Jobs the step also claimed for the holder (a completion that took the next job).</summary>
     public IReadOnlyList<ClaimedJob> Claimed { get; init; } = [];
+
+    /// <summary>Jobs waiting on this one that the step cancelled with it (<c>dependency_failed</c>), transitively.</summary>
+    public IReadOnlyList<Job> Cascaded { get; init; } = [];
+
+    /// <summary>How many jobs waiting on this one the step made dispatchable (their last dependency completed).</summary>
+    public int Released { get; init; }
 
     public static readonly JobStep NotFound = new(StepOutcome.NotFound, null);
 }

@@ -5,10 +5,12 @@ using MissionHub.Storage;
 
 namespace MissionHub.Hub;
 
-/// <summary>What a submitter asks for; validated by the API.</summary>
-/// <summary>A job as a submitter asks for it; <paramref name="RunAt"/> (Unix seconds) delays it, <paramref name="ScheduleId"/> names the schedule that fired it.</summary>
+/// <summary>
+/// A job as a submitter asks for it (validated by the API); <paramref name="RunAt"/> (Unix seconds) delays it,
+/// <paramref name="ScheduleId"/> names the schedule that fired it, <paramref name="DependsOn"/> the jobs it runs after.
+/// </summary>
 public sealed record NewJob(string JobType, int Priority, JsonElement Payload, string? WorkflowId, int MaxAttempts, double? TimeoutS,
-    string? IdempotencyKey = null, double? RunAt = null, string? ScheduleId = null);
+    string? IdempotencyKey = null, double? RunAt = null, string? ScheduleId = null, IReadOnlyList<string>? DependsOn = null);
 
 /// <summary>
 /// The hub's operations as the API and the worker sockets see them. Each is one atomic step in storage (which also
@@ -98,6 +100,7 @@ public sealed partial class JobHub(
             RunAt = request.RunAt,
             AvailableAt = request.RunAt > now ? request.RunAt : null,
             ScheduleId = request.ScheduleId,
+            DependsOn = request.DependsOn is { Count: > 0 } dependsOn ? dependsOn : null,
         };
 
     /// <summary>A failed or cancelled job back to pending, its attempts counted from zero again; null when it is in another state.</summary>
@@ -188,6 +191,7 @@ public sealed partial class JobHub(
             {
                 await journal.CancelledAsync(job);
             }
+            await SettleDependentsAsync(step);
         }
         return step;
     }
@@ -294,6 +298,7 @@ public sealed partial class JobHub(
         {
             await journal.CompletedAsync(job);
         }
+        await SettleDependentsAsync(step);
         return step;
     }
 
@@ -316,6 +321,7 @@ public sealed partial class JobHub(
                 LogJobFailed(logger, jobId, job.Attempts, error);
             }
             await JournalAttemptEndedAsync(job);
+            await SettleDependentsAsync(step);
         }
         return step;
     }
@@ -344,6 +350,26 @@ public sealed partial class JobHub(
             {
                 // Not ours: every process gets the notice and the one holding the session acts on it.
                 signals.Notify(IHubSignals.AllNodes, new HubNotice("revoke", holder.SessionId, job.Id, reason));
+            }
+        }
+    }
+
+    /// <summary>
+    /// After a step that finished a job others wait on: dispatchers are woken for the ones it released, and the missions
+    /// of the ones it cancelled with it hear of it.
+    /// </summary>
+    internal async Task SettleDependentsAsync(JobStep step)
+    {
+        if (step.Released > 0)
+        {
+            signals.AnnounceWork();
+        }
+        foreach (var cancelled in step.Cascaded)
+        {
+            LogDependencyFailed(logger, cancelled.Id, step.Job?.Id ?? "");
+            if (cancelled.WorkflowId is not null)
+            {
+                await journal.CancelledAsync(cancelled);
             }
         }
     }
@@ -384,6 +410,9 @@ public sealed partial class JobHub(
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "Worker {WorkerId} went offline: {Reason} ({Requeued} jobs requeued)")]
     private static partial void LogWorkerGone(ILogger logger, string workerId, string reason, int requeued);
+
+    [LoggerMessage(EventId = 3017, Level = LogLevel.Information, Message = "Job {JobId} cancelled: it depends, directly or through others, on job {DependencyId}, which failed or was cancelled")]
+    private static partial void LogDependencyFailed(ILogger logger, string jobId, string dependencyId);
 
     [LoggerMessage(EventId = 3016, Level = LogLevel.Information, Message = "{Count} jobs {Change} by an operator")]
     private static partial void LogBulk(ILogger logger, string change, int count);

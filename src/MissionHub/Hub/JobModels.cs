@@ -98,6 +98,44 @@ public sealed record Job
 
     /// <summary>Attempts made before the last retry (each retry counts <see cref="Attempts"/> from zero again).</summary>
     public int PriorAttempts { get; init; }
+
+    /// <summary>The jobs this one runs after, as submitted: it waits until each of them completed.</summary>
+    public IReadOnlyList<string>? DependsOn { get; init; }
+
+    /// <summary>
+    /// Those of <see cref="DependsOn"/> not completed yet; a pending job with any left is offered to no worker. Empty or
+    /// null when it waits for none.
+    /// </summary>
+    public IReadOnlyList<string>? WaitingFor { get; init; }
+
+    /// <summary>Why the hub cancelled the job itself (<c>dependency_failed</c>); null when an operator cancelled it.</summary>
+    public string? CancelReason { get; init; }
+
+    /// <summary>True while the job waits for a dependency.</summary>
+    [JsonIgnore]
+    public bool IsWaiting => Status == JobStatus.Pending && WaitingFor is { Count: > 0 };
+}
+
+/// <summary>How a job depends on others (DESIGN §8).</summary>
+public static class JobDependencies
+{
+    /// <summary>The reason of a job cancelled because a job it depends on failed or was cancelled.</summary>
+    public const string DependencyFailed = "dependency_failed";
+
+    /// <summary>Most jobs one job may depend on.</summary>
+    public const int MaxPerJob = 100;
+}
+
+/// <summary>
+/// A submit named jobs to depend on that storage does not hold (never submitted, or purged); nothing of the step was
+/// written. <paramref name="Index"/> is the job's position in a batch (0 for a single submit).
+/// </summary>
+public sealed class UnknownDependenciesException(int index, IReadOnlyList<string> jobIds)
+    : Exception($"depends_on names jobs that do not exist: {string.Join(", ", jobIds)}")
+{
+    public int Index { get; } = index;
+
+    public IReadOnlyList<string> JobIds { get; } = jobIds;
 }
 
 /// <summary>Counts of jobs by status.</summary>
@@ -170,17 +208,25 @@ public sealed record WorkerDisconnectedPayload(string WorkerId, string Reason);
 public sealed record WorkerStatusChangedPayload(string WorkerId, string OldStatus, string NewStatus, string? CurrentJobId);
 
 public sealed record JobData(string Id, string JobType, string Status, int Priority, string? WorkflowId, double CreatedAt,
-    double? RunAt = null, string? ScheduleId = null)
+    double? RunAt = null, string? ScheduleId = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? DependsOn = null)
 {
     public static JobData Of(Job job) =>
-        new(job.Id, job.JobType, JobStatus.Pending, job.Priority, job.WorkflowId, job.CreatedAt, job.RunAt, job.ScheduleId);
+        new(job.Id, job.JobType, JobStatus.Pending, job.Priority, job.WorkflowId, job.CreatedAt, job.RunAt, job.ScheduleId,
+            job.DependsOn is { Count: > 0 } ? job.DependsOn : null);
 }
 
 public sealed record JobSubmittedPayload(string JobId, JobData JobData);
 
 public sealed record JobAssignedPayload(string JobId, string WorkerId, string OldStatus, string NewStatus, double AssignedAt, int Attempt);
 
-public sealed record JobStatusChangedPayload(string JobId, string OldStatus, string NewStatus, string? WorkerId, string? Error = null, double? RetryAt = null);
+/// <summary>
+/// <c>job_status_changed</c>; a job the hub cancelled itself says why in <c>reason</c> (<c>dependency_failed</c>) and names the
+/// job it depended on, <c>dependency_id</c> (both absent otherwise).
+/// </summary>
+public sealed record JobStatusChangedPayload(string JobId, string OldStatus, string NewStatus, string? WorkerId, string? Error = null, double? RetryAt = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Reason = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? DependencyId = null);
 
 /// <summary><c>job_status_changed</c> of a retry: a finished job back to pending, with what a reader needs to list it again.</summary>
 public sealed record JobRetriedPayload(string JobId, string OldStatus, string NewStatus, string? WorkerId, JobData JobData, int Retries);

@@ -15,7 +15,8 @@ public sealed record JobSubmitRequest(
     double? TimeoutS,
     string? IdempotencyKey,
     double? RunAt,
-    double? DelayS);
+    double? DelayS,
+    IReadOnlyList<string>? DependsOn);
 
 /// <summary>The body of <c>POST /api/jobs/batch</c> as documented: each job as <c>POST /api/jobs</c> takes it.</summary>
 public sealed record JobBatchRequest(IReadOnlyList<JobSubmitRequest> Jobs);

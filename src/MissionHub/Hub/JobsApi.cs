@@ -82,7 +82,16 @@ public static class JobsApi
             return problem;
         }
         using var span = Tracing.MissionHubTracing.StartSubmit(newJob.JobType);
-        var (job, created) = await hub.SubmitAsync(newJob);
+        SubmitResult submitted;
+        try
+        {
+            submitted = await hub.SubmitAsync(newJob);
+        }
+        catch (UnknownDependenciesException unknown)
+        {
+            return UnknownDependencies("depends_on", unknown);
+        }
+        var (job, created) = submitted;
         span?.SetTag("missionhub.job.id", job.Id);
         // A repeated idempotency key answers with the job it created the first time.
         return created ? TypedResults.Created($"/api/jobs/{job.Id}", job) : TypedResults.Ok(job);
@@ -142,7 +151,15 @@ public static class JobsApi
                 });
         }
         using var span = Tracing.MissionHubTracing.StartSubmit(jobs[0].JobType);
-        var results = await hub.SubmitBatchAsync(jobs);
+        IReadOnlyList<SubmitResult> results;
+        try
+        {
+            results = await hub.SubmitBatchAsync(jobs);
+        }
+        catch (UnknownDependenciesException unknown)
+        {
+            return UnknownDependencies($"jobs[{unknown.Index}].depends_on", unknown);
+        }
         span?.SetTag("missionhub.batch.size", results.Count);
         return TypedResults.Created((string?)null, new JobBatch([.. results.Select(r => r.Job)], results.Count(r => r.Created)));
     }
@@ -223,13 +240,54 @@ public static class JobsApi
             }
             idempotencyKey = key;
         }
-        if (!TryParseRunAt(body, now, out var runAt, out problem))
+        if (!TryParseRunAt(body, now, out var runAt, out problem) || !TryParseDependsOn(body, out var dependsOn, out problem))
         {
             return false;
         }
-        newJob = new NewJob(jobType, priority, payload, workflowId, maxAttempts, timeout, idempotencyKey, runAt);
+        newJob = new NewJob(jobType, priority, payload, workflowId, maxAttempts, timeout, idempotencyKey, runAt, DependsOn: dependsOn);
         return true;
     }
+
+    /// <summary><c>depends_on</c>: ids of stored jobs (whether they exist is the storage step's to check), each once.</summary>
+    private static bool TryParseDependsOn(JsonElement body, out IReadOnlyList<string>? dependsOn, out ProblemHttpResult problem)
+    {
+        dependsOn = null;
+        problem = null!;
+        if (!body.TryGetProperty("depends_on", out var element) || element.ValueKind == JsonValueKind.Null)
+        {
+            return true;
+        }
+        if (element.ValueKind != JsonValueKind.Array)
+        {
+            problem = Problems.Invalid("depends_on", $"depends_on must be a list of job ids, not {JsonBody.Describe(element.ValueKind)}");
+            return false;
+        }
+        if (element.GetArrayLength() > JobDependencies.MaxPerJob)
+        {
+            problem = Problems.Invalid("depends_on", $"depends_on may name at most {JobDependencies.MaxPerJob} jobs, not {element.GetArrayLength()}");
+            return false;
+        }
+        var ids = new List<string>();
+        foreach (var item in element.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String || item.GetString() is not { Length: > 0 and <= 128 } id)
+            {
+                problem = Problems.Invalid("depends_on", "each entry of depends_on must be a job id (a string of 1 to 128 characters)");
+                return false;
+            }
+            if (ids.Contains(id, StringComparer.Ordinal))
+            {
+                problem = Problems.Invalid("depends_on", $"depends_on names job {id} twice");
+                return false;
+            }
+            ids.Add(id);
+        }
+        dependsOn = ids.Count > 0 ? ids : null;
+        return true;
+    }
+
+    private static ProblemHttpResult UnknownDependencies(string field, UnknownDependenciesException unknown) =>
+        Problems.Invalid(field, $"depends_on names jobs that do not exist: {string.Join(", ", unknown.JobIds)}");
 
     /// <summary>How far in the past a <c>run_at</c> may be (clock skew, a slow client) and still mean "now".</summary>
     public static readonly TimeSpan RunAtPastTolerance = TimeSpan.FromMinutes(1);

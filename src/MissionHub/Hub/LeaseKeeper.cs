@@ -99,6 +99,7 @@ public sealed partial class LeaseKeeper(
                 LogTakenBack(logger, job.Id, step.Holder?.WorkerId, job.Error ?? "", job.Status);
                 await hub.JournalAttemptEndedAsync(job);
             }
+            await hub.SettleDependentsAsync(step);
         }
         if (sweep.TakenBack.Count > 0 || sweep.Released > 0)
         {

@@ -156,7 +156,7 @@ public static class SchedulesApi
             problem = Problems.Invalid("job", "job is required: the job to submit at each tick, as POST /api/jobs takes it");
             return false;
         }
-        foreach (var notTaken in new[] { "run_at", "delay_s", "idempotency_key" })
+        foreach (var notTaken in new[] { "run_at", "delay_s", "idempotency_key", "depends_on" })
         {
             if (jobElement.TryGetProperty(notTaken, out var value) && value.ValueKind != JsonValueKind.Null)
             {

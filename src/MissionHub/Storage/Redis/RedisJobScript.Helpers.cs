@@ -77,8 +77,85 @@ internal static partial class RedisJobScript
           if j.worker_id and j.worker_id ~= '' then redis.call('SREM', P .. 'worker:' .. j.worker_id .. ':jobs', id) end
         end
 
-        -- An attempt ended without success: back to pending while attempts remain, else failed for good.
+        -- A list as JSON (cjson writes an empty table as an object).
+        local function jlist(list) if #list == 0 then return '[]' end return cjson.encode(list) end
+
+        local function contains(list, x) for _, y in ipairs(list) do if y == x then return true end end return false end
+
+        -- What a pending job still waits for (its dependencies not completed yet).
+        local function waiting_for(j)
+          if j.status ~= 'pending' or not j.waiting_for or j.waiting_for == '' then return {} end
+          return cjson.decode(j.waiting_for)
+        end
+
+        -- A pending job that waits for nothing any more: offered now, or when its run time comes.
+        local function make_ready(id, j)
+          if j.available_at and j.available_at ~= '' and tonumber(j.available_at) > now then
+            redis.call('ZADD', P .. 'delayed', j.available_at, id)
+          else
+            redis.call('HSET', P .. 'job:' .. id, 'available_at', '')
+            redis.call('ZADD', P .. 'pending:' .. j.job_type, score(j), id)
+          end
+        end
+
+        -- The jobs still waiting on id (dependents:{id}), which has finished; the set goes with it.
+        local function take_waiting_on(id)
+          local key = P .. 'dependents:' .. id
+          local found = {}
+          for _, d in ipairs(redis.call('SMEMBERS', key)) do
+            local j = load(d)
+            -- A job cancelled or retried meanwhile may no longer wait on it.
+            if j and contains(waiting_for(j), id) then found[#found + 1] = {d, j} end
+          end
+          redis.call('DEL', key)
+          return found
+        end
+
+        -- id completed: the jobs waiting on it wait for one job less; returns how many wait for none now.
+        local function release_dependents(id)
+          local released = 0
+          for _, dj in ipairs(take_waiting_on(id)) do
+            local d, j = dj[1], dj[2]
+            local left = {}
+            for _, x in ipairs(waiting_for(j)) do if x ~= id then left[#left + 1] = x end end
+            redis.call('HSET', P .. 'job:' .. d, 'waiting_for', jlist(left), 'updated_at', NOW)
+            if #left == 0 then
+              make_ready(d, j)
+              released = released + 1
+            end
+          end
+          return released
+        end
+
+        -- id will never complete (failed for good, cancelled, purged): every job waiting on it is cancelled with
+        -- dependency_failed, and so on down to the jobs waiting on those. Returns them.
+        local function cancel_dependents(id)
+          local cancelled = {}
+          local ended, head = {id}, 1
+          while head <= #ended do
+            local e = ended[head]
+            head = head + 1
+            for _, dj in ipairs(take_waiting_on(e)) do
+              local d, j = dj[1], dj[2]
+              redis.call('HSET', P .. 'job:' .. d, 'status', 'cancelled', 'cancel_reason', 'dependency_failed', 'completed_at', NOW,
+                'updated_at', NOW, 'available_at', '')
+              move(d, j, 'cancelled')
+              emit('job_status_changed', 'job_' .. d, '{"job_id":"' .. d .. '","old_status":"pending","new_status":"cancelled",' ..
+                '"worker_id":null,"error":null,"retry_at":null,"reason":"dependency_failed","dependency_id":"' .. e .. '"}')
+              cancelled[#cancelled + 1] = flat(d)
+              ended[#ended + 1] = d
+            end
+          end
+          return cancelled
+        end
+
+        -- Jobs cancelled with the last job a fail_attempt failed for good.
+        local last_cascaded = {}
+
+        -- An attempt ended without success: back to pending while attempts remain, else failed for good (with the jobs
+        -- waiting on it, in last_cascaded).
         local function fail_attempt(id, j, err, err_json, delay, settle)
+          last_cascaded = {}
           release(id, j)
           local w = j.worker_id or ''
           local key = P .. 'job:' .. id
@@ -102,6 +179,7 @@ internal static partial class RedisJobScript
             move(id, j, 'failed')
             emit('job_failed', 'job_' .. id, '{"job_id":"' .. id .. '","worker_id":' .. jstr(w) .. ',"error":' .. err_json ..
               ',"failed_at":' .. NOW .. '}')
+            last_cascaded = cancel_dependents(id)
           end
           if settle then maybe_idle(w) end
           return flat(id)
@@ -186,8 +264,20 @@ internal static partial class RedisJobScript
 
         -- One job's submit; its SUBMIT_ARGS arguments start at ARGV[b]: id, idempotency key, job type, priority,
         -- max attempts, timeout, payload, workflow id, job_submitted payload, idempotency window, traceparent, run at,
-        -- available at (a delayed job waits in 'delayed' until then), schedule id.
-        local SUBMIT_ARGS = 14
+        -- available at (a delayed job waits in 'delayed' until then), schedule id, depends on (a JSON list, or empty).
+        local SUBMIT_ARGS = 15
+
+        -- The dependencies of the job at ARGV[b] that are not stored (checked before anything is written).
+        local function unknown_dependencies(b)
+          local unknown = {}
+          if ARGV[b + 14] ~= '' then
+            for _, d in ipairs(cjson.decode(ARGV[b + 14])) do
+              if redis.call('EXISTS', P .. 'job:' .. d) == 0 then unknown[#unknown + 1] = d end
+            end
+          end
+          return unknown
+        end
+
         local function submit(b)
           local id, idem = ARGV[b], ARGV[b + 1]
           if idem ~= '' then
@@ -196,23 +286,41 @@ internal static partial class RedisJobScript
               return {'existing', flat(existing)}
             end
           end
+          -- Its dependencies not completed yet, and the first that failed or was cancelled (it is cancelled at once then).
+          local deps, waiting, failed = ARGV[b + 14], {}, nil
+          if deps ~= '' then
+            for _, d in ipairs(cjson.decode(deps)) do
+              local st = redis.call('HGET', P .. 'job:' .. d, 'status')
+              if st == 'failed' or st == 'cancelled' then failed = failed or d
+              elseif st ~= 'completed' then waiting[#waiting + 1] = d end
+            end
+          end
           local order = redis.call('INCR', P .. 'order')
-          local j = {job_type = ARGV[b + 2], priority = ARGV[b + 3], order = order}
-          redis.call('HSET', P .. 'job:' .. id, 'id', id, 'job_type', j.job_type, 'priority', j.priority, 'max_attempts', ARGV[b + 4],
+          local j = {job_type = ARGV[b + 2], priority = ARGV[b + 3], order = order, status = 'pending'}
+          local key = P .. 'job:' .. id
+          redis.call('HSET', key, 'id', id, 'job_type', j.job_type, 'priority', j.priority, 'max_attempts', ARGV[b + 4],
             'timeout_s', ARGV[b + 5], 'payload', ARGV[b + 6], 'workflow_id', ARGV[b + 7], 'created_at', NOW, 'updated_at', NOW,
             'status', 'pending', 'attempts', '0', 'progress', '0', 'order', int(order), 'idempotency_key', idem,
             'traceparent', ARGV[b + 10], 'run_at', ARGV[b + 11], 'available_at', ARGV[b + 12], 'schedule_id', ARGV[b + 13])
-          if ARGV[b + 12] ~= '' then
-            redis.call('ZADD', P .. 'delayed', ARGV[b + 12], id)
-          else
-            redis.call('ZADD', P .. 'pending:' .. j.job_type, score(j), id)
-          end
+          if deps ~= '' then redis.call('HSET', key, 'depends_on', deps, 'waiting_for', jlist(waiting)) end
           redis.call('ZADD', P .. 'status:pending', order, id)
           redis.call('ZADD', P .. 'all', order, id)
           redis.call('HINCRBY', P .. 'counts:' .. j.job_type, 'pending', 1)
           redis.call('SADD', P .. 'types', j.job_type)
           if idem ~= '' then redis.call('SET', P .. 'idem:' .. idem, id, 'EX', ARGV[b + 9]) end
           emit('job_submitted', 'job_' .. id, ARGV[b + 8])
+          if failed then
+            redis.call('HSET', key, 'status', 'cancelled', 'cancel_reason', 'dependency_failed', 'completed_at', NOW)
+            move(id, j, 'cancelled')
+            emit('job_status_changed', 'job_' .. id, '{"job_id":"' .. id .. '","old_status":"pending","new_status":"cancelled",' ..
+              '"worker_id":null,"error":null,"retry_at":null,"reason":"dependency_failed","dependency_id":"' .. failed .. '"}')
+          elseif #waiting > 0 then
+            for _, d in ipairs(waiting) do redis.call('SADD', P .. 'dependents:' .. d, id) end
+          elseif ARGV[b + 12] ~= '' then
+            redis.call('ZADD', P .. 'delayed', ARGV[b + 12], id)
+          else
+            redis.call('ZADD', P .. 'pending:' .. j.job_type, score(j), id)
+          end
           return {'created', flat(id)}
         end
 

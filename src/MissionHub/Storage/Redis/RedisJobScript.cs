@@ -20,12 +20,21 @@ internal static partial class RedisJobScript
         local result
 
         if STEP == 'submit' then
-          result = submit(A)
+          local unknown = unknown_dependencies(A)
+          if #unknown > 0 then result = {'unknown_dependencies', 0, unknown} else result = submit(A) end
 
         elseif STEP == 'submit_batch' then
-          result = {}
-          for k = 0, tonumber(ARGV[A]) - 1 do
-            result[#result + 1] = submit(A + 1 + k * SUBMIT_ARGS)
+          -- All or nothing: every job's dependencies are checked before the first is stored.
+          local n = tonumber(ARGV[A])
+          for k = 0, n - 1 do
+            local unknown = unknown_dependencies(A + 1 + k * SUBMIT_ARGS)
+            if #unknown > 0 and not result then result = {'unknown_dependencies', k, unknown} end
+          end
+          if not result then
+            result = {}
+            for k = 0, n - 1 do
+              result[#result + 1] = submit(A + 1 + k * SUBMIT_ARGS)
+            end
           end
 
         elseif STEP == 'claim' then
@@ -72,10 +81,11 @@ internal static partial class RedisJobScript
             end
             emit('job_completed', 'job_' .. id, '{"job_id":"' .. id .. '","worker_id":"' .. w .. '","result":' .. rj ..
               ',"completed_at":' .. NOW .. tail)
+            local released = release_dependents(id)
             -- The freed slot takes its next job in the same step.
             local claimed = claim_slots(read_slots(A + 6), ARGV[A + 4])
             maybe_idle(w)
-            result = {'done', flat(id), claimed}
+            result = {'done', flat(id), claimed, released}
           end
 
         elseif STEP == 'fail' then
@@ -85,7 +95,8 @@ internal static partial class RedisJobScript
             result = {why}
           else
             local delay = math.min(tonumber(ARGV[A + 5]) * math.pow(2, math.max(0, tonumber(j.attempts) - 1)), tonumber(ARGV[A + 6]))
-            result = {'done', fail_attempt(id, j, ARGV[A + 3], ARGV[A + 4], delay, true)}
+            local failed = fail_attempt(id, j, ARGV[A + 3], ARGV[A + 4], delay, true)
+            result = {'done', failed, last_cascaded}
           end
 
         elseif STEP == 'cancel' then
@@ -107,8 +118,9 @@ internal static partial class RedisJobScript
             move(id, j, 'cancelled')
             emit('job_status_changed', 'job_' .. id, '{"job_id":"' .. id .. '","old_status":"' .. j.status ..
               '","new_status":"cancelled","worker_id":' .. jstr(w) .. ',"error":null,"retry_at":null}')
+            local cascaded = cancel_dependents(id)
             maybe_idle(w)
-            result = {'done', flat(id), w, s}
+            result = {'done', flat(id), w, s, cascaded}
           end
 
         elseif STEP == 'register' then
@@ -217,7 +229,8 @@ internal static partial class RedisJobScript
                   delay = math.min(tonumber(ARGV[A + 1]) * math.pow(2, math.max(0, tonumber(j.attempts) - 1)), tonumber(ARGV[A + 2]))
                 end
                 local w, s = j.worker_id, j.session_id
-                taken[#taken + 1] = {w, s, fail_attempt(id, j, err, '"' .. err .. '"', delay, true)}
+                local after = fail_attempt(id, j, err, '"' .. err .. '"', delay, true)
+                taken[#taken + 1] = {w, s, after, last_cascaded}
               else
                 redis.call('ZREM', P .. kind, id)
               end
@@ -227,7 +240,7 @@ internal static partial class RedisJobScript
           for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', NOW, 'LIMIT', 0, max)) do
             redis.call('ZREM', P .. 'delayed', id)
             local j = load(id)
-            if j and j.status == 'pending' then
+            if j and j.status == 'pending' and #waiting_for(j) == 0 then
               redis.call('HSET', P .. 'job:' .. id, 'available_at', '')
               redis.call('ZADD', P .. 'pending:' .. j.job_type, score(j), id)
               released = released + 1
@@ -292,10 +305,23 @@ internal static partial class RedisJobScript
               local prior = tonumber(j.prior_attempts or '0') + tonumber(j.attempts)
               redis.call('HSET', P .. 'job:' .. id, 'status', 'pending', 'attempts', '0', 'prior_attempts', int(prior),
                 'retries', int(retries), 'worker_id', '', 'session_id', '', 'progress', '0', 'result', '', 'error', '',
-                'assigned_at', '', 'started_at', '', 'completed_at', '', 'available_at', '', 'lease_until', '', 'updated_at', NOW)
+                'assigned_at', '', 'started_at', '', 'completed_at', '', 'available_at', '', 'lease_until', '', 'updated_at', NOW,
+                'cancel_reason', '')
               redis.call('ZREM', P .. 'recent:' .. j.status, id)
               move(id, j, 'pending')
-              redis.call('ZADD', P .. 'pending:' .. j.job_type, score(j), id)
+              -- It waits again for every dependency still stored and not completed (a failed one must be retried first).
+              local waiting = {}
+              if j.depends_on and j.depends_on ~= '' then
+                for _, d in ipairs(cjson.decode(j.depends_on)) do
+                  local st = redis.call('HGET', P .. 'job:' .. d, 'status')
+                  if st and st ~= 'completed' then
+                    waiting[#waiting + 1] = d
+                    redis.call('SADD', P .. 'dependents:' .. d, id)
+                  end
+                end
+                redis.call('HSET', P .. 'job:' .. id, 'waiting_for', jlist(waiting))
+              end
+              if #waiting == 0 then redis.call('ZADD', P .. 'pending:' .. j.job_type, score(j), id) end
               emit('job_status_changed', 'job_' .. id, '{"job_id":"' .. id .. '","old_status":"' .. j.status ..
                 '","new_status":"pending","worker_id":' .. jstr(j.worker_id) .. ',"job_data":{"id":"' .. id .. '","job_type":' ..
                 cjson.encode(j.job_type) .. ',"status":"pending","priority":' .. j.priority .. ',"workflow_id":' ..
@@ -326,6 +352,8 @@ internal static partial class RedisJobScript
           end
           if #ids > 0 then
             emit('jobs_purged', 'jobs', cjson.encode({count = #ids, by_status = by_status, job_ids = ids, reason = ARGV[A + tonumber(ARGV[A]) + 1]}))
+            -- A job purged before it completed never will: the jobs still waiting on it are cancelled.
+            for _, id in ipairs(ids) do cancel_dependents(id) end
           end
 
         elseif STEP == 'finished_due' then

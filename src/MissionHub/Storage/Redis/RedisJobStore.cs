@@ -38,8 +38,9 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
         {
             args.AddRange(SubmitArgs(job));
         }
-        var result = await RunAsync("submit_batch", jobs[0].CreatedAt, [.. args], cancellationToken);
-        return [.. ((RedisResult[])result!).Select(Submitted)];
+        var result = (RedisResult[])(await RunAsync("submit_batch", jobs[0].CreatedAt, [.. args], cancellationToken))!;
+        ThrowIfUnknownDependencies(result);
+        return [.. result.Select(Submitted)];
     }
 
     /// <summary>One job's arguments of the submit step, in the order the script reads them.</summary>
@@ -52,13 +53,24 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
             job.Payload.ValueKind == JsonValueKind.Undefined ? "{}" : job.Payload.GetRawText(), job.WorkflowId ?? "", submitted,
             Int((long)IdempotencyWindow.TotalSeconds), job.Traceparent ?? "",
             job.RunAt is { } runAt ? Num(runAt) : "", job.AvailableAt is { } availableAt ? Num(availableAt) : "", job.ScheduleId ?? "",
+            job.DependsOn is { Count: > 0 } dependsOn ? JsonSerializer.Serialize(dependsOn, HubStoreJsonContext.Default.IReadOnlyListString) : "",
         ];
     }
 
     private static SubmitResult Submitted(RedisResult result)
     {
         var parts = (RedisResult[])result!;
+        ThrowIfUnknownDependencies(parts);
         return new SubmitResult(ParseJob(parts[1]), parts[0].ToString() == "created");
+    }
+
+    /// <summary>The submit step refused a job (nothing written) because it depends on jobs not stored.</summary>
+    internal static void ThrowIfUnknownDependencies(RedisResult[] parts)
+    {
+        if (parts.Length == 3 && parts[0].Resp2Type == ResultType.BulkString && parts[0].ToString() == "unknown_dependencies")
+        {
+            throw new UnknownDependenciesException((int)parts[1], [.. ((RedisResult[])parts[2]!).Select(id => id.ToString())]);
+        }
     }
 
     public async Task<IReadOnlyList<ClaimedJob>> ClaimAsync(IReadOnlyList<FreeSlots> slots, double leaseUntil, CancellationToken cancellationToken = default)
@@ -102,23 +114,32 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
         AddSlots(args, slots);
         var reply = await RunAsync("complete", null, [.. args], cancellationToken);
         var step = Step(reply, holder);
-        return step.Outcome == StepOutcome.Done ? step with { Claimed = Claimed(((RedisResult[])reply!)[2], slots) } : step;
+        return step.Outcome == StepOutcome.Done
+            ? step with { Claimed = Claimed(((RedisResult[])reply!)[2], slots), Released = (int)((RedisResult[])reply!)[3] }
+            : step;
     }
 
-    public async Task<JobStep> FailAsync(JobHolder holder, string jobId, string error, RetryBackoff backoff, CancellationToken cancellationToken = default) =>
-        Step(await RunAsync("fail", null,
+    public async Task<JobStep> FailAsync(JobHolder holder, string jobId, string error, RetryBackoff backoff, CancellationToken cancellationToken = default)
+    {
+        var reply = await RunAsync("fail", null,
             [holder.WorkerId, holder.SessionId, jobId, error, JsonString(error), Num(backoff.Base.TotalSeconds), Num(backoff.Max.TotalSeconds)],
-            cancellationToken), holder);
+            cancellationToken);
+        var step = Step(reply, holder);
+        return step.Outcome == StepOutcome.Done ? step with { Cascaded = Jobs(((RedisResult[])reply!)[2]) } : step;
+    }
 
     public async Task<JobStep> CancelAsync(string jobId, CancellationToken cancellationToken = default)
     {
         var parts = (RedisResult[])(await RunAsync("cancel", null, [jobId], cancellationToken))!;
         var step = Step(RedisResult.Create(parts), null);
-        if (step.Outcome == StepOutcome.Done && parts[2].ToString() is { Length: > 0 } workerId && parts[3].ToString() is { Length: > 0 } session)
+        if (step.Outcome != StepOutcome.Done)
         {
-            return step with { Holder = new JobHolder(workerId, session) };
+            return step;
         }
-        return step;
+        step = step with { Cascaded = Jobs(parts[4]) };
+        return parts[2].ToString() is { Length: > 0 } workerId && parts[3].ToString() is { Length: > 0 } session
+            ? step with { Holder = new JobHolder(workerId, session) }
+            : step;
     }
 
     public async Task<WorkerRegistration> RegisterWorkerAsync(WorkerRecord worker, IReadOnlyCollection<string>? heldJobs, double leaseUntil,
@@ -164,7 +185,7 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
         var parts = (RedisResult[])(await RunAsync("sweep", now,
             [SweepBatch, Num(timeoutBackoff.Base.TotalSeconds), Num(timeoutBackoff.Max.TotalSeconds), Num(silentSince)], cancellationToken))!;
         var taken = ((RedisResult[])parts[0]!).Select(r => (RedisResult[])r!)
-            .Select(t => new JobStep(StepOutcome.Done, ParseJob(t[2]), new JobHolder(t[0].ToString(), t[1].ToString())))
+            .Select(t => new JobStep(StepOutcome.Done, ParseJob(t[2]), new JobHolder(t[0].ToString(), t[1].ToString())) { Cascaded = Jobs(t[3]) })
             .ToList();
         var next = parts[2].ToString();
         var silent = ((RedisResult[])parts[3]!).Select(r => (RedisResult[])r!)
@@ -372,6 +393,8 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
         string? Text(string name) => f.TryGetValue(name, out var v) && v.Length > 0 ? v : null;
         double? Number(string name) => Text(name) is { } v ? double.Parse(v, CultureInfo.InvariantCulture) : null;
         JsonElement? Json(string name) => Text(name) is { } v ? JsonDocument.Parse(v).RootElement.Clone() : null;
+        IReadOnlyList<string>? List(string name) =>
+            Text(name) is { } v ? JsonSerializer.Deserialize(v, HubStoreJsonContext.Default.IReadOnlyListString) : null;
         return new Job
         {
             Id = f["id"],
@@ -402,6 +425,9 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
             Traceparent = Text("traceparent"),
             Retries = Text("retries") is { } retries ? int.Parse(retries, CultureInfo.InvariantCulture) : 0,
             PriorAttempts = Text("prior_attempts") is { } prior ? int.Parse(prior, CultureInfo.InvariantCulture) : 0,
+            DependsOn = List("depends_on"),
+            WaitingFor = List("waiting_for"),
+            CancelReason = Text("cancel_reason"),
         };
     }
 

@@ -17,7 +17,7 @@ internal static class RedisScheduleScript
     public const int TickArgs = 9 + SubmitArgs;
 
     /// <summary>Must match SUBMIT_ARGS in <see cref="RedisJobScript.Helpers"/>.</summary>
-    public const int SubmitArgs = 14;
+    public const int SubmitArgs = 15;
 
     public const string Source = RedisStepEvents.Prelude + RedisJobScript.Helpers + """
         local function skey(id) return P .. 'schedule:' .. id end

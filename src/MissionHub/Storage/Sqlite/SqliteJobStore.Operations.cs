@@ -18,7 +18,7 @@ public sealed partial class SqliteJobStore
                 {
                     continue;
                 }
-                var job = old with
+                var job = RewaitDependencies(write, old with
                 {
                     Status = JobStatus.Pending,
                     Attempts = 0,
@@ -35,7 +35,8 @@ public sealed partial class SqliteJobStore
                     AvailableAt = null,
                     LeaseUntil = null,
                     UpdatedAt = now,
-                };
+                    CancelReason = null,
+                });
                 Save(write, job);
                 Emit(write, HubEvents.Retried(old, job, now, meta));
                 retried.Add(job);
@@ -62,7 +63,13 @@ public sealed partial class SqliteJobStore
             }
             if (purged.Count > 0)
             {
-                Emit(write, HubEvents.Purged(purged, reason, Now(), meta));
+                var now = Now();
+                Emit(write, HubEvents.Purged(purged, reason, now, meta));
+                // A job purged before it completed never will: the jobs still waiting on it are cancelled.
+                foreach (var job in purged.Where(j => j.Status != JobStatus.Completed))
+                {
+                    CancelDependents(write, job.Id, now, meta);
+                }
             }
             return purged;
         }, cancellationToken);

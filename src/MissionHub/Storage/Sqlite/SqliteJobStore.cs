@@ -20,11 +20,11 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
     private const string Columns = "doc, session_id, lease_until";
 
     private const string UpsertSql = """
-        INSERT INTO jobs (id, job_type, status, worker_id, priority, order_no, updated_at, doc, session_id, lease_until, deadline, available_at, idem_key)
-        VALUES ($id, $type, $status, $worker, $priority, $order, $updated, $doc, $session, $lease, $deadline, $available, $idem)
+        INSERT INTO jobs (id, job_type, status, worker_id, priority, order_no, updated_at, doc, session_id, lease_until, deadline, available_at, idem_key, waiting)
+        VALUES ($id, $type, $status, $worker, $priority, $order, $updated, $doc, $session, $lease, $deadline, $available, $idem, $waiting)
         ON CONFLICT(id) DO UPDATE SET status = excluded.status, worker_id = excluded.worker_id, updated_at = excluded.updated_at,
           doc = excluded.doc, session_id = excluded.session_id, lease_until = excluded.lease_until, deadline = excluded.deadline,
-          available_at = excluded.available_at
+          available_at = excluded.available_at, waiting = excluded.waiting
         """;
 
     private const string UpsertWorkerSql = """
@@ -48,7 +48,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
                 doc TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS paused_queues (job_type TEXT PRIMARY KEY, paused_at REAL NOT NULL);
-            """;
+            """ + DependentsSchema;
         await create.ExecuteNonQueryAsync(cancellationToken);
         // Files of the first release lack the claim and lease columns: add them in place.
         var existing = new HashSet<string>(StringComparer.Ordinal);
@@ -61,7 +61,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
                 existing.Add(reader.GetString(0));
             }
         }
-        foreach (var (column, type) in new[] { ("session_id", "TEXT"), ("lease_until", "REAL"), ("deadline", "REAL"), ("available_at", "REAL"), ("idem_key", "TEXT") })
+        foreach (var (column, type) in new[] { ("session_id", "TEXT"), ("lease_until", "REAL"), ("deadline", "REAL"), ("available_at", "REAL"), ("idem_key", "TEXT"), ("waiting", "INTEGER") })
         {
             if (!existing.Contains(column))
             {
@@ -80,6 +80,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
             CREATE INDEX IF NOT EXISTS ix_jobs_worker_order ON jobs(worker_id, order_no) WHERE worker_id IS NOT NULL;
             CREATE INDEX IF NOT EXISTS ix_jobs_status_updated ON jobs(status, updated_at);
             CREATE INDEX IF NOT EXISTS ix_jobs_pending ON jobs(job_type, priority DESC, order_no) WHERE status = 'pending';
+            CREATE INDEX IF NOT EXISTS ix_jobs_ready ON jobs(job_type, priority DESC, order_no) WHERE status = 'pending' AND waiting IS NULL;
             CREATE INDEX IF NOT EXISTS ix_jobs_worker ON jobs(worker_id) WHERE status IN ('assigned', 'running');
             CREATE INDEX IF NOT EXISTS ix_jobs_lease ON jobs(lease_until) WHERE lease_until IS NOT NULL;
             CREATE INDEX IF NOT EXISTS ix_jobs_deadline ON jobs(deadline) WHERE deadline IS NOT NULL;
@@ -101,20 +102,25 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
     public Task<IReadOnlyList<SubmitResult>> SubmitBatchAsync(IReadOnlyList<Job> jobs, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
-        return database.Writer.WriteAsync<IReadOnlyList<SubmitResult>>(write => [.. jobs.Select(job => Submit(write, job, meta))], cancellationToken);
+        return database.Writer.WriteAsync<IReadOnlyList<SubmitResult>>(write => [.. jobs.Select((job, index) => Submit(write, job, meta, index))], cancellationToken);
     }
 
     /// <summary>A job submit inside another step's transaction (a schedule that fires it), with its job_submitted.</summary>
-    internal static SubmitResult Submit(SqliteWriteContext write, Job job, EventMeta meta)
+    internal static SubmitResult Submit(SqliteWriteContext write, Job job, EventMeta meta, int index = 0)
     {
         if (job.IdempotencyKey is { } key && FindOne(write, "idem_key = $k", ("$k", key)) is { } original)
         {
             return new SubmitResult(original, false);
         }
+        var (waiting, failed) = job.DependsOn is { Count: > 0 } dependsOn ? ReadDependencies(write, dependsOn, index) : ([], null);
         var order = (long)Scalar(write, "SELECT COALESCE(MAX(order_no), 0) + 1 FROM jobs")!;
-        var stored = job with { Order = order };
+        var stored = job with { Order = order, WaitingFor = job.DependsOn is null ? null : waiting };
         Save(write, stored);
         Emit(write, HubEvents.Submitted(stored, meta));
+        if (job.DependsOn is not null)
+        {
+            stored = LinkDependencies(write, stored, failed, stored.CreatedAt, meta);
+        }
         return new SubmitResult(stored, true);
     }
 
@@ -149,18 +155,20 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
             };
             Save(write, job);
             Emit(write, HubEvents.Completed(job, now, meta, _maxInlineResultBytes));
+            var released = ReleaseDependents(write, jobId, now);
             // The freed slot takes its next job in the same step: one commit per job instead of two.
             var claimed = next is null ? [] : Claim(write, [next], leaseUntil, now, meta);
             WorkerMaybeIdle(write, holder.WorkerId, now, meta);
-            return new JobStep(StepOutcome.Done, job, holder) { Claimed = claimed };
+            return new JobStep(StepOutcome.Done, job, holder) { Claimed = claimed, Released = released };
         }, cancellationToken);
 
     public Task<JobStep> FailAsync(JobHolder holder, string jobId, string error, RetryBackoff backoff, CancellationToken cancellationToken = default) =>
         HeldStep(holder, jobId, (write, old, now, meta) =>
         {
             var delay = backoff.DelaySeconds(old.Attempts);
-            var job = FailAttempt(write, old, error, delay > 0 ? now + delay : null, now, meta);
-            return new JobStep(StepOutcome.Done, job, holder);
+            var cascaded = new List<Job>();
+            var job = FailAttempt(write, old, error, delay > 0 ? now + delay : null, now, meta, cascaded: cascaded);
+            return new JobStep(StepOutcome.Done, job, holder) { Cascaded = cascaded };
         }, cancellationToken);
 
     public Task<JobStep> CancelAsync(string jobId, CancellationToken cancellationToken = default)
@@ -180,13 +188,14 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
             var job = Released(old, now) with { Status = JobStatus.Cancelled, CompletedAt = now, WorkerId = old.WorkerId };
             Save(write, job);
             Emit(write, HubEvents.StatusChanged(jobId, old.Status, JobStatus.Cancelled, old.WorkerId, now, meta));
+            var cascaded = CancelDependents(write, jobId, now, meta);
             JobHolder? holder = null;
             if (old.WorkerId is { } workerId && old.SessionId is { } session)
             {
                 holder = new JobHolder(workerId, session);
                 WorkerMaybeIdle(write, workerId, now, meta);
             }
-            return new JobStep(StepOutcome.Done, job, holder);
+            return new JobStep(StepOutcome.Done, job, holder) { Cascaded = cascaded };
         }, cancellationToken);
     }
 
@@ -340,8 +349,9 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
                     ? string.Create(CultureInfo.InvariantCulture, $"timed out after {job.TimeoutS} s")
                     : $"the lease of worker {job.WorkerId} expired";
                 var delay = timedOut ? timeoutBackoff.DelaySeconds(job.Attempts) : 0;
-                var after = FailAttempt(write, job, error, delay > 0 ? now + delay : null, now, meta);
-                taken.Add(new JobStep(StepOutcome.Done, after, holder));
+                var cascaded = new List<Job>();
+                var after = FailAttempt(write, job, error, delay > 0 ? now + delay : null, now, meta, cascaded: cascaded);
+                taken.Add(new JobStep(StepOutcome.Done, after, holder) { Cascaded = cascaded });
             }
             var release = write.Command("UPDATE jobs SET available_at = NULL WHERE available_at IS NOT NULL AND available_at <= $now AND status = 'pending'", "$now");
             release.Parameters[0].Value = now;
@@ -438,8 +448,12 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
     private static Job Released(Job job, double now) =>
         job with { WorkerId = null, SessionId = null, LeaseUntil = null, UpdatedAt = now };
 
-    /// <summary>An attempt ended without success: back to pending while attempts remain, else failed for good.</summary>
-    private static Job FailAttempt(SqliteWriteContext write, Job old, string error, double? retryAt, double now, EventMeta meta, bool settleWorker = true)
+    /// <summary>
+    /// An attempt ended without success: back to pending while attempts remain, else failed for good, with the jobs waiting
+    /// on it (added to <paramref name="cascaded"/> when given).
+    /// </summary>
+    private static Job FailAttempt(SqliteWriteContext write, Job old, string error, double? retryAt, double now, EventMeta meta,
+        bool settleWorker = true, List<Job>? cascaded = null)
     {
         Job job;
         if (old.Attempts < old.MaxAttempts)
@@ -453,6 +467,8 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
             job = Released(old, now) with { Status = JobStatus.Failed, Error = error, CompletedAt = now, WorkerId = old.WorkerId };
             Save(write, job);
             Emit(write, HubEvents.Failed(old.Id, old.WorkerId, error, now, meta));
+            var dependents = CancelDependents(write, old.Id, now, meta);
+            cascaded?.AddRange(dependents);
         }
         if (settleWorker && old.WorkerId is { } workerId)
         {
@@ -489,7 +505,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
     private static Job? BestPending(SqliteWriteContext write, IReadOnlyList<string> jobTypes, double now)
     {
         var command = write.Command(
-            $"SELECT {Columns} FROM jobs WHERE status = 'pending' AND job_type = $type AND (available_at IS NULL OR available_at <= $now) ORDER BY priority DESC, order_no LIMIT 1",
+            $"SELECT {Columns} FROM jobs WHERE status = 'pending' AND waiting IS NULL AND job_type = $type AND (available_at IS NULL OR available_at <= $now) ORDER BY priority DESC, order_no LIMIT 1",
             "$type", "$now");
         Job? best = null;
         foreach (var jobType in jobTypes)
@@ -524,7 +540,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
     private static void Save(SqliteWriteContext write, Job job)
     {
         var upsert = write.Command(UpsertSql, "$id", "$type", "$status", "$worker", "$priority", "$order", "$updated", "$doc",
-            "$session", "$lease", "$deadline", "$available", "$idem");
+            "$session", "$lease", "$deadline", "$available", "$idem", "$waiting");
         var p = upsert.Parameters;
         var active = JobStatus.IsActive(job.Status);
         p[0].Value = job.Id;
@@ -540,6 +556,8 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
         p[10].Value = active && job.TimeoutS is { } timeout && job.AssignedAt is { } assignedAt ? assignedAt + timeout : DBNull.Value;
         p[11].Value = job.Status == JobStatus.Pending ? (object?)job.AvailableAt ?? DBNull.Value : DBNull.Value;
         p[12].Value = (object?)job.IdempotencyKey ?? DBNull.Value;
+        // Indexed with the pending ones, so a claim passes over the jobs still waiting for a dependency.
+        p[13].Value = job.IsWaiting ? 1 : DBNull.Value;
         upsert.ExecuteNonQuery();
     }
 
