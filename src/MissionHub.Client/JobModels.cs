@@ -52,6 +52,12 @@ public sealed record JobSubmission
 
     /// <summary>Seconds from now until the job may run; the hub turns it into <see cref="JobInfo.RunAt"/>.</summary>
     public double? DelayS { get; init; }
+
+    /// <summary>
+    /// Ids of jobs (at most 100) this one runs after: it waits until each of them completed, and is cancelled with
+    /// <c>dependency_failed</c> if one of them fails for good or is cancelled. Unknown ids are refused.
+    /// </summary>
+    public IReadOnlyList<string>? DependsOn { get; init; }
 }
 
 /// <summary>A job as the hub reports it (<c>GET /api/jobs/{id}</c>). Times are Unix seconds.</summary>
@@ -119,6 +125,15 @@ public sealed record JobInfo
 
     /// <summary>The recurring schedule that created the job, if one did.</summary>
     public string? ScheduleId { get; init; }
+
+    /// <summary>The jobs this one runs after, as submitted.</summary>
+    public IReadOnlyList<string>? DependsOn { get; init; }
+
+    /// <summary>Those of <see cref="DependsOn"/> not completed yet: while any is left, the job is pending and offered to no worker.</summary>
+    public IReadOnlyList<string>? WaitingFor { get; init; }
+
+    /// <summary>Why the hub cancelled the job itself (<c>dependency_failed</c>); null when an operator cancelled it.</summary>
+    public string? CancelReason { get; init; }
 
     /// <summary>Submission order (FIFO within a priority).</summary>
     public long Order { get; init; }

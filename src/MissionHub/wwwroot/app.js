@@ -86,7 +86,9 @@ function onSnapshot(data) {
   S.completed = (data.jobs?.completed || []).map(jobFromSnapshot);
   S.failed = (data.jobs?.failed || []).map(jobFromSnapshot);
   S.stats = data.system_stats || null;
+  waitingOn.clear();
   loadWaitingJobs();
+  loadDependencies();
   schedules.invalidate();
   eventLog.drawnUpTo = null; // a new snapshot may start another epoch: redraw the log in full
   // Missions are not in the hub snapshot: (re)load them so that the stream then keeps them current.
@@ -201,6 +203,8 @@ function applyEvent(e) {
         worker_id: null, progress: 0, attempts: 0, created_ms: toMs(d.created_at) ?? ms, available_ms: toMs(d.run_at),
         schedule_id: d.schedule_id ?? null,
       });
+      // Every unfinished job is known here, so a dependency not among them has completed (a failed one cancels this job).
+      setWaitingFor(S.jobs.get(e.job_id), (d.depends_on || []).filter((id) => S.jobs.has(id)));
       if (!typeOptions.has(d.job_type)) mark('typeOptions');
       mark('jobsAll');
       return;
@@ -224,7 +228,7 @@ function applyEvent(e) {
       const j = S.jobs.get(e.job_id);
       if (!j) return;
       if (e.new_status === 'cancelled') {
-        finishJob({ ...j, status: 'cancelled', completed_ms: ms }, 'failed');
+        finishJob({ ...j, status: 'cancelled', completed_ms: ms, cancel_reason: e.reason ?? null }, 'failed');
         return;
       }
       const stillActive = ['assigned', 'running'].includes(j.status) && ['assigned', 'running'].includes(e.new_status);
@@ -262,6 +266,7 @@ function applyEvent(e) {
     case 'job_completed': {
       const j = S.jobs.get(e.job_id);
       if (j) finishJob({ ...j, status: 'completed', progress: 1, result: e.result, completed_ms: toMs(e.completed_at) ?? ms }, 'completed');
+      releaseWaitingOn(e.job_id);
       touchWorker(e.worker_id, ms);
       return;
     }
@@ -303,6 +308,41 @@ function applyCharter(e) {
     S.health = { state: 'available', data: { ...(S.health.data || {}), status: p.status, checked_at: p.checked_at } };
     mark('overview');
   }
+}
+
+// ---------- dependencies ----------
+// Pending jobs by the job they wait for, so a completion updates only the jobs waiting on it.
+const waitingOn = new Map();
+function setWaitingFor(j, ids) {
+  if (!j) return;
+  j.waiting_for = ids;
+  for (const id of ids) {
+    if (!waitingOn.has(id)) waitingOn.set(id, new Set());
+    waitingOn.get(id).add(j.id);
+  }
+}
+function releaseWaitingOn(jobId) {
+  const waiting = waitingOn.get(jobId);
+  if (!waiting) return;
+  waitingOn.delete(jobId);
+  for (const id of waiting) {
+    const j = S.jobs.get(id);
+    if (!j?.waiting_for) continue;
+    j.waiting_for = j.waiting_for.filter((x) => x !== jobId);
+    dirtyJobs.add(id);
+  }
+  mark('jobs');
+}
+// The snapshot does not say what its pending jobs wait for: the first page of pending jobs from the REST API does.
+async function loadDependencies() {
+  try {
+    const page = await api('GET', `/api/jobs?status=pending&limit=${LIST_CAP}`);
+    for (const job of page?.jobs || []) {
+      const j = S.jobs.get(job.id);
+      if (j && j.status === 'pending' && j.waiting_for == null && job.waiting_for?.length) setWaitingFor(j, job.waiting_for);
+    }
+    mark('jobsAll');
+  } catch { /* shown from the events from here on */ }
 }
 
 // ---------- delayed jobs ----------
@@ -892,7 +932,7 @@ function patchProgress() {
   dirtyJobs.clear();
 }
 
-function jobSig(j) { return `${j.status}|${j.worker_id}|${j.attempts}|${j.error}|${j.available_ms}|${j.schedule_id}`; }
+function jobSig(j) { return `${j.status}|${j.worker_id}|${j.attempts}|${j.error}|${j.available_ms}|${j.schedule_id}|${j.waiting_for?.length}|${j.cancel_reason}`; }
 /** A pending job that may not be handed out yet: a delayed job until its run_at, a failed attempt until its backoff. */
 function waitsUntil(j) { return j.status === 'pending' && j.available_ms != null ? j.available_ms : null; }
 function jobRow(j) {
@@ -906,6 +946,8 @@ function jobRow(j) {
     ${active || j.status === 'completed' ? `<div class="bar" role="progressbar" aria-label="progress of ${esc(j.id)}" aria-valuemin="0" aria-valuemax="100" aria-valuenow="${pct}"><span style="width:${pct}%"></span><em>${pct}%</em></div>` : ''}
     <div class="small">${j.worker_id ? `on <span class="mono">${esc(j.worker_id)}</span> · ` : ''}${timeTag(when, false)}${j.attempts > 1 ? ` · attempt ${j.attempts}` : ''}${j.schedule_id ? ` · schedule <a class="mono" href="#/schedules">${esc(j.schedule_id)}</a>` : ''}</div>
     ${waits != null ? `<div class="small runs-at">${untilTag(waits, j.attempts > 0 ? 'retry at' : 'runs at')}</div>` : ''}
+    ${j.status === 'pending' && j.waiting_for?.length ? `<div class="small waits-for" title="${esc(j.waiting_for.join(', '))}">waits for ${j.waiting_for.length} job${j.waiting_for.length > 1 ? 's' : ''}</div>` : ''}
+    ${j.cancel_reason === 'dependency_failed' ? '<div class="small errtext">a job it depends on failed</div>' : ''}
     ${j.error ? `<div class="small errtext">${esc(j.error)}</div>` : ''}
     ${cancellable ? `<button type="button" class="small-btn needs-operator" data-cancel="${esc(j.id)}">Cancel</button>` : ''}
     ${j.status === 'failed' || j.status === 'cancelled' ? `<button type="button" class="small-btn needs-operator" data-retry="${esc(j.id)}">Retry</button>` : ''}`;

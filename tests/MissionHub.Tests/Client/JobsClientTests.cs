@@ -47,6 +47,25 @@ public sealed class JobsClientTests : ClientTestBase
     }
 
     [Fact]
+    public async Task DependsOn_RoundTrips_WaitingFor_AndTheCancelReasonOfADependencyFailure()
+    {
+        var first = await Jobs.SubmitAsync(new JobSubmission { JobType = "nobody-takes-it" });
+        var second = await Jobs.SubmitAsync(new JobSubmission { JobType = "demo", DependsOn = [first.Id] });
+        Assert.Equal([first.Id], second.DependsOn);
+        Assert.Equal([first.Id], second.WaitingFor);
+        Assert.Null(first.DependsOn);
+
+        await Jobs.CancelAsync(first.Id);
+        var cancelled = await Jobs.GetAsync(second.Id);
+        Assert.Equal(JobStatuses.Cancelled, cancelled.Status);
+        Assert.Equal("dependency_failed", cancelled.CancelReason);
+
+        var unknown = await Assert.ThrowsAsync<MissionHubApiException>(() => Jobs.SubmitAsync(new JobSubmission { JobType = "demo", DependsOn = ["nope"] }));
+        Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+        Assert.Equal("depends_on", unknown.Field);
+    }
+
+    [Fact]
     public async Task BadSubmission_Is400_NamingTheField()
     {
         var missing = await Assert.ThrowsAsync<MissionHubApiException>(() => Jobs.SubmitAsync(new JobSubmission { JobType = "" }));

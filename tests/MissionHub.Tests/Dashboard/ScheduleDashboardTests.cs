@@ -7,8 +7,9 @@ using static Microsoft.Playwright.Assertions;
 namespace MissionHub.Tests.Dashboard;
 
 /// <summary>
-/// The dashboard's Schedules view and the run times of delayed jobs, in a real headless Chromium against the real
-/// server: schedules created, paused and triggered through the page and through the API show up live.
+/// The dashboard's Schedules view, the run times of delayed jobs and what dependent jobs wait for, in a real headless
+/// Chromium against the real server: schedules created, paused and triggered through the page and through the API show
+/// up live.
 /// </summary>
 public sealed class ScheduleDashboardTests(BrowserFixture browser) : IClassFixture<BrowserFixture>, IAsyncLifetime
 {
@@ -180,6 +181,38 @@ public sealed class ScheduleDashboardTests(BrowserFixture browser) : IClassFixtu
         var shown = await soon.Locator(".runs-at time").GetAttributeAsync("data-until");
         Assert.Equal(runAt * 1000, double.Parse(shown!, System.Globalization.CultureInfo.InvariantCulture), tolerance: 1);
         await ScreenshotAsync(page, "jobs-delayed");
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task DependentJobs_ShowHowManyJobsTheyWaitFor_FromTheSnapshotAndLive_AndADependencyFailure()
+    {
+        var server = Server();
+        using var http = new HttpClient { BaseAddress = server.BaseAddress };
+        var first = (await PostAsync(http, "/api/jobs", new { job_type = "first" })).GetProperty("id").GetString()!;
+        var second = (await PostAsync(http, "/api/jobs", new { job_type = "then", depends_on = new[] { first } })).GetProperty("id").GetString()!;
+
+        var (page, errors) = await OpenAsync(server, "#/jobs");
+        var secondRow = page.Locator($"#jobs-pending li[data-id='{second}']");
+        await Expect(secondRow.Locator(".waits-for")).ToHaveTextAsync("waits for 1 job");
+        await Expect(page.Locator($"#jobs-pending li[data-id='{first}'] .waits-for")).ToHaveCountAsync(0);
+
+        var third = (await PostAsync(http, "/api/jobs", new { job_type = "then", depends_on = new[] { first, second } })).GetProperty("id").GetString()!;
+        var thirdRow = page.Locator($"#jobs-pending li[data-id='{third}']");
+        await Expect(thirdRow.Locator(".waits-for")).ToHaveTextAsync("waits for 2 jobs");
+
+        await using (var worker = await RawWorker.RegisterAsync(server, "w-first", ["first"]))
+        {
+            Assert.Equal(first, (await worker.ReceiveJobAsync()).GetProperty("id").GetString());
+            await worker.CompleteAsync(first);
+            await Expect(secondRow.Locator(".waits-for")).ToHaveCountAsync(0);
+            await Expect(thirdRow.Locator(".waits-for")).ToHaveTextAsync("waits for 1 job");
+        }
+        await ScreenshotAsync(page, "jobs-dependencies");
+
+        await PostAsync(http, $"/api/jobs/{second}/cancel");
+        var failedRow = page.Locator($"#jobs-failed li[data-id='{third}']");
+        await Expect(failedRow).ToContainTextAsync("a job it depends on failed");
         Assert.Empty(errors);
     }
 }
