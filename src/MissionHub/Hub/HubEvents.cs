@@ -24,36 +24,41 @@ public static class HubEvents
         Draft("job_submitted", JobTarget(job.Id), job.CreatedAt, meta, new JobSubmittedPayload(job.Id, JobData.Of(job)),
             HubJsonContext.Default.JobSubmittedPayload);
 
+    // Each job event names the schedule that created the job, if one did (schedule_id, absent otherwise).
+
     public static CharterEvent Assigned(Job job, double now, EventMeta meta) =>
         Draft("job_assigned", JobTarget(job.Id), now, meta,
-            new JobAssignedPayload(job.Id, job.WorkerId!, JobStatus.Pending, JobStatus.Assigned, now, job.Attempts),
+            new JobAssignedPayload(job.Id, job.WorkerId!, JobStatus.Pending, JobStatus.Assigned, now, job.Attempts, job.ScheduleId),
             HubJsonContext.Default.JobAssignedPayload);
 
-    public static CharterEvent StatusChanged(string jobId, string oldStatus, string newStatus, string? workerId, double now, EventMeta meta,
+    public static CharterEvent StatusChanged(Job job, string oldStatus, string newStatus, string? workerId, double now, EventMeta meta,
         string? error = null, double? retryAt = null) =>
-        Draft("job_status_changed", JobTarget(jobId), now, meta,
-            new JobStatusChangedPayload(jobId, oldStatus, newStatus, workerId, error, retryAt), HubJsonContext.Default.JobStatusChangedPayload);
-
-    /// <summary>A waiting job cancelled because <paramref name="dependencyId"/>, which it depends on, failed or was cancelled.</summary>
-    public static CharterEvent DependencyFailed(string jobId, string dependencyId, double now, EventMeta meta) =>
-        Draft("job_status_changed", JobTarget(jobId), now, meta,
-            new JobStatusChangedPayload(jobId, JobStatus.Pending, JobStatus.Cancelled, null, Reason: JobDependencies.DependencyFailed,
-                DependencyId: dependencyId),
+        Draft("job_status_changed", JobTarget(job.Id), now, meta,
+            new JobStatusChangedPayload(job.Id, oldStatus, newStatus, workerId, error, retryAt, ScheduleId: job.ScheduleId),
             HubJsonContext.Default.JobStatusChangedPayload);
 
-    public static CharterEvent Progress(string jobId, string workerId, double progress, double now, EventMeta meta) =>
-        Draft("job_progress", JobTarget(jobId), now, meta, new JobProgressPayload(jobId, workerId, progress), HubJsonContext.Default.JobProgressPayload);
+    /// <summary>A waiting job cancelled because <paramref name="dependencyId"/>, which it depends on, failed or was cancelled.</summary>
+    public static CharterEvent DependencyFailed(Job job, string dependencyId, double now, EventMeta meta) =>
+        Draft("job_status_changed", JobTarget(job.Id), now, meta,
+            new JobStatusChangedPayload(job.Id, JobStatus.Pending, JobStatus.Cancelled, null, Reason: JobDependencies.DependencyFailed,
+                DependencyId: dependencyId, ScheduleId: job.ScheduleId),
+            HubJsonContext.Default.JobStatusChangedPayload);
+
+    public static CharterEvent Progress(Job job, string workerId, double progress, double now, EventMeta meta) =>
+        Draft("job_progress", JobTarget(job.Id), now, meta, new JobProgressPayload(job.Id, workerId, progress, job.ScheduleId),
+            HubJsonContext.Default.JobProgressPayload);
 
     /// <summary><c>job_completed</c>, with the result inline only up to <paramref name="maxInlineResultBytes"/> (<see cref="JobResults"/>).</summary>
     public static CharterEvent Completed(Job job, double now, EventMeta meta, int maxInlineResultBytes) =>
         Draft("job_completed", JobTarget(job.Id), now, meta,
             JobResults.IsInline(job.Result, maxInlineResultBytes)
-                ? new JobCompletedPayload(job.Id, job.WorkerId!, job.Result, now)
-                : new JobCompletedPayload(job.Id, job.WorkerId!, null, now, ResultTruncated: true, ResultRef: JobResults.Ref(job.Id)),
+                ? new JobCompletedPayload(job.Id, job.WorkerId!, job.Result, now, ScheduleId: job.ScheduleId)
+                : new JobCompletedPayload(job.Id, job.WorkerId!, null, now, ResultTruncated: true, ResultRef: JobResults.Ref(job.Id), ScheduleId: job.ScheduleId),
             HubJsonContext.Default.JobCompletedPayload);
 
-    public static CharterEvent Failed(string jobId, string? workerId, string error, double now, EventMeta meta) =>
-        Draft("job_failed", JobTarget(jobId), now, meta, new JobFailedPayload(jobId, workerId, error, now), HubJsonContext.Default.JobFailedPayload);
+    public static CharterEvent Failed(Job job, string? workerId, string error, double now, EventMeta meta) =>
+        Draft("job_failed", JobTarget(job.Id), now, meta, new JobFailedPayload(job.Id, workerId, error, now, job.ScheduleId),
+            HubJsonContext.Default.JobFailedPayload);
 
     public static CharterEvent WorkerConnected(WorkerRecord worker, string status, EventMeta meta) =>
         Draft("worker_connected", WorkerTarget(worker.WorkerId), worker.ConnectedAt, meta, new WorkerConnectedPayload(worker.WorkerId,
@@ -74,7 +79,8 @@ public static class HubEvents
     public static CharterEvent Retried(Job old, Job job, double now, EventMeta meta) =>
         Draft("job_status_changed", JobTarget(job.Id), now, meta,
             new JobRetriedPayload(job.Id, old.Status, job.Status, old.WorkerId,
-                new JobData(job.Id, job.JobType, job.Status, job.Priority, job.WorkflowId, job.CreatedAt), job.Retries),
+                new JobData(job.Id, job.JobType, job.Status, job.Priority, job.WorkflowId, job.CreatedAt, job.RunAt, job.ScheduleId,
+                    job.DependsOn is { Count: > 0 } ? job.DependsOn : null), job.Retries, job.ScheduleId),
             HubJsonContext.Default.JobRetriedPayload);
 
     public static CharterEvent Purged(IReadOnlyList<Job> jobs, string reason, double now, EventMeta meta) =>

@@ -218,7 +218,8 @@ public sealed record JobData(string Id, string JobType, string Status, int Prior
 
 public sealed record JobSubmittedPayload(string JobId, JobData JobData);
 
-public sealed record JobAssignedPayload(string JobId, string WorkerId, string OldStatus, string NewStatus, double AssignedAt, int Attempt);
+public sealed record JobAssignedPayload(string JobId, string WorkerId, string OldStatus, string NewStatus, double AssignedAt, int Attempt,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ScheduleId = null);
 
 /// <summary>
 /// <c>job_status_changed</c>; a job the hub cancelled itself says why in <c>reason</c> (<c>dependency_failed</c>) and names the
@@ -226,10 +227,12 @@ public sealed record JobAssignedPayload(string JobId, string WorkerId, string Ol
 /// </summary>
 public sealed record JobStatusChangedPayload(string JobId, string OldStatus, string NewStatus, string? WorkerId, string? Error = null, double? RetryAt = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Reason = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? DependencyId = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? DependencyId = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ScheduleId = null);
 
 /// <summary><c>job_status_changed</c> of a retry: a finished job back to pending, with what a reader needs to list it again.</summary>
-public sealed record JobRetriedPayload(string JobId, string OldStatus, string NewStatus, string? WorkerId, JobData JobData, int Retries);
+public sealed record JobRetriedPayload(string JobId, string OldStatus, string NewStatus, string? WorkerId, JobData JobData, int Retries,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ScheduleId = null);
 
 /// <summary>
 /// <c>jobs_purged</c>: finished jobs removed in one step (at most a few hundred per event), their ids and how many of
@@ -237,7 +240,7 @@ public sealed record JobRetriedPayload(string JobId, string OldStatus, string Ne
 /// </summary>
 public sealed record JobsPurgedPayload(int Count, IReadOnlyDictionary<string, int> ByStatus, IReadOnlyList<string> JobIds, string Reason);
 
-public sealed record JobProgressPayload(string JobId, string WorkerId, double Progress);
+public sealed record JobProgressPayload(string JobId, string WorkerId, double Progress, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ScheduleId = null);
 
 /// <summary>
 /// <c>job_completed</c>: a result above <see cref="HubOptions.MaxInlineResultBytes"/> is left out (<c>result</c> null) and the
@@ -249,9 +252,10 @@ public sealed record JobCompletedPayload(
     JsonElement? Result,
     double CompletedAt,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool ResultTruncated = false,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ResultRef = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ResultRef = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ScheduleId = null);
 
-public sealed record JobFailedPayload(string JobId, string? WorkerId, string Error, double FailedAt);
+public sealed record JobFailedPayload(string JobId, string? WorkerId, string Error, double FailedAt, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ScheduleId = null);
 
 public sealed record QueuePausedPayload(string JobType, double PausedAt);
 

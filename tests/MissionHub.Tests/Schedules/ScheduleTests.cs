@@ -89,6 +89,49 @@ public abstract class ScheduleTests : HubTestBase
     }
 
     [Fact]
+    public async Task EveryEventOfAScheduledJob_CarriesTheScheduleId()
+    {
+        // Once a year: only the triggers below fire it.
+        await CreateAsync(new { id = "traced", cron = "0 0 1 1 *", job = new { job_type = "traced", max_attempts = 2 } });
+        var first = (await PostAsync("/api/schedules/traced/trigger", HttpStatusCode.OK)).GetProperty("job").GetProperty("id").GetString()!;
+        await using (var worker = await RawWorker.RegisterAsync(Factory, "w-traced", ["traced"]))
+        {
+            Assert.Equal(first, (await worker.ReceiveJobAsync()).GetProperty("id").GetString());
+            await worker.ProgressAsync(first, 0.5);
+            await worker.FailAsync(first, "once");
+            Assert.Equal(first, (await worker.ReceiveJobAsync(TimeSpan.FromSeconds(10))).GetProperty("id").GetString());
+            await worker.CompleteAsync(first, new { ok = true });
+            await WaitForStatusAsync(first, "completed");
+        }
+        // No worker takes this one: cancelled, then retried.
+        var second = (await PostAsync("/api/schedules/traced/trigger", HttpStatusCode.OK)).GetProperty("job").GetProperty("id").GetString()!;
+        using (var cancel = await CancelAsync(second))
+        {
+            Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
+        }
+        using (var retry = await Client.PostAsync(new Uri($"/api/jobs/{second}/retry", UriKind.Relative), null))
+        {
+            Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        }
+
+        var events = (await JobEventsAsync(first)).Concat(await JobEventsAsync(second)).ToList();
+        Assert.Equal(
+            ["job_assigned", "job_completed", "job_progress", "job_status_changed", "job_submitted"],
+            events.Select(e => e.GetProperty("type").GetString()).Distinct().Order());
+        foreach (var evt in events)
+        {
+            var payload = evt.GetProperty("payload");
+            var scheduleId = evt.GetProperty("type").GetString() == "job_submitted" ? payload.GetProperty("job_data").GetProperty("schedule_id") : payload.GetProperty("schedule_id");
+            Assert.True(scheduleId.GetString() == "traced", $"{evt.GetProperty("type")} of job {payload.GetProperty("job_id")} names schedule {scheduleId}");
+        }
+        var retried = (await JobEventsAsync(second, "job_status_changed")).Last().GetProperty("payload");
+        Assert.Equal("traced", retried.GetProperty("job_data").GetProperty("schedule_id").GetString());
+        // A job no schedule created names none.
+        var plain = await SubmitAsync("traced-not");
+        Assert.False((await JobEventsAsync(plain, "job_submitted")).Single().GetProperty("payload").TryGetProperty("schedule_id", out _));
+    }
+
+    [Fact]
     public async Task OverlapSkip_SkipsTicksWhileTheLastJobIsUnfinished_AndFiresAgainOnceItCompletes()
     {
         await CreateAsync(new { id = "slow", cron = "* * * * * *", overlap = "skip", job = new { job_type = "slow" } });

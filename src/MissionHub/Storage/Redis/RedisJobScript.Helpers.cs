@@ -14,6 +14,14 @@ internal static partial class RedisJobScript
 
         local function emit(etype, target, payload) emit_event('hub', etype, target, payload) end
 
+        -- A job's event: the job a schedule created names it (schedule_id) in each of its events.
+        local function emit_job(etype, id, j, payload)
+          if j.schedule_id and j.schedule_id ~= '' then
+            payload = string.sub(payload, 1, -2) .. ',"schedule_id":' .. cjson.encode(j.schedule_id) .. '}'
+          end
+          emit(etype, 'job_' .. id, payload)
+        end
+
         local function load(id)
           local flat = redis.call('HGETALL', P .. 'job:' .. id)
           if #flat == 0 then return nil, flat end
@@ -140,7 +148,7 @@ internal static partial class RedisJobScript
               redis.call('HSET', P .. 'job:' .. d, 'status', 'cancelled', 'cancel_reason', 'dependency_failed', 'completed_at', NOW,
                 'updated_at', NOW, 'available_at', '')
               move(d, j, 'cancelled')
-              emit('job_status_changed', 'job_' .. d, '{"job_id":"' .. d .. '","old_status":"pending","new_status":"cancelled",' ..
+              emit_job('job_status_changed', d, j, '{"job_id":"' .. d .. '","old_status":"pending","new_status":"cancelled",' ..
                 '"worker_id":null,"error":null,"retry_at":null,"reason":"dependency_failed","dependency_id":"' .. e .. '"}')
               cancelled[#cancelled + 1] = flat(d)
               ended[#ended + 1] = d
@@ -172,12 +180,12 @@ internal static partial class RedisJobScript
             redis.call('HSET', key, 'status', 'pending', 'error', err, 'worker_id', '', 'session_id', '', 'lease_until', '',
               'progress', '0', 'updated_at', NOW, 'available_at', available)
             move(id, j, 'pending')
-            emit('job_status_changed', 'job_' .. id, '{"job_id":"' .. id .. '","old_status":"' .. j.status ..
+            emit_job('job_status_changed', id, j, '{"job_id":"' .. id .. '","old_status":"' .. j.status ..
               '","new_status":"pending","worker_id":' .. jstr(w) .. ',"error":' .. err_json .. ',"retry_at":' .. retry .. '}')
           else
             redis.call('HSET', key, 'status', 'failed', 'error', err, 'session_id', '', 'lease_until', '', 'completed_at', NOW, 'updated_at', NOW)
             move(id, j, 'failed')
-            emit('job_failed', 'job_' .. id, '{"job_id":"' .. id .. '","worker_id":' .. jstr(w) .. ',"error":' .. err_json ..
+            emit_job('job_failed', id, j, '{"job_id":"' .. id .. '","worker_id":' .. jstr(w) .. ',"error":' .. err_json ..
               ',"failed_at":' .. NOW .. '}')
             last_cascaded = cancel_dependents(id)
           end
@@ -225,7 +233,7 @@ internal static partial class RedisJobScript
                     redis.call('ZADD', P .. 'deadlines', num(now + tonumber(j.timeout_s)), best)
                   end
                   redis.call('SADD', P .. 'worker:' .. slot.w .. ':jobs', best)
-                  emit('job_assigned', 'job_' .. best, '{"job_id":"' .. best .. '","worker_id":"' .. slot.w ..
+                  emit_job('job_assigned', best, j, '{"job_id":"' .. best .. '","worker_id":"' .. slot.w ..
                     '","old_status":"pending","new_status":"assigned","assigned_at":' .. NOW .. ',"attempt":' .. int(attempt) .. '}')
                   set_worker_status(slot.w, 'busy', best)
                   claimed[#claimed + 1] = {slot.s, flat(best)}
@@ -296,7 +304,7 @@ internal static partial class RedisJobScript
             end
           end
           local order = redis.call('INCR', P .. 'order')
-          local j = {job_type = ARGV[b + 2], priority = ARGV[b + 3], order = order, status = 'pending'}
+          local j = {job_type = ARGV[b + 2], priority = ARGV[b + 3], order = order, status = 'pending', schedule_id = ARGV[b + 13]}
           local key = P .. 'job:' .. id
           redis.call('HSET', key, 'id', id, 'job_type', j.job_type, 'priority', j.priority, 'max_attempts', ARGV[b + 4],
             'timeout_s', ARGV[b + 5], 'payload', ARGV[b + 6], 'workflow_id', ARGV[b + 7], 'created_at', NOW, 'updated_at', NOW,
@@ -312,7 +320,7 @@ internal static partial class RedisJobScript
           if failed then
             redis.call('HSET', key, 'status', 'cancelled', 'cancel_reason', 'dependency_failed', 'completed_at', NOW)
             move(id, j, 'cancelled')
-            emit('job_status_changed', 'job_' .. id, '{"job_id":"' .. id .. '","old_status":"pending","new_status":"cancelled",' ..
+            emit_job('job_status_changed', id, j, '{"job_id":"' .. id .. '","old_status":"pending","new_status":"cancelled",' ..
               '"worker_id":null,"error":null,"retry_at":null,"reason":"dependency_failed","dependency_id":"' .. failed .. '"}')
           elseif #waiting > 0 then
             for _, d in ipairs(waiting) do redis.call('SADD', P .. 'dependents:' .. d, id) end

@@ -51,11 +51,11 @@ internal static partial class RedisJobScript
               redis.call('HSET', key, 'status', 'running')
               if not j.started_at or j.started_at == '' then redis.call('HSET', key, 'started_at', NOW) end
               move(id, j, 'running')
-              emit('job_status_changed', 'job_' .. id, '{"job_id":"' .. id ..
+              emit_job('job_status_changed', id, j, '{"job_id":"' .. id ..
                 '","old_status":"assigned","new_status":"running","worker_id":"' .. w .. '","error":null,"retry_at":null}')
             end
             redis.call('HSET', key, 'progress', p, 'updated_at', NOW)
-            emit('job_progress', 'job_' .. id, '{"job_id":"' .. id .. '","worker_id":"' .. w .. '","progress":' .. p .. '}')
+            emit_job('job_progress', id, j, '{"job_id":"' .. id .. '","worker_id":"' .. w .. '","progress":' .. p .. '}')
             result = {'done', flat(id)}
           end
 
@@ -79,7 +79,7 @@ internal static partial class RedisJobScript
               rj = 'null'
               tail = ',"result_truncated":true,"result_ref":"/api/jobs/' .. id .. '"}'
             end
-            emit('job_completed', 'job_' .. id, '{"job_id":"' .. id .. '","worker_id":"' .. w .. '","result":' .. rj ..
+            emit_job('job_completed', id, j, '{"job_id":"' .. id .. '","worker_id":"' .. w .. '","result":' .. rj ..
               ',"completed_at":' .. NOW .. tail)
             local released = release_dependents(id)
             -- The freed slot takes its next job in the same step.
@@ -116,7 +116,7 @@ internal static partial class RedisJobScript
             redis.call('HSET', P .. 'job:' .. id, 'status', 'cancelled', 'completed_at', NOW, 'updated_at', NOW, 'session_id', '',
               'lease_until', '', 'available_at', '')
             move(id, j, 'cancelled')
-            emit('job_status_changed', 'job_' .. id, '{"job_id":"' .. id .. '","old_status":"' .. j.status ..
+            emit_job('job_status_changed', id, j, '{"job_id":"' .. id .. '","old_status":"' .. j.status ..
               '","new_status":"cancelled","worker_id":' .. jstr(w) .. ',"error":null,"retry_at":null}')
             local cascaded = cancel_dependents(id)
             maybe_idle(w)
@@ -322,11 +322,14 @@ internal static partial class RedisJobScript
                 redis.call('HSET', P .. 'job:' .. id, 'waiting_for', jlist(waiting))
               end
               if #waiting == 0 then redis.call('ZADD', P .. 'pending:' .. j.job_type, score(j), id) end
-              emit('job_status_changed', 'job_' .. id, '{"job_id":"' .. id .. '","old_status":"' .. j.status ..
+              emit_job('job_status_changed', id, j, '{"job_id":"' .. id .. '","old_status":"' .. j.status ..
                 '","new_status":"pending","worker_id":' .. jstr(j.worker_id) .. ',"job_data":{"id":"' .. id .. '","job_type":' ..
                 cjson.encode(j.job_type) .. ',"status":"pending","priority":' .. j.priority .. ',"workflow_id":' ..
                 (j.workflow_id ~= nil and j.workflow_id ~= '' and cjson.encode(j.workflow_id) or 'null') .. ',"created_at":' ..
-                j.created_at .. '},"retries":' .. int(retries) .. '}')
+                j.created_at .. ',"run_at":' .. ((j.run_at ~= nil and j.run_at ~= '') and j.run_at or 'null') .. ',"schedule_id":' ..
+                ((j.schedule_id ~= nil and j.schedule_id ~= '') and cjson.encode(j.schedule_id) or 'null') ..
+                ((j.depends_on ~= nil and j.depends_on ~= '') and (',"depends_on":' .. j.depends_on) or '') ..
+                '},"retries":' .. int(retries) .. '}')
               result[#result + 1] = flat(id)
             end
           end

@@ -57,7 +57,7 @@ public sealed partial class SqliteJobStore
         {
             var cancelled = job with { Status = JobStatus.Cancelled, CancelReason = JobDependencies.DependencyFailed, CompletedAt = now, UpdatedAt = now };
             Save(write, cancelled);
-            Emit(write, HubEvents.DependencyFailed(job.Id, failed, now, meta));
+            Emit(write, HubEvents.DependencyFailed(job, failed, now, meta));
             return cancelled;
         }
         AddDependents(write, job.Id, job.WaitingFor ?? []);
@@ -129,7 +129,7 @@ public sealed partial class SqliteJobStore
             {
                 var job = dependent with { Status = JobStatus.Cancelled, CancelReason = JobDependencies.DependencyFailed, CompletedAt = now, UpdatedAt = now };
                 Save(write, job);
-                Emit(write, HubEvents.DependencyFailed(job.Id, endedId, now, meta));
+                Emit(write, HubEvents.DependencyFailed(job, endedId, now, meta));
                 cancelled.Add(job);
                 ended.Enqueue(job.Id);
             }

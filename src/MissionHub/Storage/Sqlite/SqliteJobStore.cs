@@ -137,9 +137,9 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
             Save(write, job);
             if (old.Status == JobStatus.Assigned)
             {
-                Emit(write, HubEvents.StatusChanged(jobId, old.Status, JobStatus.Running, holder.WorkerId, now, meta));
+                Emit(write, HubEvents.StatusChanged(old, old.Status, JobStatus.Running, holder.WorkerId, now, meta));
             }
-            Emit(write, HubEvents.Progress(jobId, holder.WorkerId, progress, now, meta));
+            Emit(write, HubEvents.Progress(old, holder.WorkerId, progress, now, meta));
             return new JobStep(StepOutcome.Done, job);
         }, cancellationToken);
 
@@ -187,7 +187,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
             var now = Now();
             var job = Released(old, now) with { Status = JobStatus.Cancelled, CompletedAt = now, WorkerId = old.WorkerId };
             Save(write, job);
-            Emit(write, HubEvents.StatusChanged(jobId, old.Status, JobStatus.Cancelled, old.WorkerId, now, meta));
+            Emit(write, HubEvents.StatusChanged(old, old.Status, JobStatus.Cancelled, old.WorkerId, now, meta));
             var cascaded = CancelDependents(write, jobId, now, meta);
             JobHolder? holder = null;
             if (old.WorkerId is { } workerId && old.SessionId is { } session)
@@ -460,13 +460,13 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
         {
             job = Released(old, now) with { Status = JobStatus.Pending, Error = error, Progress = 0, AvailableAt = retryAt };
             Save(write, job);
-            Emit(write, HubEvents.StatusChanged(old.Id, old.Status, JobStatus.Pending, old.WorkerId, now, meta, error, retryAt));
+            Emit(write, HubEvents.StatusChanged(old, old.Status, JobStatus.Pending, old.WorkerId, now, meta, error, retryAt));
         }
         else
         {
             job = Released(old, now) with { Status = JobStatus.Failed, Error = error, CompletedAt = now, WorkerId = old.WorkerId };
             Save(write, job);
-            Emit(write, HubEvents.Failed(old.Id, old.WorkerId, error, now, meta));
+            Emit(write, HubEvents.Failed(old, old.WorkerId, error, now, meta));
             var dependents = CancelDependents(write, old.Id, now, meta);
             cascaded?.AddRange(dependents);
         }
