@@ -31,11 +31,21 @@ public sealed class JobsClient
     /// invalid job is a 400 <see cref="MissionHubApiException"/> naming the first (<c>jobs[3].priority</c>); the answer's
     /// <c>errors</c> lists every one.
     /// </summary>
-    public Task<JobBatchResult> SubmitBatchAsync(IEnumerable<JobSubmission> jobs, CancellationToken cancellationToken = default)
+    public Task<JobBatchResult> SubmitBatchAsync(IEnumerable<JobSubmission> jobs, CancellationToken cancellationToken = default) =>
+        SubmitBatchAsync(jobs, idempotencyKey: null, cancellationToken);
+
+    /// <summary>
+    /// <c>POST /api/jobs/batch</c> with an <c>Idempotency-Key</c> header (null: none): sending the same jobs again with the
+    /// same key within 24 hours answers with the batch the first request stored (the same job ids, in order) and stores
+    /// nothing, so a client that timed out can safely send again. The same key with other jobs is a 409
+    /// <see cref="MissionHubApiException"/> naming <c>Idempotency-Key</c>.
+    /// </summary>
+    public Task<JobBatchResult> SubmitBatchAsync(IEnumerable<JobSubmission> jobs, string? idempotencyKey, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(jobs);
         return _api.PostAsync("api/jobs/batch", new JobBatchBody([.. jobs]), MissionHubClientJsonContext.Default.JobBatchBody,
-            MissionHubClientJsonContext.Default.JobBatchResult, cancellationToken);
+            MissionHubClientJsonContext.Default.JobBatchResult,
+            idempotencyKey is null ? [] : [("Idempotency-Key", idempotencyKey)], cancellationToken);
     }
 
     /// <summary><c>GET /api/jobs/{id}</c>; an unknown id is a 404 <see cref="MissionHubApiException"/>.</summary>

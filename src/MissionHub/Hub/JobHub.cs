@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using MissionHub.Events;
+using MissionHub.Infrastructure;
 using MissionHub.Storage;
 
 namespace MissionHub.Hub;
@@ -55,6 +56,26 @@ public sealed partial class JobHub(
     {
         var now = Now();
         var results = await store.SubmitBatchAsync([.. requests.Select(request => NewPending(request, now))], CancellationToken.None);
+        AnnounceBatch(results);
+        return results;
+    }
+
+    /// <summary>
+    /// <see cref="SubmitBatchAsync"/> under an <c>Idempotency-Key</c>: the key is kept with the batch in the same step, so
+    /// of any number of requests with one key exactly one stores a batch; the others answer with that one.
+    /// </summary>
+    public async Task<OnceBatch> SubmitBatchOnceAsync(IReadOnlyList<NewJob> requests, string idempotencyKey, string fingerprint)
+    {
+        var now = Now();
+        var claim = new IdempotencyClaim(idempotencyKey, fingerprint, now + IdempotencyKeys.Window.TotalSeconds);
+        var once = await store.SubmitBatchOnceAsync([.. requests.Select(request => NewPending(request, now))], claim, CancellationToken.None);
+        AnnounceBatch(once.Stored);
+        return once;
+    }
+
+    /// <summary>Dispatchers are woken once for a batch's new jobs, and the lease keeper hears of its earliest delayed one.</summary>
+    private void AnnounceBatch(IReadOnlyList<SubmitResult> results)
+    {
         if (results.Where(r => r.Created && r.Job.AvailableAt is null).Any())
         {
             signals.AnnounceWork();
@@ -63,7 +84,6 @@ public sealed partial class JobHub(
         {
             JobDueLater?.Invoke(due);
         }
-        return results;
     }
 
     /// <summary>A new job: dispatchers everywhere are woken now, or this process's lease keeper releases it when it falls due.</summary>

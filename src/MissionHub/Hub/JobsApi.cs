@@ -25,10 +25,11 @@ public static class JobsApi
             .WithExamples(request: """{"job_type": "render", "priority": 5, "payload": {"frames": 3}, "max_attempts": 3, "timeout_s": 60}""");
         group.MapPost("/batch", SubmitBatchAsync)
             .RequireAuthorization(Policies.Operator)
-            .WithSummary("Submit up to MaxBatchJobs (1,000) jobs in one request, all or none: one invalid job refuses the batch, naming the index and field of every invalid job")
+            .WithSummary("Submit up to MaxBatchJobs (1,000) jobs in one request, all or none: one invalid job refuses the batch, naming the index and field of every invalid job. With an Idempotency-Key header (1 to 128 visible ASCII characters), the same key and body within 24 h answers 200 with the original batch (the same job ids, in order) and stores nothing, a different body 409 naming the key")
             .Accepts<JobBatchRequest>("application/json")
             .Produces<JobBatch>(StatusCodes.Status201Created)
-            .WithProblems(StatusCodes.Status400BadRequest)
+            .Produces<JobBatch>(StatusCodes.Status200OK)
+            .WithProblems(StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict)
             .WithExamples(request: """{"jobs": [{"job_type": "render", "payload": {"frame": 1}}, {"job_type": "render", "priority": 5, "payload": {"frame": 2}}]}""");
         group.MapPost("/retry", RetryMatchingAsync)
             .RequireAuthorization(Policies.Operator)
@@ -88,10 +89,14 @@ public static class JobsApi
         return created ? TypedResults.Created($"/api/jobs/{job.Id}", job) : TypedResults.Ok(job);
     }
 
-    internal static async Task<Results<Created<JobBatch>, ProblemHttpResult>> SubmitBatchAsync(
+    internal static async Task<Results<Created<JobBatch>, Ok<JobBatch>, ProblemHttpResult>> SubmitBatchAsync(
         HttpRequest request, JobHub hub, IOptions<HubOptions> options, TimeProvider time)
     {
         var settings = options.Value;
+        if (!IdempotencyKeys.TryRead(request, out var idempotencyKey, out var badKey))
+        {
+            return badKey!;
+        }
         // As a single submit: once sent whole, the batch is stored whether or not its client waits.
         var (body, problem) = await JsonBody.ReadObjectAsync(request, settings.MaxBatchBytes, CancellationToken.None);
         if (problem is not null)
@@ -142,6 +147,24 @@ public static class JobsApi
                 });
         }
         using var span = Tracing.MissionHubTracing.StartSubmit(jobs[0].JobType);
+        if (idempotencyKey is not null)
+        {
+            var fingerprint = IdempotencyKeys.Fingerprint(body);
+            var once = await hub.SubmitBatchOnceAsync(jobs, idempotencyKey, fingerprint);
+            if (once.Known is not { } known)
+            {
+                span?.SetTag("missionhub.batch.size", once.Stored.Count);
+                return TypedResults.Created((string?)null, new JobBatch([.. once.Stored.Select(r => r.Job)], once.Stored.Count(r => r.Created)));
+            }
+            if (known.Fingerprint != fingerprint)
+            {
+                return Problems.Conflict(
+                    $"{IdempotencyKeys.Header} '{idempotencyKey}' was used with a different batch; use a new key for a new batch",
+                    new Dictionary<string, object?> { ["field"] = IdempotencyKeys.Header, ["job_ids"] = known.Jobs.Select(j => j.Id).ToArray() });
+            }
+            // A retry of the same batch: the jobs it stored, as they are now.
+            return TypedResults.Ok(new JobBatch(known.Jobs, known.Created));
+        }
         var results = await hub.SubmitBatchAsync(jobs);
         span?.SetTag("missionhub.batch.size", results.Count);
         return TypedResults.Created((string?)null, new JobBatch([.. results.Select(r => r.Job)], results.Count(r => r.Created)));

@@ -19,6 +19,22 @@ internal static partial class RedisJobScript
     public const string Source = RedisStepEvents.Prelude + Helpers + """
         local result
 
+        -- A batch guarded by an idempotency key is the plain batch with its key looked up before and stored after, so the
+        -- two never differ. ARGV from A: key, body fingerprint, window in seconds, then the batch's own arguments.
+        local batch_key, batch_fingerprint, batch_window
+        if STEP == 'submit_batch_once' then
+          batch_key, batch_fingerprint, batch_window = P .. 'batch_idem:' .. ARGV[A], ARGV[A + 1], ARGV[A + 2]
+          local known = redis.call('HMGET', batch_key, 'fingerprint', 'job_ids', 'created')
+          if known[1] then
+            local jobs = {}
+            for _, id in ipairs(cjson.decode(known[2])) do
+              if redis.call('EXISTS', P .. 'job:' .. id) == 1 then jobs[#jobs + 1] = flat(id) end
+            end
+            return step_reply({'known', known[1], known[3], jobs})
+          end
+          STEP, A = 'submit_batch', A + 3
+        end
+
         if STEP == 'submit' then
           result = submit(A)
 
@@ -418,6 +434,17 @@ internal static partial class RedisJobScript
           result = {epoch, redis.call('GET', KEYS[2]) or '0', unfinished, finished[1], finished[2], workers, counts}
         else
           return redis.error_reply('unknown hub step ' .. STEP)
+        end
+
+        if batch_key then
+          local ids, created = {}, 0
+          for i, r in ipairs(result) do
+            if r[1] == 'created' then created = created + 1 end
+            for f = 1, #r[2], 2 do if r[2][f] == 'id' then ids[i] = r[2][f + 1] end end
+          end
+          redis.call('HSET', batch_key, 'fingerprint', batch_fingerprint, 'job_ids', cjson.encode(ids), 'created', created)
+          redis.call('EXPIRE', batch_key, batch_window)
+          result = {'stored', result}
         end
 
         return step_reply(result)

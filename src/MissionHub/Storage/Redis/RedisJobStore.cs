@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Options;
 using MissionHub.Events;
 using MissionHub.Hub;
+using MissionHub.Infrastructure;
 using StackExchange.Redis;
 
 namespace MissionHub.Storage.Redis;
@@ -40,6 +41,20 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
         }
         var result = await RunAsync("submit_batch", jobs[0].CreatedAt, [.. args], cancellationToken);
         return [.. ((RedisResult[])result!).Select(Submitted)];
+    }
+
+    public async Task<OnceBatch> SubmitBatchOnceAsync(IReadOnlyList<Job> jobs, IdempotencyClaim claim, CancellationToken cancellationToken = default)
+    {
+        var now = jobs[0].CreatedAt;
+        var args = new List<RedisValue> { claim.Key, claim.Fingerprint, Int(Math.Max(1, (long)Math.Ceiling(claim.ExpiresAt - now))), jobs.Count };
+        foreach (var job in jobs)
+        {
+            args.AddRange(SubmitArgs(job));
+        }
+        var parts = (RedisResult[])(await RunAsync("submit_batch_once", now, [.. args], cancellationToken))!;
+        return parts[0].ToString() == "known"
+            ? new OnceBatch([], new KnownBatch(parts[1].ToString(), Jobs(parts[3]), (int)parts[2]))
+            : new OnceBatch([.. ((RedisResult[])parts[1]!).Select(Submitted)]);
     }
 
     /// <summary>One job's arguments of the submit step, in the order the script reads them.</summary>
