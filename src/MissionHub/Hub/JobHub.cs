@@ -132,35 +132,35 @@ public sealed partial class JobHub(
     }
 
     /// <summary>
-    /// Every job matching the filter (as <c>GET /api/jobs</c> reads it) handed to <paramref name="step"/>, one page of up
-    /// to <see cref="BulkChunk"/> per storage step, whatever the number of matches; returns how many the steps took.
+    /// Every job in one of <paramref name="statuses"/> matching <paramref name="filter"/> (its job type, worker and
+    /// finish-time range, as <c>GET /api/jobs</c> reads them) handed to <paramref name="step"/>, one page of up to
+    /// <see cref="BulkChunk"/> per storage step, whatever the number of matches; returns how many the steps took.
     /// </summary>
     public async Task<int> ForEachMatchingAsync(
-        IReadOnlyList<string> statuses, string? jobType, string? workerId,
+        IReadOnlyList<string> statuses, JobListQuery filter,
         Func<IReadOnlyList<string>, Task<IReadOnlyList<Job>>> step, CancellationToken cancellationToken)
     {
         var total = 0;
         foreach (var status in statuses)
         {
-            long? before = null;
-            do
+            JobListQuery? query = filter with { Status = status, Limit = BulkChunk, BeforeOrder = null, BeforeFinished = null };
+            while (query is not null)
             {
-                var page = await store.ListAsync(new JobListQuery(status, jobType, workerId, BulkChunk, before), cancellationToken);
+                var page = await store.ListAsync(query, cancellationToken);
                 if (page.Jobs.Count > 0)
                 {
                     total += (await step([.. page.Jobs.Select(j => j.Id)])).Count;
                 }
-                before = page.NextBeforeOrder;
+                query = query.After(page);
             }
-            while (before is not null);
         }
         return total;
     }
 
     /// <summary>Retries every failed or cancelled job matching the filter; returns how many.</summary>
-    public async Task<int> RetryMatchingAsync(IReadOnlyList<string> statuses, string? jobType, string? workerId, CancellationToken cancellationToken)
+    public async Task<int> RetryMatchingAsync(IReadOnlyList<string> statuses, JobListQuery filter, CancellationToken cancellationToken)
     {
-        var count = await ForEachMatchingAsync(statuses, jobType, workerId, ids => store.RetryAsync(ids, CancellationToken.None), cancellationToken);
+        var count = await ForEachMatchingAsync(statuses, filter, ids => store.RetryAsync(ids, CancellationToken.None), cancellationToken);
         if (count > 0)
         {
             LogBulk(logger, "retried", count);
@@ -170,9 +170,9 @@ public sealed partial class JobHub(
     }
 
     /// <summary>Removes every finished job matching the filter; returns how many.</summary>
-    public async Task<int> PurgeMatchingAsync(IReadOnlyList<string> statuses, string? jobType, string? workerId, CancellationToken cancellationToken)
+    public async Task<int> PurgeMatchingAsync(IReadOnlyList<string> statuses, JobListQuery filter, CancellationToken cancellationToken)
     {
-        var count = await ForEachMatchingAsync(statuses, jobType, workerId, ids => store.PurgeAsync(ids, "operator", CancellationToken.None), cancellationToken);
+        var count = await ForEachMatchingAsync(statuses, filter, ids => store.PurgeAsync(ids, "operator", CancellationToken.None), cancellationToken);
         if (count > 0)
         {
             LogBulk(logger, "purged", count);

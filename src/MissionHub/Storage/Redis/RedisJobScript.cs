@@ -19,6 +19,17 @@ internal static partial class RedisJobScript
     public const string Source = RedisStepEvents.Prelude + Helpers + """
         local result
 
+        local function index_finished()
+          if redis.call('SETNX', P .. 'finished_indexed', '1') == 1 then
+            -- Jobs that finished before the finish-time index existed: indexed once, by when they last changed.
+            for _, status in ipairs({'completed', 'failed', 'cancelled'}) do
+              for _, id in ipairs(redis.call('ZRANGE', P .. 'status:' .. status, 0, -1)) do
+                redis.call('ZADD', P .. 'finished', redis.call('HGET', P .. 'job:' .. id, 'updated_at') or NOW, id)
+              end
+            end
+          end
+        end
+
         -- A batch guarded by an idempotency key is the plain batch with its key looked up before and stored after, so the
         -- two never differ. ARGV from A: key, body fingerprint, window in seconds, then the batch's own arguments.
         local batch_key, batch_fingerprint, batch_window
@@ -344,17 +355,15 @@ internal static partial class RedisJobScript
             emit('jobs_purged', 'jobs', cjson.encode({count = #ids, by_status = by_status, job_ids = ids, reason = ARGV[A + tonumber(ARGV[A]) + 1]}))
           end
 
+        elseif STEP == 'index_finished' then
+          -- At start, so finish-time listings see every finished job.
+          index_finished()
+          result = {}
+
         elseif STEP == 'finished_due' then
           -- ARGV: finished before (Unix seconds), most finished jobs to keep, max ids. The ids retention may remove now:
           -- finished before the time, then the oldest beyond the count.
-          if redis.call('SETNX', P .. 'finished_indexed', '1') == 1 then
-            -- Jobs that finished before this index existed: indexed once, by when they last changed.
-            for _, status in ipairs({'completed', 'failed', 'cancelled'}) do
-              for _, id in ipairs(redis.call('ZRANGE', P .. 'status:' .. status, 0, -1)) do
-                redis.call('ZADD', P .. 'finished', redis.call('HGET', P .. 'job:' .. id, 'updated_at') or NOW, id)
-              end
-            end
-          end
+          index_finished()
           local max = tonumber(ARGV[A + 2])
           result = redis.call('ZRANGEBYSCORE', P .. 'finished', '-inf', '(' .. ARGV[A], 'LIMIT', 0, max)
           if #result == 0 then
