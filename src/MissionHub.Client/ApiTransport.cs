@@ -29,12 +29,23 @@ internal sealed class ApiTransport
         return await ReadAsync(response, type, $"GET /{path}", cancellationToken, acceptAnyStatusWithBody);
     }
 
-    public async Task<T> PostAsync<TBody, T>(string path, TBody body, JsonTypeInfo<TBody> bodyType, JsonTypeInfo<T> type, CancellationToken cancellationToken)
+    public Task<T> PostAsync<TBody, T>(string path, TBody body, JsonTypeInfo<TBody> bodyType, JsonTypeInfo<T> type, CancellationToken cancellationToken) =>
+        PostAsync(path, body, bodyType, type, [], cancellationToken);
+
+    /// <summary>A JSON POST with request headers of its own (an <c>Idempotency-Key</c>).</summary>
+    public async Task<T> PostAsync<TBody, T>(
+        string path, TBody body, JsonTypeInfo<TBody> bodyType, JsonTypeInfo<T> type, IEnumerable<(string Name, string Value)> headers,
+        CancellationToken cancellationToken)
     {
         using var content = JsonContent.Create(body, bodyType);
         // Buffered, so the request carries Content-Length instead of chunked encoding: cheaper on both sides.
         await content.LoadIntoBufferAsync(cancellationToken);
-        using var response = await _http.PostAsync(Relative(path), content, cancellationToken);
+        using var request = new HttpRequestMessage(HttpMethod.Post, Relative(path)) { Content = content };
+        foreach (var (name, value) in headers)
+        {
+            request.Headers.Add(name, value);
+        }
+        using var response = await _http.SendAsync(request, cancellationToken);
         return await ReadAsync(response, type, $"POST /{path}", cancellationToken);
     }
 

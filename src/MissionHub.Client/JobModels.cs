@@ -147,6 +147,9 @@ public sealed record JobBatchResult(IReadOnlyList<JobInfo> Jobs, int Created);
 
 internal sealed record JobBatchBody(IReadOnlyList<JobSubmission> Jobs);
 
+/// <summary>The answer of a bulk retry or purge: how many jobs it changed.</summary>
+public sealed record BulkJobResult(int Retried, int Purged);
+
 /// <summary>One page of <c>GET /api/jobs</c>, newest first; pass <see cref="NextCursor"/> back for the next page.</summary>
 public sealed record JobPage(IReadOnlyList<JobInfo> Jobs, string? NextCursor);
 
@@ -178,6 +181,7 @@ internal sealed record AssignedJobMessage(string Id, string JobType, int Priorit
 [JsonSerializable(typeof(JobPage))]
 [JsonSerializable(typeof(JobBatchBody))]
 [JsonSerializable(typeof(JobBatchResult))]
+[JsonSerializable(typeof(BulkJobResult))]
 [JsonSerializable(typeof(ProblemBody))]
 [JsonSerializable(typeof(ScheduleDefinition))]
 [JsonSerializable(typeof(Schedule))]

@@ -31,11 +31,21 @@ public sealed class JobsClient
     /// invalid job is a 400 <see cref="MissionHubApiException"/> naming the first (<c>jobs[3].priority</c>); the answer's
     /// <c>errors</c> lists every one.
     /// </summary>
-    public Task<JobBatchResult> SubmitBatchAsync(IEnumerable<JobSubmission> jobs, CancellationToken cancellationToken = default)
+    public Task<JobBatchResult> SubmitBatchAsync(IEnumerable<JobSubmission> jobs, CancellationToken cancellationToken = default) =>
+        SubmitBatchAsync(jobs, idempotencyKey: null, cancellationToken);
+
+    /// <summary>
+    /// <c>POST /api/jobs/batch</c> with an <c>Idempotency-Key</c> header (null: none): sending the same jobs again with the
+    /// same key within 24 hours answers with the batch the first request stored (the same job ids, in order) and stores
+    /// nothing, so a client that timed out can safely send again. The same key with other jobs is a 409
+    /// <see cref="MissionHubApiException"/> naming <c>Idempotency-Key</c>.
+    /// </summary>
+    public Task<JobBatchResult> SubmitBatchAsync(IEnumerable<JobSubmission> jobs, string? idempotencyKey, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(jobs);
         return _api.PostAsync("api/jobs/batch", new JobBatchBody([.. jobs]), MissionHubClientJsonContext.Default.JobBatchBody,
-            MissionHubClientJsonContext.Default.JobBatchResult, cancellationToken);
+            MissionHubClientJsonContext.Default.JobBatchResult,
+            idempotencyKey is null ? [] : [("Idempotency-Key", idempotencyKey)], cancellationToken);
     }
 
     /// <summary><c>GET /api/jobs/{id}</c>; an unknown id is a 404 <see cref="MissionHubApiException"/>.</summary>
@@ -67,6 +77,63 @@ public sealed class JobsClient
         }
         while (cursor is not null);
     }
+
+    /// <summary>
+    /// <c>GET /api/jobs?finished_since=&amp;finished_until=</c>: one page of the jobs that finished (completed, failed or
+    /// cancelled) at or after <paramref name="finishedSince"/> and before <paramref name="finishedUntil"/> (Unix seconds,
+    /// as <see cref="JobInfo.CompletedAt"/>; null leaves that end open), newest finished first, filtered as
+    /// <see cref="ListAsync"/> is.
+    /// </summary>
+    public Task<JobPage> ListFinishedAsync(
+        double? finishedSince, double? finishedUntil, string? status = null, string? jobType = null, string? worker = null, int? limit = null,
+        string? cursor = null, CancellationToken cancellationToken = default) =>
+        _api.GetAsync(
+            ApiTransport.Query("api/jobs", ("status", status), ("job_type", jobType), ("worker", worker), ("limit", limit), ("cursor", cursor),
+                ("finished_since", finishedSince), ("finished_until", finishedUntil)),
+            MissionHubClientJsonContext.Default.JobPage, cancellationToken);
+
+    /// <summary>Every job that finished in the range and matches the filters, page by page, newest finished first.</summary>
+    public async IAsyncEnumerable<JobInfo> ListAllFinishedAsync(
+        double? finishedSince, double? finishedUntil, string? status = null, string? jobType = null, string? worker = null, int pageSize = 100,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        string? cursor = null;
+        do
+        {
+            var page = await ListFinishedAsync(finishedSince, finishedUntil, status, jobType, worker, pageSize, cursor, cancellationToken);
+            foreach (var job in page.Jobs)
+            {
+                yield return job;
+            }
+            cursor = page.NextCursor;
+        }
+        while (cursor is not null);
+    }
+
+    /// <summary>
+    /// <c>POST /api/jobs/retry</c>: every failed or cancelled job matching the filters back to <c>pending</c> (attempts from
+    /// zero again); <paramref name="finishedSince"/> / <paramref name="finishedUntil"/> (Unix seconds) take only those that
+    /// finished in that range — "everything that failed in the last hour". Answers how many.
+    /// </summary>
+    public Task<BulkJobResult> RetryMatchingAsync(
+        string? status = null, string? jobType = null, string? worker = null, double? finishedSince = null, double? finishedUntil = null,
+        CancellationToken cancellationToken = default) =>
+        _api.PostEmptyAsync(BulkQuery("api/jobs/retry", status, jobType, worker, finishedSince, finishedUntil),
+            MissionHubClientJsonContext.Default.BulkJobResult, cancellationToken);
+
+    /// <summary>
+    /// <c>POST /api/jobs/purge</c>: removes every finished job matching the filters (the finish-time range as for
+    /// <see cref="RetryMatchingAsync"/>); answers how many.
+    /// </summary>
+    public Task<BulkJobResult> PurgeMatchingAsync(
+        string? status = null, string? jobType = null, string? worker = null, double? finishedSince = null, double? finishedUntil = null,
+        CancellationToken cancellationToken = default) =>
+        _api.PostEmptyAsync(BulkQuery("api/jobs/purge", status, jobType, worker, finishedSince, finishedUntil),
+            MissionHubClientJsonContext.Default.BulkJobResult, cancellationToken);
+
+    private static string BulkQuery(string path, string? status, string? jobType, string? worker, double? finishedSince, double? finishedUntil) =>
+        ApiTransport.Query(path, ("status", status), ("job_type", jobType), ("worker", worker),
+            ("finished_since", finishedSince), ("finished_until", finishedUntil));
 
     /// <summary>
     /// <c>POST /api/jobs/{id}/cancel</c>: the job, now <c>cancelled</c> (a worker running it gets <c>job_cancelled</c>).

@@ -1,3 +1,5 @@
+using MissionHub.Infrastructure;
+
 namespace MissionHub.Hub;
 
 /// <summary>
@@ -134,7 +136,20 @@ public interface IJobStore
     /// <see cref="HubSnapshot.ResultsOmitted"/>).
     /// </summary>
     Task<HubSnapshot> SnapshotAsync(int recentFinished, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// <see cref="SubmitBatchAsync"/> guarded by an idempotency key, in the same atomic step: when the key is known (its
+    /// window not ended), nothing is written and the answer is the first request's fingerprint and batch (its jobs as they
+    /// are now, in the order sent; jobs removed since are left out). Otherwise the batch is stored with the key.
+    /// </summary>
+    Task<OnceBatch> SubmitBatchOnceAsync(IReadOnlyList<Job> jobs, IdempotencyClaim claim, CancellationToken cancellationToken = default);
 }
+
+/// <summary>What a guarded batch did: stored now (<see cref="Stored"/>), or its key was known (<see cref="Known"/>).</summary>
+public sealed record OnceBatch(IReadOnlyList<SubmitResult> Stored, KnownBatch? Known = null);
+
+/// <summary>The batch an idempotency key stored first: that request's fingerprint, its jobs now, and how many it created.</summary>
+public sealed record KnownBatch(string Fingerprint, IReadOnlyList<Job> Jobs, int Created);
 
 /// <summary>Delay before the next attempt of a job that failed: <see cref="Base"/> doubled per attempt so far, at most <see cref="Max"/>.</summary>
 public sealed record RetryBackoff(TimeSpan Base, TimeSpan Max)

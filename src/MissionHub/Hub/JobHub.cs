@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using MissionHub.Events;
+using MissionHub.Infrastructure;
 using MissionHub.Storage;
 
 namespace MissionHub.Hub;
@@ -57,6 +58,26 @@ public sealed partial class JobHub(
     {
         var now = Now();
         var results = await store.SubmitBatchAsync([.. requests.Select(request => NewPending(request, now))], CancellationToken.None);
+        AnnounceBatch(results);
+        return results;
+    }
+
+    /// <summary>
+    /// <see cref="SubmitBatchAsync"/> under an <c>Idempotency-Key</c>: the key is kept with the batch in the same step, so
+    /// of any number of requests with one key exactly one stores a batch; the others answer with that one.
+    /// </summary>
+    public async Task<OnceBatch> SubmitBatchOnceAsync(IReadOnlyList<NewJob> requests, string idempotencyKey, string fingerprint)
+    {
+        var now = Now();
+        var claim = new IdempotencyClaim(idempotencyKey, fingerprint, now + IdempotencyKeys.Window.TotalSeconds);
+        var once = await store.SubmitBatchOnceAsync([.. requests.Select(request => NewPending(request, now))], claim, CancellationToken.None);
+        AnnounceBatch(once.Stored);
+        return once;
+    }
+
+    /// <summary>Dispatchers are woken once for a batch's new jobs, and the lease keeper hears of its earliest delayed one.</summary>
+    private void AnnounceBatch(IReadOnlyList<SubmitResult> results)
+    {
         if (results.Where(r => r.Created && r.Job.AvailableAt is null).Any())
         {
             signals.AnnounceWork();
@@ -65,7 +86,6 @@ public sealed partial class JobHub(
         {
             JobDueLater?.Invoke(due);
         }
-        return results;
     }
 
     /// <summary>A new job: dispatchers everywhere are woken now, or this process's lease keeper releases it when it falls due.</summary>
@@ -115,35 +135,35 @@ public sealed partial class JobHub(
     }
 
     /// <summary>
-    /// Every job matching the filter (as <c>GET /api/jobs</c> reads it) handed to <paramref name="step"/>, one page of up
-    /// to <see cref="BulkChunk"/> per storage step, whatever the number of matches; returns how many the steps took.
+    /// Every job in one of <paramref name="statuses"/> matching <paramref name="filter"/> (its job type, worker and
+    /// finish-time range, as <c>GET /api/jobs</c> reads them) handed to <paramref name="step"/>, one page of up to
+    /// <see cref="BulkChunk"/> per storage step, whatever the number of matches; returns how many the steps took.
     /// </summary>
     public async Task<int> ForEachMatchingAsync(
-        IReadOnlyList<string> statuses, string? jobType, string? workerId,
+        IReadOnlyList<string> statuses, JobListQuery filter,
         Func<IReadOnlyList<string>, Task<IReadOnlyList<Job>>> step, CancellationToken cancellationToken)
     {
         var total = 0;
         foreach (var status in statuses)
         {
-            long? before = null;
-            do
+            JobListQuery? query = filter with { Status = status, Limit = BulkChunk, BeforeOrder = null, BeforeFinished = null };
+            while (query is not null)
             {
-                var page = await store.ListAsync(new JobListQuery(status, jobType, workerId, BulkChunk, before), cancellationToken);
+                var page = await store.ListAsync(query, cancellationToken);
                 if (page.Jobs.Count > 0)
                 {
                     total += (await step([.. page.Jobs.Select(j => j.Id)])).Count;
                 }
-                before = page.NextBeforeOrder;
+                query = query.After(page);
             }
-            while (before is not null);
         }
         return total;
     }
 
     /// <summary>Retries every failed or cancelled job matching the filter; returns how many.</summary>
-    public async Task<int> RetryMatchingAsync(IReadOnlyList<string> statuses, string? jobType, string? workerId, CancellationToken cancellationToken)
+    public async Task<int> RetryMatchingAsync(IReadOnlyList<string> statuses, JobListQuery filter, CancellationToken cancellationToken)
     {
-        var count = await ForEachMatchingAsync(statuses, jobType, workerId, ids => store.RetryAsync(ids, CancellationToken.None), cancellationToken);
+        var count = await ForEachMatchingAsync(statuses, filter, ids => store.RetryAsync(ids, CancellationToken.None), cancellationToken);
         if (count > 0)
         {
             LogBulk(logger, "retried", count);
@@ -153,9 +173,9 @@ public sealed partial class JobHub(
     }
 
     /// <summary>Removes every finished job matching the filter; returns how many.</summary>
-    public async Task<int> PurgeMatchingAsync(IReadOnlyList<string> statuses, string? jobType, string? workerId, CancellationToken cancellationToken)
+    public async Task<int> PurgeMatchingAsync(IReadOnlyList<string> statuses, JobListQuery filter, CancellationToken cancellationToken)
     {
-        var count = await ForEachMatchingAsync(statuses, jobType, workerId, ids => store.PurgeAsync(ids, "operator", CancellationToken.None), cancellationToken);
+        var count = await ForEachMatchingAsync(statuses, filter, ids => store.PurgeAsync(ids, "operator", CancellationToken.None), cancellationToken);
         if (count > 0)
         {
             LogBulk(logger, "purged", count);

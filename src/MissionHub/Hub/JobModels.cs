@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -155,10 +157,63 @@ public sealed record JobListQuery(string? Status, string? JobType, string? Worke
 {
     /// <summary>Most jobs one filtered list examines beyond what an index picks exactly.</summary>
     public const int MaxScanned = 5000;
+
+    /// <summary>Only jobs that finished (completed, failed or cancelled) at or after this time (Unix seconds).</summary>
+    public double? FinishedSince { get; init; }
+
+    /// <summary>Only jobs that finished before this time (Unix seconds).</summary>
+    public double? FinishedUntil { get; init; }
+
+    /// <summary>With a finish-time range the list runs by finish time, newest first, from after this job.</summary>
+    public FinishedPosition? BeforeFinished { get; init; }
+
+    /// <summary>A finish-time range: the stores read it from their index of finished jobs by finish time.</summary>
+    public bool ByFinishTime => FinishedSince is not null || FinishedUntil is not null;
+
+    /// <summary>The query of the page after <paramref name="page"/>, or null when that was the last.</summary>
+    public JobListQuery? After(JobListing page) =>
+        page.NextBeforeFinished is { } position ? this with { BeforeFinished = position }
+        : page.NextBeforeOrder is { } order ? this with { BeforeOrder = order }
+        : null;
 }
 
-/// <summary>A page of jobs; <paramref name="ScanCapped"/>: the filter stopped at the scan cap before filling the page.</summary>
-public sealed record JobListing(IReadOnlyList<Job> Jobs, long? NextBeforeOrder, bool ScanCapped = false);
+/// <summary>
+/// A job's place in the finish-time order: newest finished first, jobs that finished at the same time by id descending
+/// (as Redis orders a sorted set's ties). On the wire it is the cursor <c>{finished_at}:{id}</c>.
+/// </summary>
+public sealed record FinishedPosition(double FinishedAt, string JobId)
+{
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{FinishedAt:R}:{JobId}");
+
+    public static bool TryParse(string text, [NotNullWhen(true)] out FinishedPosition? position)
+    {
+        position = null;
+        var colon = text.IndexOf(':', StringComparison.Ordinal);
+        if (colon <= 0 || colon == text.Length - 1
+            || !double.TryParse(text.AsSpan(0, colon), NumberStyles.Float, CultureInfo.InvariantCulture, out var at) || !double.IsFinite(at))
+        {
+            return false;
+        }
+        position = new FinishedPosition(at, text[(colon + 1)..]);
+        return true;
+    }
+
+    /// <summary>Whether this place comes before the given job in the order, so that the job belongs to a later page.</summary>
+    public bool IsAheadOf(double finishedAt, string jobId) =>
+        finishedAt < FinishedAt || (finishedAt == FinishedAt && string.CompareOrdinal(jobId, JobId) < 0);
+}
+
+/// <summary>
+/// A page of jobs; <paramref name="ScanCapped"/>: the filter stopped at the scan cap before filling the page. The next
+/// page starts before <paramref name="NextBeforeOrder"/>, or for a finish-time range after <see cref="NextBeforeFinished"/>.
+/// </summary>
+public sealed record JobListing(IReadOnlyList<Job> Jobs, long? NextBeforeOrder, bool ScanCapped = false)
+{
+    public FinishedPosition? NextBeforeFinished { get; init; }
+
+    /// <summary>The wire cursor of the next page, if there is one.</summary>
+    public string? NextCursor => NextBeforeFinished?.ToString() ?? NextBeforeOrder?.ToString(CultureInfo.InvariantCulture);
+}
 
 // ---- REST wire types ----
 

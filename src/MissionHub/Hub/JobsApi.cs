@@ -25,21 +25,24 @@ public static class JobsApi
             .WithExamples(request: """{"job_type": "render", "priority": 5, "payload": {"frames": 3}, "max_attempts": 3, "timeout_s": 60}""");
         group.MapPost("/batch", SubmitBatchAsync)
             .RequireAuthorization(Policies.Operator)
-            .WithSummary("Submit up to MaxBatchJobs (1,000) jobs in one request, all or none: one invalid job refuses the batch, naming the index and field of every invalid job")
+            .WithSummary("Submit up to MaxBatchJobs (1,000) jobs in one request, all or none: one invalid job refuses the batch, naming the index and field of every invalid job. With an Idempotency-Key header (1 to 128 visible ASCII characters), the same key and body within 24 h answers 200 with the original batch (the same job ids, in order) and stores nothing, a different body 409 naming the key")
             .Accepts<JobBatchRequest>("application/json")
             .Produces<JobBatch>(StatusCodes.Status201Created)
-            .WithProblems(StatusCodes.Status400BadRequest)
+            .Produces<JobBatch>(StatusCodes.Status200OK)
+            .WithProblems(StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict)
             .WithExamples(request: """{"jobs": [{"job_type": "render", "payload": {"frame": 1}}, {"job_type": "render", "priority": 5, "payload": {"frame": 2}}]}""");
         group.MapPost("/retry", RetryMatchingAsync)
             .RequireAuthorization(Policies.Operator)
             .WithSummary("Send every failed or cancelled job matching the filters back to pending (attempts from zero again); answers how many")
-            .WithQuery(("status", "failed or cancelled (default both)"), ("job_type", "only this job type"), ("worker", "only jobs of this worker"))
+            .WithQuery(("status", "failed or cancelled (default both)"), ("job_type", "only this job type"), ("worker", "only jobs of this worker"),
+                FinishedSinceQuery, FinishedUntilQuery)
             .Produces<BulkJobChange>(StatusCodes.Status200OK)
             .WithProblems(StatusCodes.Status400BadRequest);
         group.MapPost("/purge", PurgeMatchingAsync)
             .RequireAuthorization(Policies.Operator)
             .WithSummary("Remove every finished job matching the filters (one jobs_purged event per storage step, not one per job); answers how many")
-            .WithQuery(("status", "completed, failed or cancelled (default all three)"), ("job_type", "only this job type"), ("worker", "only jobs of this worker"))
+            .WithQuery(("status", "completed, failed or cancelled (default all three)"), ("job_type", "only this job type"), ("worker", "only jobs of this worker"),
+                FinishedSinceQuery, FinishedUntilQuery)
             .Produces<BulkJobChange>(StatusCodes.Status200OK)
             .WithProblems(StatusCodes.Status400BadRequest);
         group.MapGet("/", ListAsync)
@@ -47,7 +50,8 @@ public static class JobsApi
             .Produces<JobPage>(StatusCodes.Status200OK)
             .WithQuery(("status", "pending, assigned, running, completed, failed or cancelled"), ("job_type", "only this job type"),
                 ("worker", "only jobs of this worker"), ("limit", "page size, 1 to 500"), ("cursor", "next_cursor of the previous page"),
-                ("due", "false: the pending jobs waiting for their run_at (or a retry's backoff), soonest first"))
+                ("due", "false: the pending jobs waiting for their run_at (or a retry's backoff), soonest first"),
+                FinishedSinceQuery, FinishedUntilQuery)
             .WithProblems(StatusCodes.Status400BadRequest);
         group.MapGet("/{id}", GetAsync).WithSummary("One job").WithProblems(StatusCodes.Status404NotFound);
         group.MapPost("/{id}/retry", RetryAsync)
@@ -61,6 +65,14 @@ public static class JobsApi
         app.Map("/ws/worker", AcceptWorkerAsync).WithTags("Jobs").RequireAuthorization(Policies.Worker);
         return app;
     }
+
+    // The range is on when jobs finished, not when they were submitted: "retry everything that failed in the last hour".
+    private static readonly (string, string) FinishedSinceQuery = ("finished_since",
+        "only jobs that finished (completed, failed or cancelled) at or after this Unix time in seconds, by their completed_at; "
+        + "with finished_since or finished_until the list runs by finish time, newest finished first, and its next_cursor continues that order");
+
+    private static readonly (string, string) FinishedUntilQuery = ("finished_until",
+        "only jobs that finished before this Unix time in seconds (by completed_at); not before finished_since");
 
     public static bool IsValidJobType(string jobType) =>
         jobType.Length is > 0 and <= 100 && jobType.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':');
@@ -97,10 +109,14 @@ public static class JobsApi
         return created ? TypedResults.Created($"/api/jobs/{job.Id}", job) : TypedResults.Ok(job);
     }
 
-    internal static async Task<Results<Created<JobBatch>, ProblemHttpResult>> SubmitBatchAsync(
+    internal static async Task<Results<Created<JobBatch>, Ok<JobBatch>, ProblemHttpResult>> SubmitBatchAsync(
         HttpRequest request, JobHub hub, IOptions<HubOptions> options, TimeProvider time)
     {
         var settings = options.Value;
+        if (!IdempotencyKeys.TryRead(request, out var idempotencyKey, out var badKey))
+        {
+            return badKey!;
+        }
         // As a single submit: once sent whole, the batch is stored whether or not its client waits.
         var (body, problem) = await JsonBody.ReadObjectAsync(request, settings.MaxBatchBytes, CancellationToken.None);
         if (problem is not null)
@@ -154,6 +170,24 @@ public static class JobsApi
         IReadOnlyList<SubmitResult> results;
         try
         {
+            if (idempotencyKey is not null)
+            {
+                var fingerprint = IdempotencyKeys.Fingerprint(body);
+                var once = await hub.SubmitBatchOnceAsync(jobs, idempotencyKey, fingerprint);
+                if (once.Known is not { } known)
+                {
+                    span?.SetTag("missionhub.batch.size", once.Stored.Count);
+                    return TypedResults.Created((string?)null, new JobBatch([.. once.Stored.Select(r => r.Job)], once.Stored.Count(r => r.Created)));
+                }
+                if (known.Fingerprint != fingerprint)
+                {
+                    return Problems.Conflict(
+                        $"{IdempotencyKeys.Header} '{idempotencyKey}' was used with a different batch; use a new key for a new batch",
+                        new Dictionary<string, object?> { ["field"] = IdempotencyKeys.Header, ["job_ids"] = known.Jobs.Select(j => j.Id).ToArray() });
+                }
+                // A retry of the same batch: the jobs it stored, as they are now.
+                return TypedResults.Ok(new JobBatch(known.Jobs, known.Created));
+            }
             results = await hub.SubmitBatchAsync(jobs);
         }
         catch (UnknownDependenciesException unknown)
@@ -353,14 +387,32 @@ public static class JobsApi
         {
             return Problems.Invalid("limit", $"limit must be between 1 and {MaxLimit}");
         }
+        if (!TryParseFinishedRange(query, out var since, out var until, out var badRange))
+        {
+            return badRange!;
+        }
+        var byFinishTime = since is not null || until is not null;
+        if (byFinishTime && status.Length > 0 && !JobStatus.IsFinal(status))
+        {
+            return Problems.Invalid("status", $"finished_since and finished_until select finished jobs: status must be completed, failed or cancelled, not '{status}'");
+        }
         long? before = null;
+        FinishedPosition? beforeFinished = null;
         if (query["cursor"].ToString() is { Length: > 0 } cursorText)
         {
-            if (!long.TryParse(cursorText, NumberStyles.None, CultureInfo.InvariantCulture, out var cursor))
+            // A finish-time range pages by finish time, so its cursor is a place in that order.
+            if (byFinishTime && FinishedPosition.TryParse(cursorText, out var position))
             {
-                return Problems.Invalid("cursor", "cursor must be a next_cursor value from a previous page");
+                beforeFinished = position;
             }
-            before = cursor;
+            else if (!byFinishTime && long.TryParse(cursorText, NumberStyles.None, CultureInfo.InvariantCulture, out var order))
+            {
+                before = order;
+            }
+            else
+            {
+                return Problems.Invalid("cursor", "cursor must be a next_cursor value from a previous page of the same filter");
+            }
         }
         if (query["due"].ToString() is { Length: > 0 } due)
         {
@@ -368,7 +420,7 @@ public static class JobsApi
             {
                 return Problems.Invalid("due", "due=false lists the pending jobs waiting for their run_at, soonest first; status=pending lists every pending job");
             }
-            if (status.Length > 0 && status != JobStatus.Pending || query["worker"].Count > 0 || before is not null)
+            if (status.Length > 0 && status != JobStatus.Pending || query["worker"].Count > 0 || before is not null || byFinishTime)
             {
                 return Problems.Invalid("due", "due=false lists pending jobs soonest first and takes only job_type and limit");
             }
@@ -376,8 +428,48 @@ public static class JobsApi
             return TypedResults.Ok(new JobPage(waiting.Jobs, null, waiting.ScanCapped));
         }
         var listing = await store.ListAsync(new JobListQuery(
-            status.Length > 0 ? status : null, NullIfEmpty(query["job_type"]), NullIfEmpty(query["worker"]), limit, before), cancellationToken);
-        return TypedResults.Ok(new JobPage(listing.Jobs, listing.NextBeforeOrder?.ToString(CultureInfo.InvariantCulture), listing.ScanCapped));
+            status.Length > 0 ? status : null, NullIfEmpty(query["job_type"]), NullIfEmpty(query["worker"]), limit, before)
+        {
+            FinishedSince = since, FinishedUntil = until, BeforeFinished = beforeFinished,
+        }, cancellationToken);
+        return TypedResults.Ok(new JobPage(listing.Jobs, listing.NextCursor, listing.ScanCapped));
+    }
+
+    /// <summary>
+    /// <c>finished_since</c> and <c>finished_until</c> (Unix seconds, either or both): the jobs that finished — completed,
+    /// failed or cancelled — at or after the one and before the other, as their <c>completed_at</c> says.
+    /// </summary>
+    private static bool TryParseFinishedRange(IQueryCollection query, out double? since, out double? until, out ProblemHttpResult? problem)
+    {
+        since = until = null;
+        problem = null;
+        foreach (var name in new[] { "finished_since", "finished_until" })
+        {
+            if (!query.TryGetValue(name, out var values))
+            {
+                continue;
+            }
+            if (values.Count != 1 || !double.TryParse(values[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds)
+                || !double.IsFinite(seconds) || seconds < 0)
+            {
+                problem = Problems.Invalid(name, $"{name} must be one time in Unix seconds, e.g. 1767225600.5, not '{values}'");
+                return false;
+            }
+            if (name == "finished_since")
+            {
+                since = seconds;
+            }
+            else
+            {
+                until = seconds;
+            }
+        }
+        if (since > until)
+        {
+            problem = Problems.Invalid("finished_until", $"finished_until ({until:0.###}) is before finished_since ({since:0.###})");
+            return false;
+        }
+        return true;
     }
 
     internal static async Task<Results<Ok<Job>, ProblemHttpResult>> GetAsync(string id, JobHub hub, CancellationToken cancellationToken) =>
@@ -416,7 +508,7 @@ public static class JobsApi
         BulkAsync(request, [JobStatus.Completed, JobStatus.Failed, JobStatus.Cancelled], hub.PurgeMatchingAsync, count => new BulkJobChange(0, count), cancellationToken);
 
     private static async Task<Results<Ok<BulkJobChange>, ProblemHttpResult>> BulkAsync(
-        HttpRequest request, string[] allowed, Func<IReadOnlyList<string>, string?, string?, CancellationToken, Task<int>> change,
+        HttpRequest request, string[] allowed, Func<IReadOnlyList<string>, JobListQuery, CancellationToken, Task<int>> change,
         Func<int, BulkJobChange> answer, CancellationToken cancellationToken)
     {
         var status = request.Query["status"].ToString();
@@ -429,7 +521,12 @@ public static class JobsApi
         {
             return Problems.Invalid("job_type", "job_type must be 1 to 100 letters, digits, '-', '_', '.' or ':'");
         }
-        return TypedResults.Ok(answer(await change(status.Length > 0 ? [status] : allowed, jobType, NullIfEmpty(request.Query["worker"]), cancellationToken)));
+        if (!TryParseFinishedRange(request.Query, out var since, out var until, out var badRange))
+        {
+            return badRange!;
+        }
+        var filter = new JobListQuery(null, jobType, NullIfEmpty(request.Query["worker"]), JobHub.BulkChunk, null) { FinishedSince = since, FinishedUntil = until };
+        return TypedResults.Ok(answer(await change(status.Length > 0 ? [status] : allowed, filter, cancellationToken)));
     }
 
     internal static async Task AcceptWorkerAsync(HttpContext context, JobHub hub, IOptions<HubOptions> options, TimeProvider time, ILoggerFactory loggers)

@@ -1,4 +1,5 @@
 using MissionHub.Events;
+using MissionHub.Infrastructure;
 
 namespace MissionHub.Missions;
 
@@ -100,9 +101,6 @@ public enum LogAppend
     /// <summary>The mission's log holds as many entries as one mission may keep.</summary>
     Full,
 }
-
-/// <summary>An idempotency key, the fingerprint of the request that carries it, and when the key may be used again.</summary>
-public sealed record IdempotencyClaim(string Key, string Fingerprint, double ExpiresAt);
 
 /// <summary>
 /// What a guarded create did: <see cref="Created"/>; or the key was known (<see cref="ExistingId"/> and the

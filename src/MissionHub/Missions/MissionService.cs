@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using MissionHub.Events;
+using MissionHub.Infrastructure;
 
 namespace MissionHub.Missions;
 
@@ -31,9 +32,6 @@ public sealed partial class MissionService(
     private const string MissionCursorTag = "m:";
     private const string LogCursorTag = "l:";
 
-    /// <summary>How long an <c>Idempotency-Key</c> keeps answering with the mission it created.</summary>
-    public static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
-
     public async Task<MissionOutcome<Mission>> CreateAsync(CreateMissionRequest request, CancellationToken cancellationToken)
     {
         var prepared = Prepare(request);
@@ -53,7 +51,7 @@ public sealed partial class MissionService(
 
     /// <summary>
     /// A create carrying an <c>Idempotency-Key</c>: the first request with the key creates the mission; the same key with
-    /// the same request (<paramref name="fingerprint"/>) within <see cref="IdempotencyWindow"/> answers with that mission
+    /// the same request (<paramref name="fingerprint"/>) within <see cref="IdempotencyKeys.Window"/> answers with that mission
     /// (<see cref="CreatedMission.Replayed"/>), with a different request it is a 409 naming the key.
     /// </summary>
     public async Task<MissionOutcome<CreatedMission>> CreateOnceAsync(
@@ -65,7 +63,7 @@ public sealed partial class MissionService(
             return refused;
         }
         var mission = prepared.Value!;
-        var claim = new IdempotencyClaim(idempotencyKey, fingerprint, mission.CreatedAt + IdempotencyWindow.TotalSeconds);
+        var claim = new IdempotencyClaim(idempotencyKey, fingerprint, mission.CreatedAt + IdempotencyKeys.Window.TotalSeconds);
         var outcome = await store.CreateOnceAsync(mission, MissionLogEntries.Created(mission),
             MissionEvents.CreatedDraft(mission, EventDrafts.CurrentMeta()), claim, CancellationToken.None);
         if (outcome.Created)

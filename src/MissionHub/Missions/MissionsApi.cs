@@ -52,14 +52,9 @@ public static class MissionsApi
     internal static async Task<Results<Created<MissionResponse>, Ok<MissionResponse>, ProblemHttpResult>> CreateAsync(
         HttpRequest request, MissionService missions, CancellationToken cancellationToken)
     {
-        string? idempotencyKey = null;
-        if (request.Headers.TryGetValue("Idempotency-Key", out var keyValues))
+        if (!IdempotencyKeys.TryRead(request, out var idempotencyKey, out var badKey))
         {
-            if (keyValues.Count != 1 || keyValues[0] is not { Length: > 0 and <= 128 } key || !key.All(c => c is > ' ' and <= '~'))
-            {
-                return MissionError.Invalid("Idempotency-Key", "the Idempotency-Key header must be one value of 1 to 128 visible ASCII characters").ToProblem();
-            }
-            idempotencyKey = key;
+            return badKey!;
         }
         var (body, error) = await MissionRequestReader.ReadAsync(request, cancellationToken);
         using (body)
@@ -80,9 +75,7 @@ public static class MissionsApi
             var create = new CreateMissionRequest(id, name, description, MissionRequestReader.GetValue(root, "data"));
             if (idempotencyKey is not null)
             {
-                // The request is its body: the same key with the same bytes is a retry of the same create.
-                var fingerprint = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(root.GetRawText())));
-                var once = await missions.CreateOnceAsync(create, idempotencyKey, fingerprint, cancellationToken);
+                var once = await missions.CreateOnceAsync(create, idempotencyKey, IdempotencyKeys.Fingerprint(root), cancellationToken);
                 if (once.Error is { } refusedOnce)
                 {
                     return refusedOnce.ToProblem();

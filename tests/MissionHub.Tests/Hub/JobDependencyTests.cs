@@ -214,6 +214,28 @@ public abstract class JobDependencyTests : HubTestBase
         Assert.Equal(before, (await ListAllJobsAsync()).Count);
     }
 
+    [Fact]
+    public async Task AKeyedBatchRefusedForItsDependencies_LeavesTheKeyFree()
+    {
+        using var refused = new HttpRequestMessage(HttpMethod.Post, "/api/jobs/batch")
+        {
+            Content = JsonContent.Create(new { jobs = new object[] { new { job_type = JobType, depends_on = new[] { "missing" } } } }),
+        };
+        refused.Headers.Add("Idempotency-Key", "deps-batch");
+        using (var response = await Client.SendAsync(refused))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("jobs[0].depends_on", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("field").GetString());
+        }
+        using var valid = new HttpRequestMessage(HttpMethod.Post, "/api/jobs/batch")
+        {
+            Content = JsonContent.Create(new { jobs = new object[] { new { job_type = JobType } } }),
+        };
+        valid.Headers.Add("Idempotency-Key", "deps-batch");
+        using var stored = await Client.SendAsync(valid);
+        Assert.Equal(HttpStatusCode.Created, stored.StatusCode);
+    }
+
     [Theory]
     [InlineData("""{"job_type":"step","depends_on":"a"}""", "must be a list")]
     [InlineData("""{"job_type":"step","depends_on":[1]}""", "must be a job id")]

@@ -19,6 +19,33 @@ internal static partial class RedisJobScript
     public const string Source = RedisStepEvents.Prelude + Helpers + """
         local result
 
+        local function index_finished()
+          if redis.call('SETNX', P .. 'finished_indexed', '1') == 1 then
+            -- Jobs that finished before the finish-time index existed: indexed once, by when they last changed.
+            for _, status in ipairs({'completed', 'failed', 'cancelled'}) do
+              for _, id in ipairs(redis.call('ZRANGE', P .. 'status:' .. status, 0, -1)) do
+                redis.call('ZADD', P .. 'finished', redis.call('HGET', P .. 'job:' .. id, 'updated_at') or NOW, id)
+              end
+            end
+          end
+        end
+
+        -- A batch guarded by an idempotency key is the plain batch with its key looked up before and stored after, so the
+        -- two never differ. ARGV from A: key, body fingerprint, window in seconds, then the batch's own arguments.
+        local batch_key, batch_fingerprint, batch_window
+        if STEP == 'submit_batch_once' then
+          batch_key, batch_fingerprint, batch_window = P .. 'batch_idem:' .. ARGV[A], ARGV[A + 1], ARGV[A + 2]
+          local known = redis.call('HMGET', batch_key, 'fingerprint', 'job_ids', 'created')
+          if known[1] then
+            local jobs = {}
+            for _, id in ipairs(cjson.decode(known[2])) do
+              if redis.call('EXISTS', P .. 'job:' .. id) == 1 then jobs[#jobs + 1] = flat(id) end
+            end
+            return step_reply({'known', known[1], known[3], jobs})
+          end
+          STEP, A = 'submit_batch', A + 3
+        end
+
         if STEP == 'submit' then
           local unknown = unknown_dependencies(A)
           if #unknown > 0 then result = {'unknown_dependencies', 0, unknown} else result = submit(A) end
@@ -359,17 +386,15 @@ internal static partial class RedisJobScript
             for _, id in ipairs(ids) do cancel_dependents(id) end
           end
 
+        elseif STEP == 'index_finished' then
+          -- At start, so finish-time listings see every finished job.
+          index_finished()
+          result = {}
+
         elseif STEP == 'finished_due' then
           -- ARGV: finished before (Unix seconds), most finished jobs to keep, max ids. The ids retention may remove now:
           -- finished before the time, then the oldest beyond the count.
-          if redis.call('SETNX', P .. 'finished_indexed', '1') == 1 then
-            -- Jobs that finished before this index existed: indexed once, by when they last changed.
-            for _, status in ipairs({'completed', 'failed', 'cancelled'}) do
-              for _, id in ipairs(redis.call('ZRANGE', P .. 'status:' .. status, 0, -1)) do
-                redis.call('ZADD', P .. 'finished', redis.call('HGET', P .. 'job:' .. id, 'updated_at') or NOW, id)
-              end
-            end
-          end
+          index_finished()
           local max = tonumber(ARGV[A + 2])
           result = redis.call('ZRANGEBYSCORE', P .. 'finished', '-inf', '(' .. ARGV[A], 'LIMIT', 0, max)
           if #result == 0 then
@@ -449,6 +474,18 @@ internal static partial class RedisJobScript
           result = {epoch, redis.call('GET', KEYS[2]) or '0', unfinished, finished[1], finished[2], workers, counts}
         else
           return redis.error_reply('unknown hub step ' .. STEP)
+        end
+
+        -- A batch refused for its dependencies stored nothing, so its key stays free.
+        if batch_key and result[1] ~= 'unknown_dependencies' then
+          local ids, created = {}, 0
+          for i, r in ipairs(result) do
+            if r[1] == 'created' then created = created + 1 end
+            for f = 1, #r[2], 2 do if r[2][f] == 'id' then ids[i] = r[2][f + 1] end end
+          end
+          redis.call('HSET', batch_key, 'fingerprint', batch_fingerprint, 'job_ids', cjson.encode(ids), 'created', created)
+          redis.call('EXPIRE', batch_key, batch_window)
+          result = {'stored', result}
         end
 
         return step_reply(result)

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Options;
 using MissionHub.Events;
 using MissionHub.Hub;
+using MissionHub.Infrastructure;
 using StackExchange.Redis;
 
 namespace MissionHub.Storage.Redis;
@@ -22,7 +23,7 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
     /// <summary>How long an idempotency key keeps pointing at its job.</summary>
     private static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
 
-    public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task InitializeAsync(CancellationToken cancellationToken) => RunAsync("index_finished", null, [], cancellationToken);
 
     public async Task<SubmitResult> SubmitAsync(Job job, CancellationToken cancellationToken = default) =>
         Submitted(await RunAsync("submit", job.CreatedAt, [.. SubmitArgs(job)], cancellationToken));
@@ -41,6 +42,21 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
         var result = (RedisResult[])(await RunAsync("submit_batch", jobs[0].CreatedAt, [.. args], cancellationToken))!;
         ThrowIfUnknownDependencies(result);
         return [.. result.Select(Submitted)];
+    }
+
+    public async Task<OnceBatch> SubmitBatchOnceAsync(IReadOnlyList<Job> jobs, IdempotencyClaim claim, CancellationToken cancellationToken = default)
+    {
+        var now = jobs[0].CreatedAt;
+        var args = new List<RedisValue> { claim.Key, claim.Fingerprint, Int(Math.Max(1, (long)Math.Ceiling(claim.ExpiresAt - now))), jobs.Count };
+        foreach (var job in jobs)
+        {
+            args.AddRange(SubmitArgs(job));
+        }
+        var parts = (RedisResult[])(await RunAsync("submit_batch_once", now, [.. args], cancellationToken))!;
+        ThrowIfUnknownDependencies(parts);
+        return parts[0].ToString() == "known"
+            ? new OnceBatch([], new KnownBatch(parts[1].ToString(), Jobs(parts[3]), (int)parts[2]))
+            : new OnceBatch([.. ((RedisResult[])parts[1]!).Select(Submitted)]);
     }
 
     /// <summary>One job's arguments of the submit step, in the order the script reads them.</summary>
@@ -221,6 +237,10 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
     public async Task<JobListing> ListAsync(JobListQuery query, CancellationToken cancellationToken = default)
     {
         var db = await connection.GetDatabaseAsync(cancellationToken);
+        if (query.ByFinishTime)
+        {
+            return await ListByFinishTimeAsync(db, query);
+        }
         var index = keys.Hub(query.Status is null ? "all" : "status:" + query.Status);
         var jobs = new List<Job>(query.Limit);
         var before = query.BeforeOrder ?? long.MaxValue;
@@ -272,6 +292,71 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
             return new JobListing(jobs, jobs[^1].Order);
         }
         return new JobListing(jobs, null);
+    }
+
+    /// <summary>
+    /// Finished jobs in a finish-time range, newest finished first, read from the <c>finished</c> sorted set (scored by
+    /// finish time; ties by id descending, as Redis orders them). With a status, job type or worker filter at most
+    /// <see cref="JobListQuery.MaxScanned"/> entries of the range are examined; then the page says it stopped there.
+    /// </summary>
+    private async Task<JobListing> ListByFinishTimeAsync(IDatabase db, JobListQuery query)
+    {
+        var index = keys.Hub("finished");
+        var filtered = query.Status is not null || query.JobType is not null || query.WorkerId is not null;
+        var found = new List<(Job Job, FinishedPosition At)>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var examined = 0;
+        FinishedPosition? lastExamined = null;
+
+        // Whether the page is full or the scan cap reached, after examining these entries.
+        async Task<bool> ExamineAsync(IEnumerable<SortedSetEntry> entries)
+        {
+            var fresh = entries.Where(e => seen.Add(e.Element.ToString())).ToList();
+            var batch = db.CreateBatch();
+            var reads = fresh.Select(e => batch.HashGetAllAsync(keys.Hub("job:" + e.Element))).ToArray();
+            batch.Execute();
+            var hashes = await Task.WhenAll(reads);
+            for (var i = 0; i < fresh.Count; i++)
+            {
+                examined++;
+                lastExamined = new FinishedPosition(fresh[i].Score, fresh[i].Element.ToString());
+                if (hashes[i].Length > 0 && FromFields(hashes[i].Select(e => (e.Name.ToString(), e.Value.ToString()))) is var job
+                    && JobStatus.IsFinal(job.Status) && (query.Status is null || job.Status == query.Status)
+                    && (query.JobType is null || job.JobType == query.JobType) && (query.WorkerId is null || job.WorkerId == query.WorkerId))
+                {
+                    found.Add((job, lastExamined));
+                }
+                if (found.Count > query.Limit || (filtered && examined >= JobListQuery.MaxScanned))
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        var since = query.FinishedSince ?? double.NegativeInfinity;
+        var done = false;
+        if (query.BeforeFinished is { } after)
+        {
+            // The rest of the jobs that finished at the very time the last page ended (one step finishes many at once).
+            var ties = await db.SortedSetRangeByScoreWithScoresAsync(index, after.FinishedAt, after.FinishedAt, Exclude.None, Order.Descending);
+            done = after.FinishedAt >= since && await ExamineAsync(ties.Where(e => after.IsAheadOf(e.Score, e.Element.ToString())));
+        }
+        // Offsets from one fixed bound: a job that finishes meanwhile shifts them by one, and `seen` drops the repeat.
+        var high = query.BeforeFinished?.FinishedAt ?? query.FinishedUntil ?? double.PositiveInfinity;
+        for (long skip = 0; !done;)
+        {
+            var entries = await db.SortedSetRangeByScoreWithScoresAsync(index, since, high, Exclude.Stop, Order.Descending, skip, ScanPage);
+            skip += entries.Length;
+            done = await ExamineAsync(entries) || entries.Length < ScanPage;
+        }
+        if (found.Count > query.Limit)
+        {
+            return new JobListing([.. found.Take(query.Limit).Select(f => f.Job)], null) { NextBeforeFinished = found[query.Limit - 1].At };
+        }
+        return filtered && examined >= JobListQuery.MaxScanned
+            ? new JobListing([.. found.Select(f => f.Job)], null, ScanCapped: true) { NextBeforeFinished = lastExamined }
+            : new JobListing([.. found.Select(f => f.Job)], null);
     }
 
     public async Task<JobCounts> CountAsync(CancellationToken cancellationToken = default)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using MissionHub.Events;
+using MissionHub.Infrastructure;
 using MissionHub.Missions;
 using StackExchange.Redis;
 

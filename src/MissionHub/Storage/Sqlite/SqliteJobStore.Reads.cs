@@ -45,6 +45,10 @@ public sealed partial class SqliteJobStore
     public async Task<JobListing> ListAsync(JobListQuery query, CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
+        if (query.ByFinishTime)
+        {
+            return await ListByFinishTimeAsync(connection, query, cancellationToken);
+        }
         using var command = connection.CreateCommand();
         var exact = new StringBuilder("1 = 1");
         var rest = new StringBuilder("1 = 1");
@@ -110,6 +114,91 @@ public sealed partial class SqliteJobStore
             return new JobListing(jobs, jobs[^1].Order);
         }
         return new JobListing(jobs, null);
+    }
+
+    /// <summary>
+    /// Finished jobs in a finish-time range, newest finished first, from the index of finished jobs by finish time (a
+    /// finished job's <c>updated_at</c> is when it finished: nothing changes it after that but a retry, which makes it
+    /// pending). Status is exact from the index; a job type or worker filter checks at most
+    /// <see cref="JobListQuery.MaxScanned"/> rows of the range, then the page says it stopped there.
+    /// </summary>
+    private static async Task<JobListing> ListByFinishTimeAsync(SqliteConnection connection, JobListQuery query, CancellationToken cancellationToken)
+    {
+        if (query.Status is { } wanted && !JobStatus.IsFinal(wanted))
+        {
+            return new JobListing([], null);
+        }
+        using var command = connection.CreateCommand();
+        // INDEXED BY: the statement fails rather than fall back to a walk over every job.
+        var exact = new StringBuilder(query.Status is null
+            ? "FROM jobs INDEXED BY ix_jobs_finished WHERE status IN ('completed', 'failed', 'cancelled')"
+            : "FROM jobs INDEXED BY ix_jobs_status_updated WHERE status = $status");
+        if (query.Status is not null)
+        {
+            command.Parameters.AddWithValue("$status", query.Status);
+        }
+        if (query.FinishedSince is { } since)
+        {
+            exact.Append(" AND updated_at >= $since");
+            command.Parameters.AddWithValue("$since", since);
+        }
+        if (query.FinishedUntil is { } until)
+        {
+            exact.Append(" AND updated_at < $until");
+            command.Parameters.AddWithValue("$until", until);
+        }
+        if (query.BeforeFinished is { } after)
+        {
+            exact.Append(" AND updated_at <= $at AND (updated_at < $at OR id < $after_id)");
+            command.Parameters.AddWithValue("$at", after.FinishedAt);
+            command.Parameters.AddWithValue("$after_id", after.JobId);
+        }
+        var rest = new StringBuilder("1 = 1");
+        if (query.JobType is not null)
+        {
+            rest.Append(" AND job_type = $type");
+            command.Parameters.AddWithValue("$type", query.JobType);
+        }
+        if (query.WorkerId is not null)
+        {
+            rest.Append(" AND worker_id = $worker");
+            command.Parameters.AddWithValue("$worker", query.WorkerId);
+        }
+        var filtered = query.JobType is not null || query.WorkerId is not null;
+        var cap = filtered ? JobListQuery.MaxScanned : query.Limit + 1;
+        command.CommandText = $"SELECT updated_at, id, ({rest}) AS matched {exact} ORDER BY updated_at DESC, id DESC LIMIT $cap";
+        command.Parameters.AddWithValue("$cap", cap);
+        var matched = new List<FinishedPosition>();
+        var examined = 0;
+        FinishedPosition? lastExamined = null;
+        using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (matched.Count <= query.Limit && await reader.ReadAsync(cancellationToken))
+            {
+                examined++;
+                lastExamined = new FinishedPosition(reader.GetDouble(0), reader.GetString(1));
+                if (reader.GetInt64(2) == 1)
+                {
+                    matched.Add(lastExamined);
+                }
+            }
+        }
+        command.Parameters.Clear();
+        var names = matched.Select((_, i) => $"$id{i}").ToList();
+        command.CommandText = $"SELECT {Columns} FROM jobs WHERE id IN ({string.Join(',', names)})";
+        for (var i = 0; i < matched.Count; i++)
+        {
+            command.Parameters.AddWithValue(names[i], matched[i].JobId);
+        }
+        var byId = matched.Count == 0 ? [] : (await ReadJobsAsync(command, cancellationToken)).ToDictionary(j => j.Id, StringComparer.Ordinal);
+        var jobs = matched.Take(query.Limit).Select(p => byId.GetValueOrDefault(p.JobId)).OfType<Job>().ToList();
+        if (matched.Count > query.Limit)
+        {
+            return new JobListing(jobs, null) { NextBeforeFinished = matched[query.Limit - 1] };
+        }
+        return filtered && examined == cap
+            ? new JobListing(jobs, null, ScanCapped: true) { NextBeforeFinished = lastExamined }
+            : new JobListing(jobs, null);
     }
 
     public async Task<JobCounts> CountAsync(CancellationToken cancellationToken = default)

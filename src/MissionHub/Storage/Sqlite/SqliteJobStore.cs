@@ -71,6 +71,11 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
             }
         }
         await AddOfflineSinceAsync(connection, cancellationToken);
+        using (var batchKeys = connection.CreateCommand())
+        {
+            batchKeys.CommandText = BatchKeysSchema;
+            await batchKeys.ExecuteNonQueryAsync(cancellationToken);
+        }
         using var indexes = connection.CreateCommand();
         indexes.CommandText = """
             CREATE INDEX IF NOT EXISTS ix_jobs_order ON jobs(order_no);
@@ -102,7 +107,7 @@ public sealed partial class SqliteJobStore(SqliteDatabase database, TimeProvider
     public Task<IReadOnlyList<SubmitResult>> SubmitBatchAsync(IReadOnlyList<Job> jobs, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
-        return database.Writer.WriteAsync<IReadOnlyList<SubmitResult>>(write => [.. jobs.Select((job, index) => Submit(write, job, meta, index))], cancellationToken);
+        return database.Writer.WriteAsync(write => SubmitBatch(write, jobs, meta), cancellationToken);
     }
 
     /// <summary>A job submit inside another step's transaction (a schedule that fires it), with its job_submitted.</summary>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using MissionHub.Events;
+using MissionHub.Infrastructure;
 using MissionHub.Missions;
 
 namespace MissionHub.Storage.Sqlite;
