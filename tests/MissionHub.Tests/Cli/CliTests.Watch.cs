@@ -44,7 +44,8 @@ public sealed partial class CliTests
         await StartWorkerAsync("cli-first", Idle);
         var output = new LockedWriter();
         using var interrupt = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var watch = RunAsync(["workers", "--watch"], interrupt.Token, output, terminal: Screen);
+        // An hour between periodic re-reads: the first frame and the new worker can only come from the start and the event stream.
+        var watch = RunAsync(["workers", "--watch", "--interval", "3600"], interrupt.Token, output, terminal: Screen);
         await Eventually.TrueAsync(() => output.ToString().Contains("cli-first", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the first frame");
         Assert.Contains("Ctrl+C", output.ToString(), StringComparison.Ordinal);
         Assert.False(watch.IsCompleted);
@@ -56,5 +57,20 @@ public sealed partial class CliTests
         var outcome = await watch.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.True(outcome.ExitCode == ExitCodes.Ok, outcome.Error);
         Assert.Equal("", outcome.Error);
+    }
+
+    [Fact]
+    public async Task StatusWatch_OnATerminal_FollowsMissionsLive_AndCtrlCExitsZero()
+    {
+        var output = new LockedWriter();
+        using var interrupt = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var watch = RunAsync(["status", "--watch", "--interval", "3600"], interrupt.Token, output, terminal: Screen);
+        await Eventually.TrueAsync(() => output.ToString().Contains("0 total", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the first frame");
+
+        Assert.Equal(ExitCodes.Ok, (await RunAsync("missions", "create", "live")).ExitCode);
+        await Eventually.TrueAsync(() => output.ToString().Contains("1 total", StringComparison.Ordinal), TimeSpan.FromSeconds(15), "the report to count the new mission");
+
+        await interrupt.CancelAsync();
+        Assert.Equal(ExitCodes.Ok, (await watch.WaitAsync(TimeSpan.FromSeconds(10))).ExitCode);
     }
 }

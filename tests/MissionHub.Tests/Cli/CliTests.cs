@@ -192,6 +192,7 @@ public sealed partial class CliTests : IAsyncLifetime
         new[] { "keys", "create", "--name", "ci", "--role", "superuser" },
         new[] { "keys", "create", "--name", "ci", "--role", "viewer", "--expires-in-days", "0" },
         new[] { "workers", "--watch", "--state", "sleepy" },
+        new[] { "status", "--watch", "--interval", "0" },
     };
 
     [Theory]
