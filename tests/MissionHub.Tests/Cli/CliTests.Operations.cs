@@ -188,7 +188,7 @@ public sealed partial class CliTests
 
         var listed = await RunAsync("keys", "list", "--api-key", adminSecret, "-o", "json");
         Assert.Equal(["ops", "root"], listed.Json.AsArray().Select(k => k!["name"]!.GetValue<string>()).Order());
-        Assert.DoesNotContain(listed.Json.AsArray(), k => k!["secret"] is not null);
+        Assert.All(listed.Json.AsArray(), k => Assert.Equal("api", k!["source"]!.GetValue<string>()));
         AssertOneLine(await RunAsync("keys", "list", "--api-key", opsSecret), ExitCodes.Failed, "403");
         Assert.Equal(ExitCodes.Ok, (await RunAsync("missions", "list", "--api-key", opsSecret)).ExitCode);
 
