@@ -6,17 +6,21 @@ namespace MissionHub.Cli;
 
 /// <summary>
 /// The <c>missionhub</c> command tree on System.CommandLine. <see cref="RunAsync"/> is the whole tool: the process entry
-/// point calls it with the console, tests call it in-process with string writers.
+/// point calls it with the console, tests call it in-process with string writers (and, unless they say otherwise, no terminal).
 /// </summary>
 public static class CliApp
 {
     public const string DefaultServer = "http://localhost:5080";
 
+    public static Task<int> RunAsync(
+        string[] args, TextWriter output, TextWriter error, Func<string, string?> environment, CancellationToken cancellationToken = default) =>
+        RunAsync(args, output, error, environment, CliTerminal.None, cancellationToken);
+
     public static async Task<int> RunAsync(
-        string[] args, TextWriter output, TextWriter error, Func<string, string?> environment, CancellationToken cancellationToken = default)
+        string[] args, TextWriter output, TextWriter error, Func<string, string?> environment, CliTerminal terminal, CancellationToken cancellationToken)
     {
-        var globals = new GlobalOptions(environment);
-        var root = new RootCommand("missionhub: operate a MissionHub from the terminal (missions, jobs, workers, the event stream)");
+        var globals = new GlobalOptions(environment, terminal);
+        var root = new RootCommand("missionhub: operate a MissionHub from the terminal (missions, jobs, queues, schedules, workers, keys, the event stream)");
         foreach (var option in globals.All)
         {
             root.Options.Add(option);
@@ -27,6 +31,9 @@ public static class CliApp
         root.Subcommands.Add(EventsCommand.Create(globals, output, error));
         root.Subcommands.Add(MissionsCommand.Create(globals, output, error));
         root.Subcommands.Add(JobsCommand.Create(globals, output, error));
+        root.Subcommands.Add(QueuesCommand.Create(globals, output, error));
+        root.Subcommands.Add(SchedulesCommand.Create(globals, output, error));
+        root.Subcommands.Add(KeysCommand.Create(globals, output, error));
 
         var parsed = root.Parse(args.Length == 0 ? ["--help"] : args);
         if (parsed.Errors.Count > 0)
@@ -97,8 +104,9 @@ public sealed class UsageException(string message) : Exception(message);
 /// <summary>The options every command takes (recursive): where the hub is, the key, the output format.</summary>
 internal sealed class GlobalOptions
 {
-    public GlobalOptions(Func<string, string?> environment)
+    public GlobalOptions(Func<string, string?> environment, CliTerminal terminal)
     {
+        Terminal = terminal;
         Server = new Option<string>("--server", "-s")
         {
             Description = $"The hub's URL (default: $MISSIONHUB_URL or {CliApp.DefaultServer})",
@@ -127,6 +135,8 @@ internal sealed class GlobalOptions
     public Option<string> Output { get; }
 
     public IEnumerable<Option> All => [Server, ApiKey, Output];
+
+    public CliTerminal Terminal { get; }
 
     public string LastServer { get; private set; } = CliApp.DefaultServer;
 

@@ -4,14 +4,14 @@ using MissionHub.Client;
 
 namespace MissionHub.Cli;
 
-/// <summary><c>missionhub jobs submit [--wait]|list|show|cancel</c>.</summary>
+/// <summary><c>missionhub jobs submit [--wait]|list|show|cancel</c>; <c>retry</c> and <c>purge</c> are in <see cref="JobMaintenanceCommands"/>.</summary>
 internal static class JobsCommand
 {
     private static readonly string[] Statuses = ["pending", "assigned", "running", "completed", "failed", "cancelled"];
 
     public static Command Create(GlobalOptions globals, TextWriter output, TextWriter error)
     {
-        var jobs = new Command("jobs", "Submit, list, show and cancel jobs");
+        var jobs = new Command("jobs", "Submit, list, show, cancel, retry and purge jobs");
 
         var submit = new Command("submit", "Submit a job; with --wait, wait for its outcome (exit 0 completed, 1 failed or cancelled, 4 timed out)");
         var jobType = new Argument<string>("job-type") { Description = "the kind of work, e.g. render" };
@@ -119,10 +119,11 @@ internal static class JobsCommand
         jobs.Subcommands.Add(list);
         jobs.Subcommands.Add(show);
         jobs.Subcommands.Add(cancel);
+        JobMaintenanceCommands.AddTo(jobs, globals, output, error);
         return jobs;
     }
 
-    private static async Task ShowAsync(JobInfo job, bool json, TextWriter output)
+    internal static async Task ShowAsync(JobInfo job, bool json, TextWriter output)
     {
         var render = new Render(output);
         if (json)

@@ -17,7 +17,8 @@ public sealed record MissionHubClientOptions
 
 /// <summary>
 /// Every REST area of the hub on one <see cref="HttpClient"/>: <see cref="Missions"/>, <see cref="Jobs"/>,
-/// <see cref="Schedules"/>, <see cref="Supervisor"/>, <see cref="Telemetry"/> and <see cref="Events"/>. Every refusal is a
+/// <see cref="JobMaintenance"/>, <see cref="Queues"/>, <see cref="Schedules"/>, <see cref="Keys"/>, <see cref="Supervisor"/>,
+/// <see cref="Telemetry"/> and <see cref="Events"/>. Every refusal is a
 /// <see cref="MissionHubApiException"/> carrying the problem+json answer.
 /// </summary>
 public sealed class MissionHubClient : IDisposable
@@ -43,7 +44,10 @@ public sealed class MissionHubClient : IDisposable
         _ownsHttp = ownsHttp;
         Missions = new MissionsClient(http);
         Jobs = new JobsClient(http);
+        JobMaintenance = new JobMaintenanceClient(http);
+        Queues = new QueuesClient(http);
         Schedules = new SchedulesClient(http);
+        Keys = new KeysClient(http);
         Supervisor = new SupervisorClient(http);
         Telemetry = new TelemetryClient(http);
         Events = new EventsClient(http);
@@ -55,8 +59,17 @@ public sealed class MissionHubClient : IDisposable
     /// <summary><c>/api/jobs</c>.</summary>
     public JobsClient Jobs { get; }
 
+    /// <summary>Retrying and purging finished jobs: <c>/api/jobs/{id}/retry</c>, <c>/api/jobs/retry</c>, <c>/api/jobs/purge</c>.</summary>
+    public JobMaintenanceClient JobMaintenance { get; }
+
+    /// <summary><c>/api/queues</c>.</summary>
+    public QueuesClient Queues { get; }
+
     /// <summary><c>/api/schedules</c>.</summary>
     public SchedulesClient Schedules { get; }
+
+    /// <summary><c>/api/auth/keys</c> (admin).</summary>
+    public KeysClient Keys { get; }
 
     /// <summary><c>/api/supervisor</c>.</summary>
     public SupervisorClient Supervisor { get; }

@@ -9,7 +9,7 @@ using MissionHub.Client;
 namespace MissionHub.Tests.Cli;
 
 /// <summary>The real <c>missionhub</c> tool (its in-process entry point) against a real server and a real worker.</summary>
-public sealed class CliTests : IAsyncLifetime
+public sealed partial class CliTests : IAsyncLifetime
 {
     private readonly TempFolder _folder = new();
     private readonly int _port = MissionHubFactory.FreePort();
@@ -32,12 +32,7 @@ public sealed class CliTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        foreach (var (stop, run) in _workers)
-        {
-            await stop.CancelAsync();
-            await run.WaitAsync(TimeSpan.FromSeconds(10));
-            stop.Dispose();
-        }
+        await StopWorkersAsync();
         await _factory.DisposeAsync();
         _folder.Dispose();
     }
@@ -50,11 +45,12 @@ public sealed class CliTests : IAsyncLifetime
     /// <summary>Runs <c>missionhub args…</c> with MISSIONHUB_URL pointing at the test server.</summary>
     private async Task<Outcome> RunAsync(params string[] args) => await RunAsync(args, CancellationToken.None);
 
-    private async Task<Outcome> RunAsync(string[] args, CancellationToken cancellationToken, LockedWriter? output = null, LockedWriter? error = null)
+    private async Task<Outcome> RunAsync(
+        string[] args, CancellationToken cancellationToken, LockedWriter? output = null, LockedWriter? error = null, CliTerminal? terminal = null)
     {
         output ??= new LockedWriter();
         error ??= new LockedWriter();
-        var exit = await CliApp.RunAsync(args, output, error, name => name == "MISSIONHUB_URL" ? Server : null, cancellationToken);
+        var exit = await CliApp.RunAsync(args, output, error, name => name == "MISSIONHUB_URL" ? Server : null, terminal ?? CliTerminal.None, cancellationToken);
         return new Outcome(exit, output.ToString(), error.ToString());
     }
 
@@ -183,6 +179,20 @@ public sealed class CliTests : IAsyncLifetime
         new[] { "events", "tail", "--from-seq", "-5" },
         new[] { "--server", "not a url", "status" },
         new[] { "missions", "list", "--limit" },
+        new[] { "jobs", "retry", "--status", "completed" },
+        new[] { "jobs", "retry", "some-id", "--status", "failed" },
+        new[] { "jobs", "purge", "--status", "running", "--yes" },
+        new[] { "queues", "pause" },
+        new[] { "queues", "drain", "render" },
+        new[] { "schedules", "create", "--id", "nightly", "--job-type", "report" },
+        new[] { "schedules", "create", "--id", "n", "--cron", "0 2 * * *", "--job-type", "report", "--overlap", "never" },
+        new[] { "schedules", "create", "--id", "n", "--cron", "0 2 * * *", "--job-type", "report", "--payload", "[1]" },
+        new[] { "schedules", "show" },
+        new[] { "keys", "create", "--name", "ci" },
+        new[] { "keys", "create", "--name", "ci", "--role", "superuser" },
+        new[] { "keys", "create", "--name", "ci", "--role", "viewer", "--expires-in-days", "0" },
+        new[] { "workers", "--watch", "--state", "sleepy" },
+        new[] { "status", "--watch", "--interval", "0" },
     };
 
     [Theory]
@@ -235,6 +245,17 @@ public sealed class CliTests : IAsyncLifetime
         var xml = await reader.ReadToEndAsync();
         Assert.Contains("Name=\"missionhub\"", xml, StringComparison.Ordinal);
         Assert.Contains(zip.Entries, e => e.FullName.EndsWith("/MissionHub.Cli.dll", StringComparison.Ordinal));
+    }
+
+    private async Task StopWorkersAsync()
+    {
+        foreach (var (stop, run) in _workers)
+        {
+            await stop.CancelAsync();
+            await run.WaitAsync(TimeSpan.FromSeconds(10));
+            stop.Dispose();
+        }
+        _workers.Clear();
     }
 
     private static List<string> Lines(LockedWriter writer) =>
