@@ -34,7 +34,7 @@ internal static class JobMaintenanceCommands
                 {
                     throw new UsageException("give a job id or filters (--status, --job-type, --worker), not both");
                 }
-                await JobsCommand.ShowAsync(await hub.JobMaintenance.RetryAsync(jobId, cancellationToken), globals.Json(parsed), output);
+                await JobsCommand.ShowAsync(await hub.Jobs.RetryAsync(jobId, cancellationToken), globals.Json(parsed), output);
                 return ExitCodes.Ok;
             }
             var what = "retry every " + filters.Describe(parsed, "failed or cancelled");
@@ -42,10 +42,10 @@ internal static class JobMaintenanceCommands
             {
                 return ExitCodes.Failed;
             }
-            var (status, jobType, worker) = filters.Values(parsed);
+            var (status, jobType, worker, since) = filters.Values(parsed);
             var change = await new Render(error, globals.Terminal.ErrorIsTerminal).WhileAsync(
-                "retrying…", () => hub.JobMaintenance.RetryMatchingAsync(status, jobType, worker, cancellationToken));
-            await new Render(output).JsonOrLineAsync(globals.Json(parsed), change, CliJsonContext.Default.BulkJobChange, $"retried {Jobs(change.Retried)}");
+                "retrying…", () => hub.Jobs.RetryMatchingAsync(status, jobType, worker, since, cancellationToken: cancellationToken));
+            await new Render(output).JsonOrLineAsync(globals.Json(parsed), change, CliJsonContext.Default.BulkJobResult, $"retried {Jobs(change.Retried)}");
             return ExitCodes.Ok;
         });
         return retry;
@@ -64,10 +64,10 @@ internal static class JobMaintenanceCommands
             {
                 return ExitCodes.Failed;
             }
-            var (status, jobType, worker) = filters.Values(parsed);
+            var (status, jobType, worker, since) = filters.Values(parsed);
             var change = await new Render(error, globals.Terminal.ErrorIsTerminal).WhileAsync(
-                "purging…", () => hub.JobMaintenance.PurgeMatchingAsync(status, jobType, worker, cancellationToken));
-            await new Render(output).JsonOrLineAsync(globals.Json(parsed), change, CliJsonContext.Default.BulkJobChange, $"purged {Jobs(change.Purged)}");
+                "purging…", () => hub.Jobs.PurgeMatchingAsync(status, jobType, worker, since, cancellationToken: cancellationToken));
+            await new Render(output).JsonOrLineAsync(globals.Json(parsed), change, CliJsonContext.Default.BulkJobResult, $"purged {Jobs(change.Purged)}");
             return ExitCodes.Ok;
         });
         return purge;
@@ -107,6 +107,13 @@ internal static class JobMaintenanceCommands
         {
             Status = new Option<string?>("--status") { Description = statusDescription };
             Status.AcceptOnlyFromAmong(statuses);
+            FinishedWithin.Validators.Add(result =>
+            {
+                if (result.GetValueOrDefault<string?>() is { } span && ParseSpan(span) is null)
+                {
+                    result.AddError($"--finished-within must be a span such as 90s, 30m, 1h or 7d, not '{span}'");
+                }
+            });
         }
 
         public Option<string?> Status { get; }
@@ -115,26 +122,48 @@ internal static class JobMaintenanceCommands
 
         public Option<string?> Worker { get; } = new("--worker") { Description = "only jobs this worker last held" };
 
+        public Option<string?> FinishedWithin { get; } = new("--finished-within")
+        {
+            Description = "only jobs that finished within this span before now: 90s, 30m, 1h, 7d",
+        };
+
         public Option<bool> Yes { get; } = new("--yes", "-y") { Description = "do it without asking" };
 
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { Status, JobType, Worker, Yes })
+            foreach (var option in new Option[] { Status, JobType, Worker, FinishedWithin, Yes })
             {
                 command.Options.Add(option);
             }
         }
 
-        public bool Any(ParseResult parsed) => Values(parsed) is not (null, null, null);
+        public bool Any(ParseResult parsed) => Values(parsed) is not (null, null, null, null);
 
-        public (string? Status, string? JobType, string? Worker) Values(ParseResult parsed) =>
-            (parsed.GetValue(Status), parsed.GetValue(JobType), parsed.GetValue(Worker));
+        /// <summary>The filters as the bulk endpoints take them; the span becomes <c>finished_since</c> (Unix seconds).</summary>
+        public (string? Status, string? JobType, string? Worker, double? FinishedSince) Values(ParseResult parsed) =>
+            (parsed.GetValue(Status), parsed.GetValue(JobType), parsed.GetValue(Worker),
+                parsed.GetValue(FinishedWithin) is { } span ? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0 - ParseSpan(span)!.Value.TotalSeconds : null);
 
-        /// <summary>"failed job of type render held by w-1": the jobs the change will touch, for the question.</summary>
+        /// <summary>"failed job of type render held by w-1 finished within 1h": the jobs the change will touch, for the question.</summary>
         public string Describe(ParseResult parsed, string anyStatus)
         {
-            var (status, jobType, worker) = Values(parsed);
-            return $"{status ?? anyStatus} job" + (jobType is null ? "" : $" of type {jobType}") + (worker is null ? "" : $" last held by {worker}");
+            var (status, jobType, worker, _) = Values(parsed);
+            return $"{status ?? anyStatus} job" + (jobType is null ? "" : $" of type {jobType}") + (worker is null ? "" : $" last held by {worker}")
+                + (parsed.GetValue(FinishedWithin) is { } span ? $" finished within {span}" : "");
         }
+
+        /// <summary>90s, 30m, 1h, 7d (a positive whole number and a unit).</summary>
+        private static TimeSpan? ParseSpan(string text) =>
+            text.Length >= 2 && long.TryParse(text.AsSpan(0, text.Length - 1), System.Globalization.NumberStyles.None,
+                System.Globalization.CultureInfo.InvariantCulture, out var n) && n is > 0 and <= 1_000_000
+                ? text[^1] switch
+                {
+                    's' => TimeSpan.FromSeconds(n),
+                    'm' => TimeSpan.FromMinutes(n),
+                    'h' => TimeSpan.FromHours(n),
+                    'd' => TimeSpan.FromDays(n),
+                    _ => null,
+                }
+                : null;
     }
 }

@@ -144,7 +144,7 @@ internal sealed record Removed(string Id, bool Deleted);
 [JsonSerializable(typeof(List<Agent>))]
 [JsonSerializable(typeof(EventEnvelope))]
 [JsonSerializable(typeof(StatusReport))]
-[JsonSerializable(typeof(BulkJobChange))]
+[JsonSerializable(typeof(BulkJobResult))]
 [JsonSerializable(typeof(QueueList))]
 [JsonSerializable(typeof(QueueChange))]
 [JsonSerializable(typeof(Schedule))]

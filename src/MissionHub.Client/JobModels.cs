@@ -147,7 +147,9 @@ public sealed record JobBatchResult(IReadOnlyList<JobInfo> Jobs, int Created);
 
 internal sealed record JobBatchBody(IReadOnlyList<JobSubmission> Jobs);
 
-/// <summary>The answer of a bulk retry or purge: how many jobs it changed.</summary>
+/// <summary>The answer of <c>POST /api/jobs/retry</c> and <c>POST /api/jobs/purge</c>: how many jobs changed.</summary>
+/// <param name="Retried">Jobs sent back to pending.</param>
+/// <param name="Purged">Finished jobs removed.</param>
 public sealed record BulkJobResult(int Retried, int Purged);
 
 /// <summary>One page of <c>GET /api/jobs</c>, newest first; pass <see cref="NextCursor"/> back for the next page.</summary>

@@ -111,6 +111,13 @@ public sealed class JobsClient
     }
 
     /// <summary>
+    /// <c>POST /api/jobs/{id}/retry</c>: a failed or cancelled job back to pending, its attempts counted from zero again.
+    /// A job in any other status is a 409 <see cref="MissionHubApiException"/>; an unknown one a 404.
+    /// </summary>
+    public Task<JobInfo> RetryAsync(string id, CancellationToken cancellationToken = default) =>
+        _api.PostEmptyAsync($"api/jobs/{ApiTransport.Segment(id)}/retry", MissionHubClientJsonContext.Default.JobInfo, cancellationToken);
+
+    /// <summary>
     /// <c>POST /api/jobs/retry</c>: every failed or cancelled job matching the filters back to <c>pending</c> (attempts from
     /// zero again); <paramref name="finishedSince"/> / <paramref name="finishedUntil"/> (Unix seconds) take only those that
     /// finished in that range — "everything that failed in the last hour". Answers how many.

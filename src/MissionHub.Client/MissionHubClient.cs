@@ -17,7 +17,7 @@ public sealed record MissionHubClientOptions
 
 /// <summary>
 /// Every REST area of the hub on one <see cref="HttpClient"/>: <see cref="Missions"/>, <see cref="Jobs"/>,
-/// <see cref="JobMaintenance"/>, <see cref="Queues"/>, <see cref="Schedules"/>, <see cref="Keys"/>, <see cref="Supervisor"/>,
+/// <see cref="Queues"/>, <see cref="Schedules"/>, <see cref="Keys"/>, <see cref="Supervisor"/>,
 /// <see cref="Telemetry"/> and <see cref="Events"/>. Every refusal is a
 /// <see cref="MissionHubApiException"/> carrying the problem+json answer.
 /// </summary>
@@ -44,7 +44,6 @@ public sealed class MissionHubClient : IDisposable
         _ownsHttp = ownsHttp;
         Missions = new MissionsClient(http);
         Jobs = new JobsClient(http);
-        JobMaintenance = new JobMaintenanceClient(http);
         Queues = new QueuesClient(http);
         Schedules = new SchedulesClient(http);
         Keys = new KeysClient(http);
@@ -56,11 +55,8 @@ public sealed class MissionHubClient : IDisposable
     /// <summary><c>/api/missions</c>.</summary>
     public MissionsClient Missions { get; }
 
-    /// <summary><c>/api/jobs</c>.</summary>
+    /// <summary><c>/api/jobs</c>: submit, list, cancel, and retry or purge finished jobs.</summary>
     public JobsClient Jobs { get; }
-
-    /// <summary>Retrying and purging finished jobs: <c>/api/jobs/{id}/retry</c>, <c>/api/jobs/retry</c>, <c>/api/jobs/purge</c>.</summary>
-    public JobMaintenanceClient JobMaintenance { get; }
 
     /// <summary><c>/api/queues</c>.</summary>
     public QueuesClient Queues { get; }

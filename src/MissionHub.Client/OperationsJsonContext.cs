@@ -2,13 +2,12 @@ using System.Text.Json.Serialization;
 
 namespace MissionHub.Client;
 
-/// <summary>The wire types of the operator APIs: queues, bulk job changes and keys.</summary>
+/// <summary>The wire types of the operator APIs: queues and keys.</summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(QueueList))]
 [JsonSerializable(typeof(QueueChange))]
-[JsonSerializable(typeof(BulkJobChange))]
 [JsonSerializable(typeof(NewApiKey))]
 [JsonSerializable(typeof(CreatedApiKey))]
 [JsonSerializable(typeof(ApiKeyList))]

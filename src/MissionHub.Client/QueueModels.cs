@@ -30,8 +30,3 @@ public sealed record QueueList(IReadOnlyList<QueueInfo> Queues, bool ScanCapped 
 /// <param name="Paused">Its state now.</param>
 /// <param name="Changed">False when it already was in that state.</param>
 public sealed record QueueChange(string JobType, bool Paused, bool Changed);
-
-/// <summary>The answer of <c>POST /api/jobs/retry</c> and <c>POST /api/jobs/purge</c>: how many jobs changed.</summary>
-/// <param name="Retried">Jobs sent back to pending.</param>
-/// <param name="Purged">Finished jobs removed.</param>
-public sealed record BulkJobChange(int Retried, int Purged);

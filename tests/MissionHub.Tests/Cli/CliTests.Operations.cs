@@ -99,6 +99,28 @@ public sealed partial class CliTests
         Assert.Equal("pending", (await GetJsonAsync($"/api/jobs/{batch[0]}"))["status"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task BulkRetry_FinishedWithin_TakesOnlyTheJobsThatFinishedInThatSpan()
+    {
+        var older = await CancelledJobsAsync("window", 2);
+        var olderFinished = (await GetJsonAsync($"/api/jobs/{older[^1]}"))["completed_at"]!.GetValue<double>();
+        // The span is what this test is about: the older jobs must lie more than 4 s back when the command runs.
+        await Eventually.TrueAsync(() => Task.FromResult(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0 > olderFinished + 5),
+            TimeSpan.FromSeconds(10), "five seconds to pass since the older jobs finished");
+        var recent = (await CancelledJobsAsync("window", 1)).Single();
+
+        var retried = await RunAsync("jobs", "retry", "--status", "cancelled", "--finished-within", "4s", "--yes", "-o", "json");
+
+        Assert.True(retried.ExitCode == ExitCodes.Ok, retried.Error);
+        Assert.Equal(1, retried.Json["retried"]!.GetValue<int>());
+        Assert.Equal("pending", (await GetJsonAsync($"/api/jobs/{recent}"))["status"]!.GetValue<string>());
+        foreach (var id in older)
+        {
+            Assert.Equal("cancelled", (await GetJsonAsync($"/api/jobs/{id}"))["status"]!.GetValue<string>());
+        }
+        AssertOneLine(await RunAsync("jobs", "retry", "--finished-within", "soon", "--yes"), ExitCodes.Usage, "--finished-within");
+    }
+
     [Theory]
     [InlineData("retry")]
     [InlineData("purge")]
