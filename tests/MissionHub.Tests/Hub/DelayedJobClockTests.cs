@@ -1,8 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Time.Testing;
 
 namespace MissionHub.Tests.Hub;
 
@@ -12,65 +10,35 @@ namespace MissionHub.Tests.Hub;
 /// after — however far ahead it was delayed. (On the real clock the same is checked more loosely in
 /// <see cref="DelayedJobTests"/>; real lateness under load is the timing benchmark's.)
 /// </summary>
-public abstract class DelayedJobClockTests : IAsyncLifetime
+public abstract class DelayedJobClockTests : ClockedServerTests
 {
-    private readonly FakeTimeProvider _clock = new(DateTimeOffset.UtcNow);
-
-    protected TempFolder Folder { get; } = new();
-
-    private MissionHubFactory _factory = null!;
-
-    private HttpClient _client = null!;
-
-    protected abstract MissionHubFactory CreateFactory(IDictionary<string, string?> settings);
-
-    public Task InitializeAsync()
-    {
-        _factory = CreateFactory(new Dictionary<string, string?>
-        {
-            // The clock jumps minutes at a time: no worker may count as silent meanwhile.
-            ["MissionHub:Hub:WorkerHeartbeatTimeout"] = "12:00:00",
-        });
-        _factory.TestServices = services => services.AddSingleton<TimeProvider>(_clock);
-        _client = _factory.CreateClient();
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        _client.Dispose();
-        await _factory.DisposeAsync();
-        Folder.Dispose();
-    }
-
     [Theory]
     [InlineData(60)]
     [InlineData(3600)]
     public async Task DelayedJob_IsOfferedAtItsRunAt_OnTheServersClock_NotBefore(double delaySeconds)
     {
-        await using var worker = await RawWorker.RegisterAsync(_factory, "w-clock", ["clocked"]);
-        using var response = await _client.PostAsJsonAsync("/api/jobs", new { job_type = "clocked", delay_s = delaySeconds });
+        Start(DateTimeOffset.UtcNow);
+        await using var worker = await RawWorker.RegisterAsync(Factory, "w-clock", ["clocked"]);
+        using var response = await Client.PostAsJsonAsync("/api/jobs", new { job_type = "clocked", delay_s = delaySeconds });
         var job = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         var id = job.GetProperty("id").GetString()!;
         var runAt = job.GetProperty("run_at").GetDouble();
-        Assert.InRange(runAt - (Unix(_clock.GetUtcNow()) + delaySeconds), -0.002, 0.002);
+        Assert.InRange(runAt - (Unix(Clock.GetUtcNow()) + delaySeconds), -0.002, 0.002);
 
         // 20 ms short of it: not offered.
-        _clock.Advance(TimeSpan.FromSeconds(delaySeconds - 0.02));
+        Clock.Advance(TimeSpan.FromSeconds(delaySeconds - 0.02));
         await worker.AssertNothingReceivedAsync(TimeSpan.FromMilliseconds(500));
-        Assert.Equal("pending", (await _client.GetJsonAsync($"/api/jobs/{id}")).GetProperty("status").GetString());
+        Assert.Equal("pending", (await Client.GetJsonAsync($"/api/jobs/{id}")).GetProperty("status").GetString());
 
         // Its time comes: offered at once, without the clock moving on.
-        _clock.Advance(TimeSpan.FromMilliseconds(20));
+        Clock.Advance(TimeSpan.FromMilliseconds(20));
         var offered = await worker.ReceiveJobAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(id, offered.GetProperty("id").GetString());
-        var assigned = (await _client.ReadEventsAsync("job_assigned")).Single(e => e.PayloadString("job_id") == id);
+        var assigned = (await Client.ReadEventsAsync("job_assigned")).Single(e => e.PayloadString("job_id") == id);
         var assignedAt = assigned.GetProperty("payload").GetProperty("assigned_at").GetDouble();
         Assert.InRange(assignedAt - runAt, -0.001, 0.05);
     }
-
-    private static double Unix(DateTimeOffset instant) => instant.ToUnixTimeMilliseconds() / 1000.0;
 }
 
 public sealed class SqliteDelayedJobClockTests : DelayedJobClockTests

@@ -1,8 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Time.Testing;
 
 namespace MissionHub.Tests.Schedules;
 
@@ -11,38 +9,8 @@ namespace MissionHub.Tests.Schedules;
 /// that does not exist on the spring-forward night fires once at the transition (03:00 local), the one that exists twice
 /// on the fall-back night fires once, at its first occurrence — as Cronos defines them — and each tick exactly once.
 /// </summary>
-public abstract class ScheduleClockTests : IAsyncLifetime
+public abstract class ScheduleClockTests : ClockedServerTests
 {
-    private readonly FakeTimeProvider _clock = new(DateTimeOffset.UtcNow);
-
-    protected TempFolder Folder { get; } = new();
-
-    private MissionHubFactory _factory = null!;
-
-    private HttpClient _client = null!;
-
-    protected abstract MissionHubFactory CreateFactory(IDictionary<string, string?> settings);
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    private void Start(DateTimeOffset at)
-    {
-        _clock.SetUtcNow(at);
-        _factory = CreateFactory(new Dictionary<string, string?> { ["MissionHub:Hub:WorkerHeartbeatTimeout"] = "12:00:00" });
-        _factory.TestServices = services => services.AddSingleton<TimeProvider>(_clock);
-        _client = _factory.CreateClient();
-    }
-
-    public async Task DisposeAsync()
-    {
-        _client?.Dispose();
-        if (_factory is not null)
-        {
-            await _factory.DisposeAsync();
-        }
-        Folder.Dispose();
-    }
-
     [Fact]
     public async Task SpringForward_TheSkippedTimeFiresOnceAtTheTransition()
     {
@@ -51,17 +19,17 @@ public abstract class ScheduleClockTests : IAsyncLifetime
         var transition = Utc("2027-03-28T01:00:00Z"); // 02:00 CET is 03:00 CEST
         Assert.Equal(Unix(transition), created.GetProperty("next_run_at").GetDouble(), 3);
 
-        _clock.Advance(TimeSpan.FromMinutes(2));
+        Clock.Advance(TimeSpan.FromMinutes(2));
         var fired = await WaitForTicksAsync(1);
         Assert.Equal(Unix(transition), fired[0], 3);
-        var next = (await _client.GetJsonAsync("/api/schedules/daily")).GetProperty("next_run_at").GetDouble();
+        var next = (await Client.GetJsonAsync("/api/schedules/daily")).GetProperty("next_run_at").GetDouble();
         Assert.Equal(Unix(Utc("2027-03-29T00:30:00Z")), next, 3); // 02:30 CEST the next day
 
         // On to the next day's tick: it is the second one fired, nothing came between.
-        _clock.SetUtcNow(Utc("2027-03-29T00:30:00Z"));
+        Clock.SetUtcNow(Utc("2027-03-29T00:30:00Z"));
         var ticks = await WaitForTicksAsync(2);
         Assert.Equal([Unix(transition), Unix(Utc("2027-03-29T00:30:00Z"))], ticks.Select(t => Math.Round(t, 3)));
-        Assert.Empty(await _client.ReadEventsAsync("schedule_skipped"));
+        Assert.Empty(await Client.ReadEventsAsync("schedule_skipped"));
     }
 
     [Fact]
@@ -72,22 +40,22 @@ public abstract class ScheduleClockTests : IAsyncLifetime
         var first = Utc("2027-10-31T00:30:00Z"); // 02:30 CEST; 02:30 CET (01:30 UTC) comes an hour later
         Assert.Equal(Unix(first), created.GetProperty("next_run_at").GetDouble(), 3);
 
-        _clock.Advance(TimeSpan.FromMinutes(30));
+        Clock.Advance(TimeSpan.FromMinutes(30));
         Assert.Equal(Unix(first), (await WaitForTicksAsync(1))[0], 3);
-        Assert.Equal(Unix(Utc("2027-11-01T01:30:00Z")), (await _client.GetJsonAsync("/api/schedules/daily")).GetProperty("next_run_at").GetDouble(), 3);
+        Assert.Equal(Unix(Utc("2027-11-01T01:30:00Z")), (await Client.GetJsonAsync("/api/schedules/daily")).GetProperty("next_run_at").GetDouble(), 3);
 
         // To the second 02:30 (01:30 UTC) exactly, where a tick would fire, then on to the next day's: that is the second fired.
-        _clock.SetUtcNow(Utc("2027-10-31T01:30:00Z"));
-        await _client.GetJsonAsync("/api/schedules/daily");
-        _clock.SetUtcNow(Utc("2027-11-01T01:30:00Z"));
+        Clock.SetUtcNow(Utc("2027-10-31T01:30:00Z"));
+        await Client.GetJsonAsync("/api/schedules/daily");
+        Clock.SetUtcNow(Utc("2027-11-01T01:30:00Z"));
         var ticks = await WaitForTicksAsync(2);
         Assert.Equal([Unix(first), Unix(Utc("2027-11-01T01:30:00Z"))], ticks.Select(t => Math.Round(t, 3)));
-        Assert.Empty(await _client.ReadEventsAsync("schedule_skipped"));
+        Assert.Empty(await Client.ReadEventsAsync("schedule_skipped"));
     }
 
     private async Task<JsonElement> CreateDailyAsync()
     {
-        using var response = await _client.PostAsJsonAsync("/api/schedules",
+        using var response = await Client.PostAsJsonAsync("/api/schedules",
             new { id = "daily", cron = "30 2 * * *", time_zone = "Europe/Berlin", job = new { job_type = "nightly" } });
         var body = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.True(response.StatusCode == HttpStatusCode.Created, body.ToString());
@@ -95,7 +63,7 @@ public abstract class ScheduleClockTests : IAsyncLifetime
     }
 
     private async Task<List<double>> TicksAsync() =>
-        [.. (await _client.ReadEventsAsync("schedule_fired")).Select(e => e.GetProperty("payload").GetProperty("tick").GetDouble())];
+        [.. (await Client.ReadEventsAsync("schedule_fired")).Select(e => e.GetProperty("payload").GetProperty("tick").GetDouble())];
 
     private async Task<List<double>> WaitForTicksAsync(int count)
     {
@@ -103,10 +71,6 @@ public abstract class ScheduleClockTests : IAsyncLifetime
         await Eventually.TrueAsync(async () => (ticks = await TicksAsync()).Count >= count, TimeSpan.FromSeconds(10), $"{count} schedule_fired");
         return ticks;
     }
-
-    private static DateTimeOffset Utc(string iso) => DateTimeOffset.Parse(iso, System.Globalization.CultureInfo.InvariantCulture);
-
-    private static double Unix(DateTimeOffset instant) => instant.ToUnixTimeMilliseconds() / 1000.0;
 }
 
 public sealed class SqliteScheduleClockTests : ScheduleClockTests
