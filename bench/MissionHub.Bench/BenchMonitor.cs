@@ -121,6 +121,7 @@ internal sealed class BenchMonitor : IAsyncDisposable
         if (mode.Deflate)
         {
             client.Options.DangerousDeflateOptions = new WebSocketDeflateOptions();
+            client.Options.CollectHttpResponseDetails = true; // to see whether the server took the offer
         }
         await client.ConnectAsync(uri, new HttpMessageInvoker(handler), CancellationToken.None);
         if (mode.Deflate && client.HttpResponseHeaders?.ContainsKey("Sec-WebSocket-Extensions") != true)

@@ -62,6 +62,14 @@ internal static class MonitorBenchmark
             return Task.CompletedTask;
         });
 
+        // One short untimed pass through both servers: the first round must not pay for JIT and connection set-up.
+        var warmupFailures = new List<string>();
+        await MeasureLatencyAsync(rawTarget, 1000, 2, 1, warmupFailures);
+        await MeasureLatencyAsync(hubTarget, 1000, 2, 1, warmupFailures);
+        await MeasureSaturationAsync(rawTarget, 1000, 2, warmupFailures);
+        await MeasureSaturationAsync(hubTarget, 1000, 2, warmupFailures);
+        failures.AddRange(warmupFailures.Select(f => "warm-up: " + f));
+
         if (sections.Contains("latency"))
         {
             var rows = new List<string>();
