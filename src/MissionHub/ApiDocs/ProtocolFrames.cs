@@ -22,7 +22,11 @@ public sealed record MonitorConnectFrame(string Type, string? MonitorId, bool? R
 
 public sealed record SubscribeFilters(IReadOnlyList<string>? JobTypes, IReadOnlyList<string>? WorkerIds, IReadOnlyList<double>? PriorityRange);
 
-public sealed record SubscribeFrame(string Type, IReadOnlyList<string> Topics, SubscribeFilters? Filters, bool? Batching);
+/// <summary>
+/// <c>subscribe</c>; <c>batching</c> is <c>true</c>/<c>false</c> (events as they queue up, or one per frame: the default) or
+/// <c>{"max_events": N, "max_delay_ms": M}</c> (batches of up to N events, sent at most M ms after the first).
+/// </summary>
+public sealed record SubscribeFrame(string Type, IReadOnlyList<string> Topics, SubscribeFilters? Filters, JsonElement? Batching);
 
 public sealed record MonitorHeartbeatFrame(string Type);
 
