@@ -140,7 +140,7 @@ export class Store {
       }
       case 'worker_disconnected': {
         const w = this.workers.get(e.worker_id);
-        if (w) Object.assign(w, { status: BROKEN.includes(e.reason) ? 'connection_broken' : 'offline', reason: e.reason, current_jobs: [], lastSeen: ms });
+        if (w) Object.assign(w, { status: 'offline', reason: e.reason, current_jobs: [], lastSeen: ms }); // the reason says whether it broke
         parts.add('agents').add('overview');
         return;
       }
