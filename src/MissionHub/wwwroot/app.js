@@ -15,6 +15,9 @@ import * as queues from './views/queues.js';
 import { SchedulesView } from './views/schedules.js';
 import * as agents from './views/agents.js';
 import * as eventLog from './views/events.js';
+import * as timeline from './timeline.js';
+import * as chain from './views/chain.js';
+import * as liveCharts from './views/livecharts.js';
 
 window.missionHub = counters;
 try {
@@ -47,6 +50,7 @@ function onEvents(events) {
   const parts = new Set(['events', 'foot']);
   for (const e of events) {
     for (const p of page.live.apply(e)) parts.add(p);
+    liveCharts.onEvent(e);
     missions.onEvent(e);
     overview.onEvent(e);
     agents.onEvent(e);
@@ -88,6 +92,7 @@ function render(parts) {
 setRenderer(render);
 
 function renderFoot() {
+  timeline.onLiveSeq();
   const s = page.store;
   $('foot-seq').textContent = page.historic
     ? `history · epoch ${s.epoch ?? '—'} · seq ${s.seq} · live at seq ${counters.lastSeq}`
@@ -119,6 +124,19 @@ function wire() {
   queues.wire();
   schedules.wire();
   eventLog.wire();
+  timeline.init({ redrawAll });
+  chain.init({ goto: timeline.openAt });
+  // Any event, job, mission or worker can be followed to the whole action that caused it.
+  document.addEventListener('click', (ev) => {
+    const b = ev.target.closest('[data-follow-seq], [data-follow-job], [data-follow-mission], [data-follow-worker], main [data-goto-seq]');
+    if (!b) return;
+    const d = b.dataset;
+    if (d.gotoSeq) timeline.openAt(Number(d.gotoSeq));
+    else if (d.followSeq) chain.follow({ seq: Number(d.followSeq) });
+    else if (d.followJob) chain.follow({ job: d.followJob });
+    else if (d.followMission) chain.follow({ mission: d.followMission });
+    else chain.follow({ worker: d.followWorker });
+  });
   wireKeyboard();
   // "x s ago" and "in x s" stay true without re-rendering the views.
   setInterval(() => {
@@ -156,4 +174,5 @@ if (!me.authenticated) {
   startRouter(onShow);
   overview.loadHealth();
   client.start();
+  liveCharts.start();
 }

@@ -90,7 +90,10 @@ export class Store {
     const c = state.counts || {};
     this.finished = { ...emptyCounts(), completed: c.completed ?? this.completed.length, failed: c.failed ?? 0, cancelled: c.cancelled ?? 0 };
     for (const [id, w] of Object.entries(state.workers || {})) this.workers.set(id, { ...w, id, current_jobs: w.current_jobs || [], lastSeen: toMs(w.last_seen ?? w.connected_at) });
-    for (const [id, r] of Object.entries(state.robots || {})) this.robots.set(id, { id, state: r.status || r.state || 'offline', metrics: {}, lastSeen: toMs(r.last_seen), raw: r, liveAlerts: [] });
+    for (const [id, r] of Object.entries(state.robots || {})) {
+      const metrics = Object.fromEntries(Object.entries(metricsOf(r)).filter(([, v]) => v !== undefined));
+      this.robots.set(id, { id, state: r.status || r.state || 'offline', metrics, lastSeen: toMs(r.last_seen), raw: r, liveAlerts: [] });
+    }
     const byStatus = {};
     for (const m of state.missions || []) {
       this.missions.set(m.id, { ...m });
