@@ -176,7 +176,7 @@ function play() {
   tl.playing = true;
   tl.clock = page.past.timestamp ?? 0;
   $('tl-play').setAttribute('aria-pressed', 'true');
-  $('tl-play').textContent = '⏸ Pause';
+  $('tl-play').textContent = '‖ Pause';
   const tick = async () => {
     if (!tl.playing || !page.historic) return;
     tl.clock += TICK_MS * tl.speed;
@@ -237,6 +237,6 @@ function update() {
   else delete document.body.dataset.historySeq;
   const banner = $('history-banner');
   banner.hidden = !historic;
-  if (historic) $('history-text').innerHTML = `<span aria-hidden="true">⏪</span> Viewing history at <strong>seq ${esc(seq)}</strong> · ${esc(new Date(when).toLocaleString())}${tl.playing ? ` · playing ${esc(tl.speed)}×` : ''} — controls that would change the hub are off.`;
+  if (historic) $('history-text').innerHTML = `<span aria-hidden="true">↺</span> Viewing history at <strong>seq ${esc(seq)}</strong> · ${esc(new Date(when).toLocaleString())}${tl.playing ? ` · playing ${esc(tl.speed)}×` : ''} — controls that would change the hub are off.`;
   for (const el of document.querySelectorAll('form.needs-operator input, form.needs-operator textarea, form.needs-operator button')) el.disabled = historic;
 }
