@@ -22,8 +22,14 @@ internal static class JobsCommand
         var timeout = new Option<double?>("--timeout-s") { Description = "seconds an attempt may run" };
         var wait = new Option<bool>("--wait", "-w") { Description = "wait until the job completes, fails or is cancelled, showing progress" };
         var waitTimeout = new Option<double?>("--wait-timeout") { Description = "give up waiting after this many seconds (exit 4)" };
+        var delay = new Option<double?>("--delay-s") { Description = "seconds from now before the job may run (pending until then)" };
+        var dependsOn = new Option<string[]>("--depends-on")
+        {
+            Description = "a job id this one runs after (repeat for several); it is cancelled if that one fails",
+            AllowMultipleArgumentsPerToken = false,
+        };
         submit.Arguments.Add(jobType);
-        foreach (var option in new Option[] { priority, payload, workflow, attempts, timeout, wait, waitTimeout })
+        foreach (var option in new Option[] { priority, payload, workflow, attempts, timeout, delay, dependsOn, wait, waitTimeout })
         {
             submit.Options.Add(option);
         }
@@ -39,6 +45,8 @@ internal static class JobsCommand
                 WorkflowId = parsed.GetValue(workflow),
                 MaxAttempts = parsed.GetValue(attempts),
                 TimeoutS = parsed.GetValue(timeout),
+                DelayS = parsed.GetValue(delay),
+                DependsOn = parsed.GetValue(dependsOn) is { Length: > 0 } ids ? ids : null,
             }, cancellationToken);
             if (!parsed.GetValue(wait))
             {

@@ -2,6 +2,7 @@ using MissionHub.Agents;
 using MissionHub.ApiDocs;
 using MissionHub.Auth;
 using MissionHub.Events;
+using MissionHub.History;
 using MissionHub.Hub;
 using MissionHub.Infrastructure;
 using MissionHub.Metrics;
@@ -28,6 +29,7 @@ public static class MissionHubApp
         builder.AddMissionHubJobs();
         builder.AddMissionHubSchedules();
         builder.AddMissionHubMonitor();
+        builder.AddMissionHubHistory();
         builder.AddMissionHubAgents();
         builder.AddMissionHubSupervisor();
         builder.AddMissionHubTelemetry();
@@ -68,6 +70,7 @@ public static class MissionHubApp
         app.MapSchedulesApi();
         app.MapSupervisorApi();
         app.MapMonitorSocket();
+        app.MapHistoryEndpoints();
         app.MapTelemetryApi();
         app.MapMetricsApi();
         app.MapMissionHubApiDocs();

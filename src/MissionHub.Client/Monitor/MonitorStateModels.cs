@@ -44,12 +44,18 @@ public sealed record MonitorStateSnapshot(
     string? Epoch,
     long LastSeq)
 {
+    /// <summary>Unfinished jobs by status, and finished jobs by status since the snapshot (cancelled ones counted from the snapshot on).</summary>
+    public MonitorJobCounts Counts { get; init; } = new(0, 0, 0, 0, 0, 0);
+
     /// <summary>Pending jobs, oldest first.</summary>
     public IEnumerable<MonitorJobState> Pending => Jobs.Values.Where(j => j.Status == "pending").OrderBy(j => j.CreatedAt);
 
     /// <summary>Assigned or running jobs, oldest first.</summary>
     public IEnumerable<MonitorJobState> Active => Jobs.Values.Where(j => j.Status is "assigned" or "running").OrderBy(j => j.CreatedAt);
 }
+
+/// <summary>Jobs by status as a monitor's local state counts them.</summary>
+public sealed record MonitorJobCounts(long Pending, long Assigned, long Running, long Completed, long Failed, long Cancelled);
 
 /// <summary>Why <see cref="MonitorClient.StateChanged"/> was raised.</summary>
 public enum MonitorStateChange

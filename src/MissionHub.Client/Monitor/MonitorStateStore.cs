@@ -14,6 +14,10 @@ internal sealed class MonitorStateStore(int recentKept)
     private readonly LinkedList<MonitorJobState> _failed = new();
     private readonly Dictionary<string, MonitorWorkerState> _workers = new(StringComparer.Ordinal);
     private MonitorSystemStats _stats = new(0, 0, 0, 0, 0, 0, 0);
+    // Finished jobs by status since the snapshot's totals (a snapshot does not say how many were cancelled).
+    private long _completedTotal;
+    private long _failedTotal;
+    private long _cancelledTotal;
 
     public void Load(SnapshotData data)
     {
@@ -39,6 +43,7 @@ internal sealed class MonitorStateStore(int recentKept)
                 worker.ConnectedAt, worker.CurrentJobs);
         }
         _stats = data.SystemStats;
+        (_completedTotal, _failedTotal, _cancelledTotal) = (data.SystemStats.CompletedJobs, data.SystemStats.FailedJobs, 0);
     }
 
     public MonitorStateSnapshot Copy(string? epoch, long lastSeq) => new(
@@ -48,7 +53,12 @@ internal sealed class MonitorStateStore(int recentKept)
         [.. _failed],
         _stats,
         epoch,
-        lastSeq);
+        lastSeq)
+    {
+        Counts = new MonitorJobCounts(
+            _jobs.Values.LongCount(j => j.Status == "pending"), _jobs.Values.LongCount(j => j.Status == "assigned"),
+            _jobs.Values.LongCount(j => j.Status == "running"), _completedTotal, _failedTotal, _cancelledTotal),
+    };
 
     /// <summary>Applies one flat hub event (spec 003 §1 shape). Unknown types change nothing.</summary>
     public void Apply(string type, JsonElement e)
@@ -96,6 +106,25 @@ internal sealed class MonitorStateStore(int recentKept)
                 if (workerId is not null)
                 {
                     UpdateWorker(workerId, w => w.CurrentJobs.Contains(id) ? w : w with { CurrentJobs = [.. w.CurrentJobs, id] });
+                }
+                break;
+            }
+            case "job_status_changed" when e.TryGetProperty("job_data", out var data) && data.ValueKind == JsonValueKind.Object:
+            {
+                // A retry: a finished job is pending again, attempts from zero, no longer counted as finished.
+                var id = Str(e, "job_id")!;
+                ForgetFinished([id], Str(e, "old_status"), 1);
+                _jobs.TryAdd(id, new MonitorJobState(id, Str(data, "job_type")!, "pending", data.GetProperty("priority").GetInt32(),
+                    Str(data, "workflow_id"), null, 0, 0, data.GetProperty("created_at").GetDouble(), null, null, null, null));
+                break;
+            }
+            case "jobs_purged":
+            {
+                var ids = e.GetProperty("job_ids").EnumerateArray().Select(i => i.GetString()!).ToHashSet(StringComparer.Ordinal);
+                ForgetFinished(ids, null, 0);
+                foreach (var byStatus in e.GetProperty("by_status").EnumerateObject())
+                {
+                    ForgetFinished([], byStatus.Name, byStatus.Value.GetInt32());
                 }
                 break;
             }
@@ -183,10 +212,43 @@ internal sealed class MonitorStateStore(int recentKept)
         Release(job.WorkerId, id);
         if (change is null)
         {
+            _cancelledTotal++;
             return; // cancelled: neither completed nor failed
         }
         var finished = change(job);
-        AddRecent(finished.Status == "completed" ? _completed : _failed, finished, atFront: true);
+        var completed = finished.Status == "completed";
+        if (completed)
+        {
+            _completedTotal++;
+        }
+        else
+        {
+            _failedTotal++;
+        }
+        AddRecent(completed ? _completed : _failed, finished, atFront: true);
+    }
+
+    /// <summary>Finished jobs retried or purged: out of the recent lists and <paramref name="count"/> of them out of <paramref name="status"/>'s total.</summary>
+    private void ForgetFinished(HashSet<string> ids, string? status, int count)
+    {
+        foreach (var recent in (LinkedList<MonitorJobState>[])[_completed, _failed])
+        {
+            for (var node = recent.First; node is not null;)
+            {
+                var next = node.Next;
+                if (ids.Contains(node.Value.Id))
+                {
+                    recent.Remove(node);
+                }
+                node = next;
+            }
+        }
+        switch (status)
+        {
+            case "completed": _completedTotal -= count; break;
+            case "failed": _failedTotal -= count; break;
+            case "cancelled": _cancelledTotal -= count; break;
+        }
     }
 
     private void AddRecent(LinkedList<MonitorJobState> recent, MonitorJobState job, bool atFront)

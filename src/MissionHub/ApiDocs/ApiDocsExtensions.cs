@@ -128,6 +128,18 @@ public static class ApiDocsExtensions
                 Schema = new OpenApiSchema { Type = query.Type == "number" ? JsonSchemaType.Number : JsonSchemaType.String },
             });
         }
+        foreach (var header in metadata.OfType<HeaderParameterMetadata>())
+        {
+            operation.Parameters ??= [];
+            operation.Parameters.Add(new OpenApiParameter
+            {
+                Name = header.Name,
+                In = ParameterLocation.Header,
+                Required = false,
+                Description = header.Description,
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 128 },
+            });
+        }
         foreach (var example in metadata.OfType<ExampleMetadata>())
         {
             if (example.Request is not null && operation.RequestBody?.Content is { } requestContent)

@@ -5,6 +5,9 @@ namespace MissionHub.ApiDocs;
 /// <summary>A query parameter a handler reads from <c>HttpRequest.Query</c> itself, so the generator cannot see it.</summary>
 public sealed record QueryParameterMetadata(string Name, string Description, string Type = "string");
 
+/// <summary>A request header a handler reads itself (<c>Idempotency-Key</c>), so the generator cannot see it.</summary>
+public sealed record HeaderParameterMetadata(string Name, string Description);
+
 /// <summary>Examples of an operation's request body and its success response, as JSON text.</summary>
 public sealed record ExampleMetadata(string? Request, string? Response);
 
@@ -26,6 +29,11 @@ public static class ApiDocsEndpointExtensions
     public static TBuilder WithNumberQuery<TBuilder>(this TBuilder builder, string name, string description)
         where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new QueryParameterMetadata(name, description, "number"));
+
+    /// <summary>Documents an optional request header read by hand.</summary>
+    public static TBuilder WithHeader<TBuilder>(this TBuilder builder, string name, string description)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new HeaderParameterMetadata(name, description));
 
     /// <summary>Examples (JSON text) of the request body and of the success response.</summary>
     public static TBuilder WithExamples<TBuilder>(this TBuilder builder, string? request = null, string? response = null)

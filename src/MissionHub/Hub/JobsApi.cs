@@ -27,6 +27,7 @@ public static class JobsApi
             .RequireAuthorization(Policies.Operator)
             .WithSummary("Submit up to MaxBatchJobs (1,000) jobs in one request, all or none: one invalid job refuses the batch, naming the index and field of every invalid job. With an Idempotency-Key header (1 to 128 visible ASCII characters), the same key and body within 24 h answers 200 with the original batch (the same job ids, in order) and stores nothing, a different body 409 naming the key")
             .Accepts<JobBatchRequest>("application/json")
+            .WithHeader(IdempotencyKeys.Header, "optional: the same key and body within 24 h answers 200 with the original batch; another body 409")
             .Produces<JobBatch>(StatusCodes.Status201Created)
             .Produces<JobBatch>(StatusCodes.Status200OK)
             .WithProblems(StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict)

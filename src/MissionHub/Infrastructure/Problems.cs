@@ -12,6 +12,17 @@ public static class Problems
             title: "Invalid request",
             extensions: new Dictionary<string, object?> { ["field"] = field });
 
+    /// <summary>As <see cref="Invalid(string, string)"/>, with more members (e.g. the range a parameter may take).</summary>
+    public static ProblemHttpResult Invalid(string field, string detail, IDictionary<string, object?> extensions)
+    {
+        ArgumentNullException.ThrowIfNull(extensions);
+        return TypedResults.Problem(
+            detail: detail,
+            statusCode: StatusCodes.Status400BadRequest,
+            title: "Invalid request",
+            extensions: new Dictionary<string, object?>(extensions) { ["field"] = field });
+    }
+
     public static ProblemHttpResult NotFound(string detail) =>
         TypedResults.Problem(detail: detail, statusCode: StatusCodes.Status404NotFound, title: "Not found");
 

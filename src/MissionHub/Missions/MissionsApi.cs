@@ -15,6 +15,7 @@ public static class MissionsApi
             .RequireAuthorization(Policies.Operator)
             .WithSummary("Create a mission (PENDING); a duplicate id is 409. With an Idempotency-Key header, the same key and body within 24 h answers 200 with the original, a different body 409 naming the key")
             .Accepts<CreateMissionRequest>("application/json")
+            .WithHeader(IdempotencyKeys.Header, "optional: the same key and body within 24 h answers 200 with the original mission; another body 409")
             .WithProblems(StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict)
             .WithExamples(
                 request: """{"name": "Deploy Application v2.0", "description": "Deploy new version to production", "data": {"environment": "production"}}""",

@@ -11,8 +11,11 @@ public interface IScheduleStore
 {
     Task InitializeAsync(CancellationToken cancellationToken);
 
-    /// <summary>Stores a new schedule with its <c>schedule_created</c>; false when the id is taken (nothing changes).</summary>
-    Task<bool> CreateAsync(Schedule schedule, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Stores a new schedule with its <c>schedule_created</c>, unless its id is taken or the hub already holds
+    /// <paramref name="maxSchedules"/> (checked in the same step, so racing creates cannot pass the limit); then nothing changes.
+    /// </summary>
+    Task<ScheduleCreation> CreateAsync(Schedule schedule, int maxSchedules, CancellationToken cancellationToken = default);
 
     Task<Schedule?> GetAsync(string id, CancellationToken cancellationToken = default);
 
@@ -65,3 +68,11 @@ public enum ScheduleStepOutcome
 
 /// <summary>What a step did, and the schedule after it; <see cref="Job"/> is the job it fired.</summary>
 public sealed record ScheduleStep(ScheduleStepOutcome Outcome, Schedule? Schedule, Job? Job = null);
+
+/// <summary>What a create step did.</summary>
+public enum ScheduleCreation
+{
+    Created,
+    IdTaken,
+    LimitReached,
+}

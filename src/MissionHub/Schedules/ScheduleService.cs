@@ -45,18 +45,18 @@ public sealed partial class ScheduleService(
                 ? times
                 : throw new InvalidOperationException($"schedule '{schedule.Id}': {error}"));
 
-    /// <summary>Stores the schedule with its first next run after now; false when the id is taken.</summary>
-    public async Task<Schedule?> CreateAsync(Schedule definition, CronTimes times)
+    /// <summary>Stores the schedule with its first next run after now, unless its id is taken or the hub holds <see cref="ScheduleOptions.MaxSchedules"/>.</summary>
+    public async Task<(ScheduleCreation Outcome, Schedule Schedule)> CreateAsync(Schedule definition, CronTimes times)
     {
         var now = Now();
         var schedule = definition with { CreatedAt = now, NextRunAt = times.NextAfter(now) };
-        if (!await store.CreateAsync(schedule, CancellationToken.None))
+        var outcome = await store.CreateAsync(schedule, Options.MaxSchedules, CancellationToken.None);
+        if (outcome == ScheduleCreation.Created)
         {
-            return null;
+            LogCreated(logger, schedule.Id, schedule.Cron, schedule.TimeZone, schedule.Job.JobType);
+            Changed?.Invoke();
         }
-        LogCreated(logger, schedule.Id, schedule.Cron, schedule.TimeZone, schedule.Job.JobType);
-        Changed?.Invoke();
-        return schedule;
+        return (outcome, schedule);
     }
 
     public async Task<Schedule?> SetPausedAsync(string id, bool paused)

@@ -50,7 +50,7 @@ public static class SchedulesApi
     }
 
     internal static async Task<Results<Created<Schedule>, ProblemHttpResult>> CreateAsync(
-        HttpRequest request, ScheduleService schedules, IScheduleStore store, IOptions<HubOptions> hubOptions)
+        HttpRequest request, ScheduleService schedules, IOptions<HubOptions> hubOptions)
     {
         var (body, problem) = await JsonBody.ReadObjectAsync(request, hubOptions.Value.MaxPayloadBytes + 16 * 1024, CancellationToken.None);
         if (problem is not null)
@@ -61,13 +61,14 @@ public static class SchedulesApi
         {
             return problem;
         }
-        if (await store.CountAsync(CancellationToken.None) >= schedules.Options.MaxSchedules)
+        var (outcome, created) = await schedules.CreateAsync(definition, times);
+        return outcome switch
         {
-            return Problems.Conflict($"this hub already has {schedules.Options.MaxSchedules} schedules (MissionHub:Schedules:MaxSchedules); delete one first");
-        }
-        return await schedules.CreateAsync(definition, times) is { } created
-            ? TypedResults.Created($"/api/schedules/{created.Id}", created)
-            : Problems.Conflict($"a schedule with id '{definition.Id}' already exists", new Dictionary<string, object?> { ["field"] = "id" });
+            ScheduleCreation.Created => TypedResults.Created($"/api/schedules/{created.Id}", created),
+            ScheduleCreation.LimitReached => Problems.Conflict(
+                $"this hub already has {schedules.Options.MaxSchedules} schedules (MissionHub:Schedules:MaxSchedules); delete one first"),
+            _ => Problems.Conflict($"a schedule with id '{definition.Id}' already exists", new Dictionary<string, object?> { ["field"] = "id" }),
+        };
     }
 
     internal static async Task<Results<Ok<SchedulePage>, ProblemHttpResult>> ListAsync(

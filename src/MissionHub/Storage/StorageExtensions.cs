@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using MissionHub.Auth;
 using MissionHub.Events;
+using MissionHub.History;
 using MissionHub.Hub;
 using MissionHub.Schedules;
 using MissionHub.Storage.Redis;
@@ -57,6 +58,16 @@ public static class StorageExtensions
             sp.GetRequiredService<IOptions<StorageOptions>>().Value.UsesRedis
                 ? sp.GetRequiredService<RedisApiKeyStore>()
                 : sp.GetRequiredService<SqliteApiKeyStore>());
+        services.TryAddSingleton<SqliteCheckpointStore>();
+        services.TryAddSingleton<RedisCheckpointStore>();
+        services.TryAddSingleton<ICheckpointStore>(sp =>
+            sp.GetRequiredService<IOptions<StorageOptions>>().Value.UsesRedis
+                ? sp.GetRequiredService<RedisCheckpointStore>()
+                : sp.GetRequiredService<SqliteCheckpointStore>());
+        services.TryAddSingleton<IEventChainReader>(sp =>
+            sp.GetRequiredService<IOptions<StorageOptions>>().Value.UsesRedis
+                ? ActivatorUtilities.CreateInstance<WindowedEventChainReader>(sp)
+                : ActivatorUtilities.CreateInstance<SqliteEventChainReader>(sp));
         services.AddHostedService<StorageStartup>();
         return builder;
     }

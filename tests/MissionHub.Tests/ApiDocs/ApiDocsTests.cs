@@ -152,6 +152,10 @@ public sealed class ApiDocsTests : IAsyncLifetime
         Assert.Equal("render", submit.RequestBody!.Content!["application/json"].Example!["job_type"]!.GetValue<string>());
         var listJobs = document.Paths["/api/jobs"].Operations![HttpMethod.Get];
         Assert.Contains(listJobs.Parameters!, p => p.Name == "status" && p.In == ParameterLocation.Query);
+        Assert.Contains(createMission.Parameters!, p => p.Name == "Idempotency-Key" && p.In == ParameterLocation.Header && p.Required == false);
+        var batch = document.Paths["/api/jobs/batch"].Operations![HttpMethod.Post];
+        Assert.Contains(batch.Parameters!, p => p.Name == "Idempotency-Key" && p.In == ParameterLocation.Header);
+        Assert.Contains("200", batch.Responses!.Keys);
         Assert.Contains("text/plain", document.Paths["/metrics"].Operations![HttpMethod.Get].Responses!["200"].Content!.Keys);
     }
 

@@ -136,6 +136,22 @@ public sealed partial class CliTests
     }
 
     [Fact]
+    public async Task JobsSubmit_WithDelayAndDependsOn_StoresThemOnTheJob()
+    {
+        var first = await RunAsync("jobs", "submit", "nobody-runs-it", "-o", "json");
+        var firstId = first.Json["id"]!.GetValue<string>();
+
+        var second = await RunAsync("jobs", "submit", "later", "--delay-s", "120", "--depends-on", firstId, "-o", "json");
+
+        Assert.True(second.ExitCode == ExitCodes.Ok, second.Error);
+        var stored = await GetJsonAsync($"/api/jobs/{second.Json["id"]!.GetValue<string>()}");
+        Assert.Equal([firstId], stored["depends_on"]!.AsArray().Select(x => x!.GetValue<string>()));
+        Assert.Equal([firstId], stored["waiting_for"]!.AsArray().Select(x => x!.GetValue<string>()));
+        Assert.InRange(stored["run_at"]!.GetValue<double>() - stored["created_at"]!.GetValue<double>(), 119.9, 120.1);
+        AssertOneLine(await RunAsync("jobs", "submit", "later", "--depends-on", "no-such-job"), ExitCodes.Failed, "depends_on");
+    }
+
+    [Fact]
     public async Task QueuesPause_ShowsPausedInTheList_AndResumeUndoesIt()
     {
         await RunAsync("jobs", "submit", "encode");

@@ -1,11 +1,12 @@
 using System.Net.Http.Json;
 using System.Net.WebSockets;
 using System.Text.Json;
+using Xunit.Abstractions;
 
 namespace MissionHub.Tests.Monitor;
 
 /// <summary>What a monitor may ask of the server is bounded: its queue in bytes (snapshots included), and its strings.</summary>
-public sealed class MonitorBoundsTests
+public sealed class MonitorBoundsTests(ITestOutputHelper output)
 {
     private const int SendQueueBytes = 1024 * 1024;
 
@@ -57,6 +58,7 @@ public sealed class MonitorBoundsTests
         flood.ResumeReading();
         Assert.Equal(WebSocketCloseStatus.PolicyViolation, await flood.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal($"send queue over {SendQueueBytes} bytes", flood.CloseDescription);
+        output.WriteLine($"{sent} monitor_connect frames (snapshot {snapshotBytes} bytes each): heap grew {grown / 1024.0 / 1024:0.0} MiB, closed with 1008");
         // The queue's bound plus what sockets and the serializer hold: far below the flood's hundreds of MB.
         Assert.True(grown < 48L * 1024 * 1024, $"the managed heap grew by {grown / 1024 / 1024} MiB after {sent} monitor_connect frames");
         Assert.True(sent * (long)snapshotBytes > 8L * SendQueueBytes, $"only {sent} frames were sent: the flood asked for too little");

@@ -216,6 +216,28 @@ public abstract class ScheduleTests : HubTestBase
         Assert.Single(await Client.ReadEventsAsync("schedule_created"));
     }
 
+    [Fact]
+    public async Task RacingCreates_StopAtMaxSchedules_Exactly()
+    {
+        var settings = Settings;
+        settings["MissionHub:Schedules:MaxSchedules"] = "5";
+        Client.Dispose();
+        await Factory.DisposeAsync();
+        Factory = CreateFactory(settings);
+        Client = Factory.CreateClient();
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 20).Select(async i =>
+        {
+            using var response = await Client.PostAsJsonAsync("/api/schedules", new { id = $"race-{i:00}", cron = "0 0 1 1 *", job = new { job_type = "race" } });
+            return response.StatusCode;
+        }));
+
+        Assert.Equal(5, answers.Count(a => a == HttpStatusCode.Created));
+        Assert.Equal(15, answers.Count(a => a == HttpStatusCode.Conflict));
+        Assert.Equal(5, (await Client.GetJsonAsync("/api/schedules")).GetProperty("schedules").GetArrayLength());
+        Assert.Equal(5, (await Client.ReadEventsAsync("schedule_created")).Count);
+    }
+
     protected async Task<JsonElement> CreateAsync(object body)
     {
         using var response = await Client.PostAsJsonAsync("/api/schedules", body);

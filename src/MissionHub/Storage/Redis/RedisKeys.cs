@@ -50,6 +50,19 @@ public sealed class RedisKeys(IOptions<StorageOptions> options)
     /// <summary>Notices for the worker connections held by one process (or, with <c>*</c>, by all).</summary>
     public RedisChannel HubNotices(string nodeId) => RedisChannel.Literal(_prefix + "hub:node:" + nodeId);
 
+    /// <summary>Sorted set of the seqs of one epoch's state checkpoints.</summary>
+    public RedisKey HistoryCheckpoints(string epoch) => _prefix + "history:" + epoch + ":checkpoints";
+
+    /// <summary>One state checkpoint (JSON).</summary>
+    public RedisKey HistoryCheckpoint(string epoch, long seq) =>
+        _prefix + "history:" + epoch + ":checkpoint:" + seq.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Set of the epochs that have checkpoints, so those of a replaced log can be removed.</summary>
+    public RedisKey HistoryEpochs => _prefix + "history:epochs";
+
+    /// <summary>Held by the one process that writes state checkpoints.</summary>
+    public RedisKey HistoryWriter => _prefix + "history:writer";
+
     /// <summary>Held by the one process that publishes system_stats.</summary>
     public RedisKey StatsPublisher => _prefix + "hub:stats_publisher";
 }

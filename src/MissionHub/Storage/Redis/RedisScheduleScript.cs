@@ -47,10 +47,12 @@ internal static class RedisScheduleScript
         local result
 
         if STEP == 'create' then
-          -- ARGV: id, definition, overlap, next run, schedule_created payload.
+          -- ARGV: id, definition, overlap, next run, schedule_created payload, most schedules the hub may hold.
           local id = ARGV[A]
           if redis.call('EXISTS', skey(id)) == 1 then
             result = 0
+          elseif redis.call('ZCARD', P .. 'schedules') >= tonumber(ARGV[A + 5]) then
+            result = 2
           else
             redis.call('HSET', skey(id), 'def', ARGV[A + 1], 'overlap', ARGV[A + 2], 'paused', '0', 'fired', '0', 'skipped', '0',
               'last_run', '', 'last_skip', '', 'last_job', '')

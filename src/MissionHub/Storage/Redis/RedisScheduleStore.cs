@@ -15,12 +15,17 @@ public sealed class RedisScheduleStore(RedisConnection connection, RedisKeys key
 {
     public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public async Task<bool> CreateAsync(Schedule schedule, CancellationToken cancellationToken = default)
+    public async Task<ScheduleCreation> CreateAsync(Schedule schedule, int maxSchedules, CancellationToken cancellationToken = default)
     {
         var created = JsonSerializer.Serialize(new ScheduleCreatedPayload(schedule.Id, schedule), ScheduleJsonContext.Default.ScheduleCreatedPayload);
         var result = await RunAsync("create", schedule.CreatedAt,
-            [schedule.Id, ScheduleEvents.Json(schedule), schedule.Overlap, Num(schedule.NextRunAt), created], cancellationToken);
-        return (int)result == 1;
+            [schedule.Id, ScheduleEvents.Json(schedule), schedule.Overlap, Num(schedule.NextRunAt), created, maxSchedules], cancellationToken);
+        return (int)result switch
+        {
+            1 => ScheduleCreation.Created,
+            2 => ScheduleCreation.LimitReached,
+            _ => ScheduleCreation.IdTaken,
+        };
     }
 
     public async Task<Schedule?> GetAsync(string id, CancellationToken cancellationToken = default)

@@ -79,6 +79,16 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
             }
         }
 
+        using (var chains = connection.CreateCommand())
+        {
+            // After the column migrations: one action's events (GET /api/events/chain) are found by index, not by a scan.
+            chains.CommandText = """
+                CREATE INDEX IF NOT EXISTS ix_events_correlation ON events(correlation_id, seq) WHERE correlation_id IS NOT NULL;
+                CREATE INDEX IF NOT EXISTS ix_events_traceparent ON events(traceparent, seq) WHERE traceparent IS NOT NULL;
+                """;
+            await chains.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         _epoch = await GetMetaAsync(connection, "epoch", cancellationToken) ?? "";
         if (_epoch.Length == 0)
         {
@@ -267,7 +277,7 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
         return new EventPage(epoch, true, events, next, firstSeq, lastSeq);
     }
 
-    private const string Columns = "seq, id, type, source, target, ts, payload, correlation_id, version, traceparent, actor";
+    internal const string Columns = "seq, id, type, source, target, ts, payload, correlation_id, version, traceparent, actor";
 
     /// <summary>
     /// The condition that picks, through an index, every event after <c>$after</c> that <paramref name="filter"/> matches
@@ -359,7 +369,7 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
         return (events, matching.Count < limit && examined == EventQuery.MaxScanned ? lastExamined : null);
     }
 
-    private static async Task<List<CharterEvent>> ReadEventsAsync(SqliteCommand command, CancellationToken cancellationToken)
+    internal static async Task<List<CharterEvent>> ReadEventsAsync(SqliteCommand command, CancellationToken cancellationToken)
     {
         var events = new List<CharterEvent>();
         using var reader = await command.ExecuteReaderAsync(cancellationToken);

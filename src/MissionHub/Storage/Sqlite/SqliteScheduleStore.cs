@@ -29,18 +29,22 @@ public sealed class SqliteScheduleStore(SqliteDatabase database, TimeProvider ti
         await create.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    public Task<bool> CreateAsync(Schedule schedule, CancellationToken cancellationToken = default)
+    public Task<ScheduleCreation> CreateAsync(Schedule schedule, int maxSchedules, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
         return database.Writer.WriteAsync(write =>
         {
             if (Find(write, schedule.Id) is not null)
             {
-                return false;
+                return ScheduleCreation.IdTaken;
+            }
+            if ((long)write.Command("SELECT COUNT(*) FROM schedules").ExecuteScalar()! >= maxSchedules)
+            {
+                return ScheduleCreation.LimitReached;
             }
             Save(write, schedule);
             Emit(write, ScheduleEvents.CreatedEvent(schedule, schedule.CreatedAt, meta));
-            return true;
+            return ScheduleCreation.Created;
         }, cancellationToken);
     }
 

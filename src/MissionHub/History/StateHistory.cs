@@ -1,0 +1,109 @@
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using MissionHub.Agents;
+using MissionHub.Events;
+using MissionHub.Hub;
+
+namespace MissionHub.History;
+
+/// <summary>
+/// Rebuilds the console at a seq: the nearest stored checkpoint at or before it (or the start of the log), then the
+/// events after the checkpoint up to that seq, through the same projection. Costs at most
+/// <see cref="HistoryOptions.CheckpointEvery"/> events however long the log is.
+/// </summary>
+public sealed class StateHistory(
+    IEventLog log, ICheckpointStore checkpoints, IOptions<HubOptions> hubOptions, IOptions<AgentOptions> agentOptions)
+{
+    /// <summary>Events read per page while replaying (the log's reads take any size; larger pages mean fewer round trips).</summary>
+    internal const int ReplayPage = 5000;
+
+    private readonly int _maxInlineResultBytes = hubOptions.Value.MaxInlineResultBytes;
+    private readonly TimeSpan _offlineRetention = agentOptions.Value.OfflineRetention;
+
+    public StateProjection NewProjection(string epoch) => StateProjection.Empty(epoch, _maxInlineResultBytes, _offlineRetention);
+
+    public StateProjection FromCheckpoint(byte[] stored) =>
+        StateProjection.Import(JsonSerializer.Deserialize(stored, HistoryJsonContext.Default.StateCheckpoint)!, _maxInlineResultBytes, _offlineRetention);
+
+    /// <summary>The log's epoch, oldest retained seq and last seq.</summary>
+    public async Task<EventPage> PositionAsync(CancellationToken cancellationToken) =>
+        await log.ReadAsync(new EventQuery(log.LastSeq, Limit: 1) { SkipRemoved = true }, cancellationToken);
+
+    /// <summary>The seq of the last event at or before <paramref name="time"/> (Unix s): 0 if none is.</summary>
+    public async Task<long> SeqAtTimeAsync(double time, EventPage position, CancellationToken cancellationToken)
+    {
+        // The first event after that time, read from the time index; the one before it is the answer.
+        var after = await log.ReadAsync(
+            new EventQuery(0, Since: Math.BitIncrement(time), Limit: 1) { FromOldestRetained = true, SkipRemoved = true }, cancellationToken);
+        return after.Events.Count == 0 ? position.LastSeq : after.Events[0].Seq - 1;
+    }
+
+    /// <summary>True when every event the projection reads after <paramref name="seq"/> is still in the log.</summary>
+    public async Task<bool> CanReplayAfterAsync(string epoch, long seq, CancellationToken cancellationToken) =>
+        (await log.ReadAsync(new EventQuery(seq, StateProjection.Reads, Limit: 1, Epoch: epoch), cancellationToken)).Recovered;
+
+    /// <summary>The oldest seq a state can be rebuilt at (the start of the log, or the oldest usable checkpoint), or null if none.</summary>
+    public async Task<long?> OldestAnswerableAsync(string epoch, CancellationToken cancellationToken)
+    {
+        if (await CanReplayAfterAsync(epoch, 0, cancellationToken))
+        {
+            return 0;
+        }
+        foreach (var seq in await checkpoints.ListAsync(epoch, cancellationToken))
+        {
+            if (await CanReplayAfterAsync(epoch, seq, cancellationToken))
+            {
+                return seq;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The state right after event <paramref name="seq"/>, or null if it cannot be rebuilt (its events are trimmed).</summary>
+    public async Task<StateProjection?> RebuildAsync(string epoch, long seq, CancellationToken cancellationToken)
+    {
+        var stored = await checkpoints.LoadAtOrBeforeAsync(epoch, seq, cancellationToken);
+        var projection = stored is null ? NewProjection(epoch) : FromCheckpoint(stored);
+        if (projection.Seq < seq && !await CanReplayAfterAsync(epoch, projection.Seq, cancellationToken))
+        {
+            return null;
+        }
+        return await ReplayAsync(projection, seq, cancellationToken) ? projection : null;
+    }
+
+    /// <summary>Applies the events after the projection's seq up to <paramref name="through"/>; false if the epoch changed meanwhile.</summary>
+    public async Task<bool> ReplayAsync(StateProjection projection, long through, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(projection);
+        while (projection.Seq < through)
+        {
+            // Unfiltered and past other types' trimming: the check above covered the types the projection reads.
+            var page = await log.ReadAsync(
+                new EventQuery(projection.Seq, Limit: (int)Math.Min(ReplayPage, through - projection.Seq), Epoch: projection.Epoch) { SkipRemoved = true },
+                cancellationToken);
+            if (!page.Recovered)
+            {
+                return false;
+            }
+            foreach (var evt in page.Events)
+            {
+                if (evt.Seq > through)
+                {
+                    projection.SkipTo(through);
+                    return true;
+                }
+                projection.Apply(evt);
+            }
+            if (page.Events.Count == 0)
+            {
+                // The events left up to there were of other types and are trimmed, or the log ends before it.
+                if (page.LastSeq < through)
+                {
+                    return false;
+                }
+                projection.SkipTo(through);
+            }
+        }
+        return true;
+    }
+}
