@@ -6,6 +6,7 @@ import { $, counters } from '../page.js';
 import { badge, esc, showError, toMs } from '../ui.js';
 import { summary } from './events.js';
 
+const JOBS_FOLLOWED = 20; // jobs of one action whose own events are added to its chain
 let request = 0;
 let onGoto = () => {};
 
@@ -59,8 +60,20 @@ export async function follow(what) {
     const bySeq = new Map();
     for (const answer of answers) for (const e of answer?.events || []) bySeq.set(e.seq, e);
     if (!bySeq.has(start.seq)) bySeq.set(start.seq, start);
+    // A job submitted in this action goes on in its worker's frames, whose events carry the worker connection's
+    // correlation id: the job's own events (its target) are part of the chain all the same.
+    const jobs = [...bySeq.values()].filter((e) => e.type === 'job_submitted' && e.payload?.job_id).slice(0, JOBS_FOLLOWED);
+    const linked = new Set();
+    const jobEvents = await Promise.all(jobs.map((e) => rest.api('GET', `/api/events?after_seq=${e.seq - 1}&target=${encodeURIComponent(`job_${e.payload.job_id}`)}&limit=1000`).catch(() => null)));
+    if (mine !== request) return;
+    for (const answer of jobEvents) {
+      for (const e of answer?.events || []) {
+        if (!bySeq.has(e.seq)) linked.add(e.seq);
+        bySeq.set(e.seq, bySeq.get(e.seq) ?? e);
+      }
+    }
     const events = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
-    render(events, { cid, trace, start, capped: answers.some((a) => a?.scan_capped), merged: answers.filter(Boolean).length > 1 });
+    render(events, { cid, trace, start, linked, capped: answers.some((a) => a?.scan_capped), merged: answers.filter(Boolean).length > 1 || linked.size > 0 });
   } catch (err) {
     if (mine !== request) return;
     $('chain-title').textContent = 'Cannot follow this action';
@@ -71,11 +84,11 @@ export async function follow(what) {
 
 const ms = (v) => (v < 1000 ? `${Math.round(v)} ms` : `${(v / 1000).toFixed(v < 10000 ? 2 : 1)} s`);
 
-function render(events, { cid, trace, start, capped, merged }) {
+function render(events, { cid, trace, start, linked, capped, merged }) {
   const t0 = toMs(events[0]?.timestamp) ?? 0;
   $('chain-title').innerHTML = cid ? `Action <code>${esc(cid)}</code>` : `Trace <code>${esc(trace)}</code>`;
   const total = events.length ? toMs(events.at(-1).timestamp) - t0 : 0;
-  $('chain-note').textContent = `${events.length} event${events.length === 1 ? '' : 's'} over ${ms(total)}${merged ? ' · by correlation id and by trace' : ''}${capped ? ' · the scan stopped at its cap: older events may be missing' : ''}`;
+  $('chain-note').textContent = `${events.length} event${events.length === 1 ? '' : 's'} over ${ms(total)}${merged ? ' · by correlation id, trace and job' : ''}${capped ? ' · the scan stopped at its cap: older events may be missing' : ''}`;
   let previous = null;
   $('chain-list').innerHTML = events.map((e, i) => {
     // The server gives elapsed_ms and since_previous_ms; a chain merged from two answers is timed here.
@@ -87,7 +100,7 @@ function render(events, { cid, trace, start, capped, merged }) {
     const status = p.new_status ?? p.status;
     return `<li data-seq="${e.seq}" data-type="${esc(e.type)}" class="${e.seq === start.seq ? 'start' : ''}">
       <span class="step" aria-hidden="true">${i + 1}</span>
-      <div class="what"><code class="etype">${esc(e.type)}</code> ${status ? badge(status) : ''} <span class="muted small">${esc(e.source)} · ${esc(e.target ?? '')} · #${e.seq}</span>
+      <div class="what"><code class="etype">${esc(e.type)}</code> ${status ? badge(status) : ''} <span class="muted small">${esc(e.source)} · ${esc(e.target ?? '')} · #${e.seq}${linked.has(e.seq) ? ' · <span title="another correlation id: linked by its job">via its job</span>' : ''}</span>
         <div class="small sum">${esc(summary(e))}</div></div>
       <div class="when small"><span class="since">${i === 0 ? 'start' : `+${ms(since)}`}</span><span class="muted"> at ${ms(elapsed)}</span></div>
       <button type="button" class="small-btn" data-goto-seq="${e.seq}">Hub at #${e.seq}</button>
