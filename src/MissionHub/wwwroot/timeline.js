@@ -215,6 +215,13 @@ function showError(err) {
   el.textContent = err ? (err.status === 404 ? 'This hub cannot show its past (no GET /api/state).' : `Could not load history: ${err.message}`) : '';
 }
 
+/** yyyy-mm-ddThh:mm:ss in local time, as a datetime-local input takes it. */
+function localInput(ms) {
+  const d = new Date(ms);
+  const two = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}T${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+}
+
 function update() {
   const live = counters.lastSeq;
   const historic = page.historic;
@@ -226,6 +233,7 @@ function update() {
   range.setAttribute('aria-valuetext', `seq ${seq}${historic ? '' : ' (live)'}`);
   if (document.activeElement !== $('tl-seq')) $('tl-seq').value = String(seq);
   const when = historic ? page.past.timestamp : Date.now();
+  if (historic && when && document.activeElement !== $('tl-time')) $('tl-time').value = localInput(when);
   $('tl-note').textContent = historic
     ? `Seq ${seq} of ${tl.first ?? '?'}–${live} · ${localTime(when)}${tl.playing ? ` · playing at ${tl.speed}×` : ''}`
     : `Live at seq ${live}. Drag the scrubber, type a seq or a time, or step back to see the hub as it was.`;

@@ -104,6 +104,46 @@ public sealed class ConsoleLiveTests(BrowserFixture browser) : IClassFixture<Bro
     }
 
     [Fact]
+    public async Task LiveCharts_AcrossAReconnect_CountEveryMissedEventInTheSecondItHappened()
+    {
+        var database = _folder.File("charts.db");
+        var port = BrowserFixture.FreePort();
+        var first = MissionHubFactory.WithSqlite(database, port: port);
+        var page = await OpenAsync(first, "#/overview");
+        await Expect(page.Locator("#lc-jobs .uplot")).ToBeVisibleAsync();
+
+        // The server goes away; the same hub (same event log) takes jobs while the page cannot hear it.
+        await first.DisposeAsync();
+        await Expect(page.Locator("#conn")).ToHaveAttributeAsync("data-state", "reconnecting");
+        await using (var meanwhile = MissionHubFactory.WithSqlite(database))
+        {
+            using var http = new HttpClient { BaseAddress = meanwhile.BaseAddress };
+            for (var i = 0; i < 5; i++)
+            {
+                using var submitted = await http.PostAsJsonAsync("/api/jobs", new { job_type = "offline-type" });
+                submitted.EnsureSuccessStatusCode();
+                await Task.Delay(300);
+            }
+        }
+        var second = MissionHubFactory.WithSqlite(database, port: port);
+        _disposables.Add(second);
+        using var secondHttp = new HttpClient { BaseAddress = second.BaseAddress }; // starts it
+        await Expect(page.Locator("#conn")).ToHaveAttributeAsync("data-state", "live", new() { Timeout = 15000 });
+        var expected = (await secondHttp.ReadEventsAsync("job_submitted"))
+            .GroupBy(e => ((long)Math.Floor(e.GetProperty("timestamp").GetDouble())).ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .ToDictionary(g => g.Key, g => g.Count());
+        Assert.Equal(5, expected.Values.Sum());
+        Dictionary<string, int> shown = [];
+        await Eventually.TrueAsync(async () =>
+        {
+            shown = await page.EvaluateAsync<Dictionary<string, int>>("() => window.missionHub.submittedBySecond()");
+            return shown.Values.Sum() == 5;
+        }, TimeSpan.FromSeconds(5), "the five missed submissions on the chart");
+        Assert.Equal(expected.OrderBy(kv => kv.Key), shown.OrderBy(kv => kv.Key));
+        Assert.Contains("offline-type", (await ChartsAsync(page)).GetProperty("series").GetProperty("depth").EnumerateArray().Select(s => s.GetString()));
+    }
+
+    [Fact]
     public async Task Keyboard_ReachesEveryView_AndNarrowScreensDoNotScrollSideways()
     {
         var server = Server();

@@ -90,6 +90,7 @@ export async function start() {
     battery: new MultiChart($('lc-battery'), { range: [0, 100] }), cpu: new MultiChart($('lc-cpu'), { range: [0, 100] }),
   };
   counters.liveCharts = () => ({ ...totals, series: Object.fromEntries(Object.entries(charts).map(([k, c]) => [k, [...c.names]])) });
+  counters.submittedBySecond = () => Object.fromEntries([...rates].filter(([, b]) => b.submitted).map(([second, b]) => [second, b.submitted]));
   await loadRobotHistory();
   draw();
   setInterval(draw, 1000);
