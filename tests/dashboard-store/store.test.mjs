@@ -79,3 +79,15 @@ test('a state from GET /api/state then the events after it equals the events fro
   for (const e of fixture.events) whole.apply(e);
   assert.deepEqual(projected(resumed), projected(whole));
 });
+
+test('a monitor snapshot gives the counts: live jobs by status, finished ones from its stats', () => {
+  const store = new Store();
+  const job = (id, status) => ({ id, job_type: 'render', status, priority: 0, worker_id: status === 'pending' ? null : 'w1', progress: 0, attempts: status === 'pending' ? 0 : 1, created_at: 1 });
+  store.loadSnapshot({
+    workers: { w1: { id: 'w1', status: 'busy', capabilities: { job_types: ['render'], max_concurrent_jobs: 2 }, connected_at: '2026-12-03T10:00:00.000Z', current_jobs: ['b', 'c'] } },
+    jobs: { pending: [job('a', 'pending')], active: [job('b', 'assigned'), job('c', 'running')], completed: [], failed: [] },
+    system_stats: { total_workers: 1, active_workers: 1, total_jobs: 11, pending_jobs: 1, active_jobs: 2, completed_jobs: 5, failed_jobs: 2 },
+  }, 'e1', 40);
+  assert.deepEqual(store.counts(), { pending: 1, assigned: 1, running: 1, completed: 5, failed: 2, cancelled: 1 });
+  assert.equal(store.seq, 40);
+});

@@ -246,5 +246,5 @@ function update() {
   const banner = $('history-banner');
   banner.hidden = !historic;
   if (historic) $('history-text').innerHTML = `<span aria-hidden="true">↺</span> Viewing history at <strong>seq ${esc(seq)}</strong> · ${esc(new Date(when).toLocaleString())}${tl.playing ? ` · playing ${esc(tl.speed)}×` : ''} — controls that would change the hub are off.`;
-  for (const el of document.querySelectorAll('form.needs-operator input, form.needs-operator textarea, form.needs-operator button')) el.disabled = historic;
+  for (const el of document.querySelectorAll('form.needs-operator input, form.needs-operator textarea, form.needs-operator button, button[data-bulk]')) el.disabled = historic;
 }
