@@ -7,7 +7,7 @@ import { $, ALL_PARTS, counters, keep, mark, page, setRenderer } from './page.js
 import { startRouter, wireKeyboard } from './router.js';
 import { onState, updateReconnectBanner } from './connection.js';
 import { applyIdentity, showSignIn, whoAmI } from './identity.js';
-import { ago, until } from './ui.js';
+import { ago, clock, until } from './ui.js';
 import * as overview from './views/overview.js';
 import * as missions from './views/missions.js';
 import * as jobs from './views/jobs.js';
@@ -20,6 +20,8 @@ import * as chain from './views/chain.js';
 import * as liveCharts from './views/livecharts.js';
 
 window.missionHub = counters;
+// While replaying history, "x s ago" is counted from the moment shown.
+clock.now = () => (page.historic && page.past.timestamp ? page.past.timestamp : Date.now());
 try {
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {

@@ -4,9 +4,12 @@ export { toMs } from './store.js';
 export function esc(value) {
   return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 }
+/** What "now" is for "x s ago": the live clock, or the moment shown while replaying history (app.js sets it). */
+export const clock = { now: () => Date.now() };
+
 export function ago(ms) {
   if (ms == null) return '—';
-  const s = Math.round((Date.now() - ms) / 1000);
+  const s = Math.round((clock.now() - ms) / 1000);
   if (s < 2) return 'just now';
   if (s < 60) return `${s} s ago`;
   if (s < 3600) return `${Math.floor(s / 60)} min ago`;
