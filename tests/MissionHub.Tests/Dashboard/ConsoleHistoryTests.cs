@@ -153,6 +153,15 @@ public sealed class ConsoleHistoryTests(BrowserFixture browser) : IClassFixture<
         await page.ClickAsync("#tl-back");
         await Expect(page.Locator("body")).ToHaveAttributeAsync("data-history-seq", chosen[3].ToString(System.Globalization.CultureInfo.InvariantCulture));
 
+        // By time: the second of the failure shows the hub after the last event of that second, as GET /api/state?at_time says.
+        var failedAt = Math.Floor(events.First(e => e.GetProperty("seq").GetInt64() == chosen[2]).GetProperty("timestamp").GetDouble());
+        var local = await page.EvaluateAsync<string>("s => { const d = new Date(s * 1000); const two = (n) => String(n).padStart(2, '0'); "
+            + "return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}T${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`; }", failedAt);
+        var atTime = (await http.GetJsonAsync($"/api/state?at_time={failedAt.ToString(System.Globalization.CultureInfo.InvariantCulture)}")).GetProperty("seq").GetInt64();
+        await page.FillAsync("#tl-time", local);
+        await page.ClickAsync("#tl-time-form button[type='submit']");
+        await Expect(page.Locator("body")).ToHaveAttributeAsync("data-history-seq", atTime.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
         // Playing at 100× runs on to the live end, and the page is live again, with the live job shown.
         await page.SelectOptionAsync("#tl-speed", "100");
         await page.ClickAsync("#tl-play");

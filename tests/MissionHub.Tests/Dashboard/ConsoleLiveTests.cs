@@ -140,7 +140,9 @@ public sealed class ConsoleLiveTests(BrowserFixture browser) : IClassFixture<Bro
             return shown.Values.Sum() == 5;
         }, TimeSpan.FromSeconds(5), "the five missed submissions on the chart");
         Assert.Equal(expected.OrderBy(kv => kv.Key), shown.OrderBy(kv => kv.Key));
-        Assert.Contains("offline-type", (await ChartsAsync(page)).GetProperty("series").GetProperty("depth").EnumerateArray().Select(s => s.GetString()));
+        // The next redraw (once a second) charts the queue those jobs wait in.
+        await Eventually.TrueAsync(async () => (await ChartsAsync(page)).GetProperty("series").GetProperty("depth").EnumerateArray().Any(s => s.GetString() == "offline-type"),
+            TimeSpan.FromSeconds(5), "the offline-type queue on the depth chart");
     }
 
     [Fact]
