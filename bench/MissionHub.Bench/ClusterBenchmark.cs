@@ -59,7 +59,7 @@ internal static class ClusterBenchmark
             $"cluster: {settings.Jobs:N0} jobs, {settings.Workers} workers x {settings.Slots} slots, {settings.Submitters} submitters, " +
             $"{(settings.Batch > 1 ? $"batches of {settings.Batch}" : "single submits")}, {settings.Backend}, " +
             $"MissionHub on {string.Join('/', processCounts)} processes, latency at {settings.Rate}/s for {settings.Seconds} s, {rounds} rounds, " +
-            $"{Environment.ProcessorCount} cores, load average {LoadAverage()}; {redisVersion}"));
+            $"{Environment.ProcessorCount} cores, load average {RoundStats.LoadAverage()}; {redisVersion}"));
         Console.Error.WriteLine(peer is null ? $"  BullMQ: {whyNot}" : $"  BullMQ peer: node {nodeVersion}, {peer.Folder}, {bullMode} adds");
 
         var rows = new List<string>();
@@ -99,7 +99,7 @@ internal static class ClusterBenchmark
             var ratios = bull is null
                 ? "no BullMQ figure"
                 : string.Join(", ", hub.Select(h => string.Create(CultureInfo.InvariantCulture, $"x{h.Processes} {h.Result.JobsPerSecond / bull.JobsPerSecond:0.00}")));
-            Console.Error.WriteLine($"round {round}  ratio MissionHub/BullMQ jobs/s: {ratios} (target ≥ 1.5); load average {LoadAverage()}");
+            Console.Error.WriteLine($"round {round}  ratio MissionHub/BullMQ jobs/s: {ratios} (target ≥ 1.5); load average {RoundStats.LoadAverage()}");
             foreach (var (processes, result) in hub)
             {
                 rows.Add(string.Create(CultureInfo.InvariantCulture,
@@ -121,19 +121,6 @@ internal static class ClusterBenchmark
             Console.WriteLine($"BullMQ not measured: {whyNot}");
         }
         return failures == 0 ? 0 : 1;
-    }
-
-    /// <summary>The 1/5/15-minute load average (Linux), so a run on a busy machine says so.</summary>
-    private static string LoadAverage()
-    {
-        try
-        {
-            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
-        }
-        catch (IOException)
-        {
-            return "unknown";
-        }
     }
 
     private sealed record RunSettings(

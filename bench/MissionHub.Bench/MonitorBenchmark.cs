@@ -22,83 +22,261 @@ namespace MissionHub.Bench;
 
 /// <summary>
 /// <c>monitor</c>: publish → monitor delivery latency at fixed event rates with 1, 10 and 50 monitors on real
-/// WebSockets (issue 6), and the bytes a monitor receives for a low-churn 100-job workload compared with the
-/// spec's baseline of a full-state snapshot every 2 s. The server runs in this process (Kestrel on loopback)
-/// so events can be published at an exact rate and each carries its publish time.
+/// WebSockets, deliveries per second at saturation, and the bytes on the wire a monitor receives for a 100-job workload
+/// compared with a full-state snapshot every 2 s. Latency and saturation run round by round against a bare Kestrel
+/// fan-out in this process (<see cref="RawFanOutServer"/>) with the same clients, so each round prints MissionHub's
+/// share of what the machine can do at that moment. Every monitor checks delivery is exact (<see cref="BenchMonitor"/>);
+/// a violation fails the run.
 /// </summary>
 internal static class MonitorBenchmark
 {
-    public const string Usage = "[--rates 1000,5000] [--monitors 1,10,50] [--seconds 5] [--traffic-seconds 60] [--progress-every-ms 100,300]";
+    public const string Usage =
+        "[--rates 1000,5000] [--monitors 1,10,50] [--seconds 5] [--rounds 3] [--saturation-events 10000] [--saturation-monitors 50] " +
+        "[--traffic-seconds 30] [--progress-every-ms 100,300] [--batch-max-events 100] [--batch-max-delay-ms 250] [--sections latency,saturation,traffic]";
+
+    private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(60);
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var options = BenchArgs.Parse(args, new() { ["rates"] = "1000,5000", ["monitors"] = "1,10,50", ["seconds"] = "5", ["traffic-seconds"] = "60", ["backend"] = "sqlite", ["progress-every-ms"] = "100,300" });
+        var options = BenchArgs.Parse(args, new()
+        {
+            ["rates"] = "1000,5000", ["monitors"] = "1,10,50", ["seconds"] = "5", ["rounds"] = "3", ["traffic-seconds"] = "30",
+            ["backend"] = "sqlite", ["progress-every-ms"] = "100,300", ["saturation-events"] = "10000", ["saturation-monitors"] = "50",
+            ["batch-max-events"] = "100", ["batch-max-delay-ms"] = "250", ["sections"] = "latency,saturation,traffic",
+        });
         var rates = options.IntList("rates");
         var monitorCounts = options.IntList("monitors");
         var seconds = options.Int("seconds");
-        Console.Error.WriteLine($"monitor: rates {string.Join(",", rates)}/s, monitors {string.Join(",", monitorCounts)}, {seconds} s each, {Environment.ProcessorCount} cores");
+        var rounds = options.Int("rounds");
+        var sections = options.Text("sections").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        Console.Error.WriteLine($"monitor: rates {string.Join(",", rates)}/s, monitors {string.Join(",", monitorCounts)}, {seconds} s each, {rounds} rounds, {Environment.ProcessorCount} cores, load {RoundStats.LoadAverage()}");
 
         await using var hub = await InProcessHub.StartAsync();
-        var rows = new List<string>();
-        foreach (var rate in rates)
+        await using var raw = await RawFanOutServer.StartAsync();
+        var failures = new List<string>();
+        var hubTarget = new FanOutTarget("MissionHub", hub.WebSocketUri, payload => _ = hub.Publisher.PublishAsync("mission.bench", "missions_service", null, payload).AsTask(),
+            payload => hub.Publisher.PublishAsync("mission.bench", "missions_service", null, payload).AsTask());
+        var rawTarget = new FanOutTarget("raw", raw.WebSocketUri, raw.Publish, payload =>
         {
-            foreach (var count in monitorCounts)
+            raw.Publish(payload);
+            return Task.CompletedTask;
+        });
+
+        // One short untimed pass through both servers: the first round must not pay for JIT and connection set-up.
+        var warmupFailures = new List<string>();
+        await MeasureLatencyAsync(rawTarget, 1000, 2, 1, warmupFailures);
+        await MeasureLatencyAsync(hubTarget, 1000, 2, 1, warmupFailures);
+        await MeasureSaturationAsync(rawTarget, 1000, 2, warmupFailures);
+        await MeasureSaturationAsync(hubTarget, 1000, 2, warmupFailures);
+        failures.AddRange(warmupFailures.Select(f => "warm-up: " + f));
+
+        if (sections.Contains("latency"))
+        {
+            var rows = new List<string>();
+            var summary = new List<string>();
+            foreach (var rate in rates)
             {
-                var latency = new LongHistogram(60 * Stopwatch.Frequency, 3); // Stopwatch ticks
-                var monitors = new List<BenchMonitor>();
-                for (var i = 0; i < count; i++)
+                foreach (var count in monitorCounts)
                 {
-                    monitors.Add(await BenchMonitor.ConnectAsync(hub.WebSocketUri, ["missions"], latency));
-                }
-                var total = rate * seconds;
-                var clock = Stopwatch.StartNew();
-                for (var i = 0; i < total; i++)
-                {
-                    var due = TimeSpan.FromSeconds((double)i / rate);
-                    if (due - clock.Elapsed > TimeSpan.FromMilliseconds(1))
+                    var ratios = new List<double>();
+                    var hubP99 = new List<double>();
+                    var rawP99 = new List<double>();
+                    for (var round = 1; round <= rounds; round++)
                     {
-                        await Task.Delay(due - clock.Elapsed);
+                        // Raw first, then MissionHub: both on the machine as it is in this minute.
+                        var r = await MeasureLatencyAsync(rawTarget, rate, count, seconds, failures);
+                        var h = await MeasureLatencyAsync(hubTarget, rate, count, seconds, failures);
+                        var ratio = h.P99Ms / r.P99Ms;
+                        ratios.Add(ratio);
+                        hubP99.Add(h.P99Ms);
+                        rawP99.Add(r.P99Ms);
+                        var row = Invariant($"| {rate:N0} | {count} | {round} | {h.Delivered:N0} / {h.Expected:N0} | {h.P50Ms:0.00} | {h.P99Ms:0.00} | {h.MaxMs:0.00} | {r.Delivered:N0} / {r.Expected:N0} | {r.P50Ms:0.00} | {r.P99Ms:0.00} | {r.MaxMs:0.00} | {ratio:0.00} | {h.MissedNotices} / {h.Recovered:N0} | {RoundStats.LoadAverage()} |");
+                        Console.Error.WriteLine("  " + row);
+                        rows.Add(row);
                     }
-                    // Not awaited one by one: the publisher runs at the offered rate, as real features would.
-                    _ = hub.Publisher.PublishAsync("mission.bench", "missions_service", null,
-                        JsonSerializer.SerializeToElement(new Dictionary<string, long> { ["t"] = Stopwatch.GetTimestamp(), ["n"] = i })).AsTask();
-                }
-                var expected = (long)total * count;
-                var deadline = Stopwatch.StartNew();
-                while (monitors.Sum(m => m.Received) < expected && deadline.Elapsed < TimeSpan.FromSeconds(60))
-                {
-                    await Task.Delay(50);
-                }
-                var delivered = monitors.Sum(m => m.Received);
-                string Ms(double value) => (value * 1000.0 / Stopwatch.Frequency).ToString("0.00", CultureInfo.InvariantCulture);
-                var row = $"| {rate:N0} | {count} | {delivered:N0} / {expected:N0} | {Ms(latency.GetValueAtPercentile(50))} | {Ms(latency.GetValueAtPercentile(99))} | {Ms(latency.GetMaxValue())} |";
-                Console.Error.WriteLine("  " + row);
-                rows.Add(row);
-                foreach (var monitor in monitors)
-                {
-                    await monitor.DisposeAsync();
+                    var median = RoundStats.Median(ratios);
+                    summary.Add(Invariant($"| {rate:N0} | {count} | {RoundStats.Median(hubP99):0.00} | {RoundStats.Median(rawP99):0.00} | {median:0.00} | {string.Join(", ", ratios.Select(x => x.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)))} |{(rate == 5000 && count == 50 ? $" ≤ 1.7: {(median <= 1.7 ? "met" : "missed")}" : "")} |"));
                 }
             }
+            Console.WriteLine("Latency, publish → monitor, per round (raw = bare Kestrel fan-out, same clients, same frame size):");
+            Console.WriteLine();
+            Console.WriteLine("| events/s | monitors | round | hub delivered | hub p50 ms | hub p99 ms | hub max ms | raw delivered | raw p50 ms | raw p99 ms | raw max ms | hub p99 / raw p99 | hub misses / recovered | load |");
+            Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+            rows.ForEach(Console.WriteLine);
+            Console.WriteLine();
+            Console.WriteLine("| events/s | monitors | hub p99 ms (median) | raw p99 ms (median) | p99 ratio (median of rounds) | every round | target |");
+            Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | --- | --- |");
+            summary.ForEach(Console.WriteLine);
+            Console.WriteLine();
         }
 
-        Console.WriteLine("| events/s | monitors | delivered | p50 ms | p99 ms | max ms |");
-        Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | ---: |");
-        rows.ForEach(Console.WriteLine);
-        Console.WriteLine();
-        Console.WriteLine("| workload | duration | bytes to the monitor (events) | full snapshot every 2 s (baseline) | saving |");
-        Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");
-        foreach (var every in options.IntList("progress-every-ms"))
+        if (sections.Contains("saturation"))
         {
-            await MeasureTrafficAsync(hub, TimeSpan.FromSeconds(options.Int("traffic-seconds")), TimeSpan.FromMilliseconds(every));
+            var events = options.Int("saturation-events");
+            var count = options.Int("saturation-monitors");
+            var ratios = new List<double>();
+            Console.WriteLine($"Saturation: {events:N0} events published as fast as the publisher goes, {count} monitors; deliveries/s until every monitor has every event:");
+            Console.WriteLine();
+            Console.WriteLine("| round | hub deliveries/s | raw deliveries/s | hub / raw | hub misses / recovered | load |");
+            Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | --- |");
+            for (var round = 1; round <= rounds; round++)
+            {
+                var r = await MeasureSaturationAsync(rawTarget, events, count, failures);
+                var h = await MeasureSaturationAsync(hubTarget, events, count, failures);
+                ratios.Add(h.DeliveriesPerSecond / r.DeliveriesPerSecond);
+                var row = Invariant($"| {round} | {h.DeliveriesPerSecond:N0} | {r.DeliveriesPerSecond:N0} | {ratios[^1]:0.00} | {h.MissedNotices} / {h.Recovered:N0} | {RoundStats.LoadAverage()} |");
+                Console.Error.WriteLine("  saturation " + row);
+                Console.WriteLine(row);
+            }
+            var median = RoundStats.Median(ratios);
+            Console.WriteLine();
+            Console.WriteLine(Invariant($"Saturation hub / raw, median of rounds: {median:0.00} (target ≥ 0.40: {(median >= 0.4 ? "met" : "missed")})"));
+            Console.WriteLine();
         }
+
+        if (sections.Contains("traffic"))
+        {
+            var batching = new { max_events = options.Int("batch-max-events"), max_delay_ms = options.Int("batch-max-delay-ms") };
+            MonitorMode[] modes =
+            [
+                MonitorMode.Plain,
+                new("deflate", true, null),
+                new($"batching {batching.max_events}/{batching.max_delay_ms} ms", false, batching),
+                new($"batching {batching.max_events}/{batching.max_delay_ms} ms + deflate", true, batching),
+            ];
+            Console.WriteLine("Traffic: bytes on the wire to each monitor (counted under the WebSocket), all modes on the same workload at once; baseline: the plain monitor's snapshot on the wire every 2 s:");
+            Console.WriteLine();
+            Console.WriteLine("| workload | duration | mode | wire bytes to the monitor | snapshot on the wire | baseline (snapshot every 2 s) | saving | events | load |");
+            Console.WriteLine("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |");
+            foreach (var every in options.IntList("progress-every-ms"))
+            {
+                await MeasureTrafficAsync(hub, TimeSpan.FromSeconds(options.Int("traffic-seconds")), TimeSpan.FromMilliseconds(every), modes, failures);
+            }
+            Console.WriteLine();
+        }
+
+        if (failures.Count > 0)
+        {
+            Console.WriteLine("DELIVERY NOT EXACT:");
+            failures.ForEach(f => Console.WriteLine("  " + f));
+            Console.Error.WriteLine($"monitor: {failures.Count} exactness violation(s); the run FAILED");
+            return 1;
+        }
+        Console.WriteLine("Delivery exact in every run: each monitor saw every event once, in seq order (misses, if any, reported by the hub and recovered by resync).");
         return 0;
+    }
+
+    private static string Invariant(FormattableString text) => FormattableString.Invariant(text);
+
+    /// <summary>Where the monitors connect and how an event is published: fire-and-forget at a rate, or awaited.</summary>
+    private sealed record FanOutTarget(string Name, Uri Uri, Action<JsonElement> Publish, Func<JsonElement, Task> PublishAwaited);
+
+    private sealed record LatencyResult(long Delivered, long Expected, double P50Ms, double P99Ms, double MaxMs, long MissedNotices, long Recovered);
+
+    private static JsonElement Payload(int n) =>
+        JsonSerializer.SerializeToElement(new Dictionary<string, long> { ["t"] = Stopwatch.GetTimestamp(), ["n"] = n });
+
+    private static async Task<LatencyResult> MeasureLatencyAsync(FanOutTarget target, int rate, int count, int seconds, List<string> failures)
+    {
+        var latency = new LongHistogram(60 * Stopwatch.Frequency, 3); // Stopwatch ticks
+        var total = rate * seconds;
+        var monitors = new List<BenchMonitor>();
+        for (var i = 0; i < count; i++)
+        {
+            monitors.Add(await BenchMonitor.ConnectAsync(target.Uri, ["missions"], MonitorMode.Plain, latency, total, monitorId: $"bench-{i}"));
+        }
+        await Task.Delay(200); // let every subscribe land before the clock starts
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < total; i++)
+        {
+            var due = TimeSpan.FromSeconds((double)i / rate);
+            if (due - clock.Elapsed > TimeSpan.FromMilliseconds(1))
+            {
+                await Task.Delay(due - clock.Elapsed);
+            }
+            // Not awaited one by one: the publisher runs at the offered rate, as real features would.
+            target.Publish(Payload(i));
+        }
+        var expected = (long)total * count;
+        await WaitForDeliveriesAsync(monitors, expected);
+        Check($"{target.Name} latency {rate}/s x{count}", monitors, total, failures);
+        static double Ms(double ticks) => ticks * 1000.0 / Stopwatch.Frequency;
+        var result = new LatencyResult(monitors.Sum(m => m.Received), expected, Ms(latency.GetValueAtPercentile(50)), Ms(latency.GetValueAtPercentile(99)),
+            Ms(latency.GetMaxValue()), monitors.Sum(m => m.MissedNotices), monitors.Sum(m => m.Recovered));
+        foreach (var monitor in monitors)
+        {
+            await monitor.DisposeAsync();
+        }
+        return result;
+    }
+
+    private sealed record SaturationResult(double DeliveriesPerSecond, long MissedNotices, long Recovered);
+
+    private static async Task<SaturationResult> MeasureSaturationAsync(FanOutTarget target, int events, int count, List<string> failures)
+    {
+        var monitors = new List<BenchMonitor>();
+        for (var i = 0; i < count; i++)
+        {
+            monitors.Add(await BenchMonitor.ConnectAsync(target.Uri, ["missions"], MonitorMode.Plain, null, events, monitorId: $"sat-{i}"));
+        }
+        await Task.Delay(200);
+        var clock = Stopwatch.StartNew();
+        var inFlight = new List<Task>(256);
+        for (var i = 0; i < events; i++)
+        {
+            // A bounded number of publishes in flight: as fast as the publishing side goes, without an unbounded backlog.
+            inFlight.Add(target.PublishAwaited(Payload(i)));
+            if (inFlight.Count == 256)
+            {
+                await Task.WhenAll(inFlight);
+                inFlight.Clear();
+                await Task.Yield();
+            }
+        }
+        await Task.WhenAll(inFlight);
+        var expected = (long)events * count;
+        await WaitForDeliveriesAsync(monitors, expected);
+        var elapsed = clock.Elapsed;
+        Check($"{target.Name} saturation x{count}", monitors, events, failures);
+        var result = new SaturationResult(monitors.Sum(m => m.Received) / elapsed.TotalSeconds, monitors.Sum(m => m.MissedNotices), monitors.Sum(m => m.Recovered));
+        foreach (var monitor in monitors)
+        {
+            await monitor.DisposeAsync();
+        }
+        return result;
+    }
+
+    private static async Task WaitForDeliveriesAsync(List<BenchMonitor> monitors, long expected)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (monitors.Sum(m => m.Received) < expected && deadline.Elapsed < DeliveryTimeout && monitors.All(m => m.Violations.Count == 0))
+        {
+            await Task.Delay(5);
+        }
+    }
+
+    /// <summary>Every monitor must have every one of <paramref name="events"/> exactly once, in seq order.</summary>
+    private static void Check(string run, List<BenchMonitor> monitors, int events, List<string> failures)
+    {
+        for (var i = 0; i < monitors.Count; i++)
+        {
+            var monitor = monitors[i];
+            foreach (var violation in monitor.Violations)
+            {
+                failures.Add($"{run}, monitor {i}: {violation}");
+            }
+            if (monitor.Unseen() is > 0 and var unseen)
+            {
+                failures.Add($"{run}, monitor {i}: {unseen} of {events} events never arrived within {DeliveryTimeout.TotalSeconds:0} s (missed notices {monitor.MissedNotices})");
+            }
+        }
     }
 
     /// <summary>
     /// 100 jobs held by 10 workers; one progress report every <paramref name="progressEvery"/> (round-robin over the jobs)
-    /// and one job finishing (and a new one arriving) every 50 reports.
+    /// and one job finishing (and a new one arriving) every 50 reports. One monitor per mode watches it at once.
     /// </summary>
-    private static async Task MeasureTrafficAsync(InProcessHub hub, TimeSpan duration, TimeSpan progressEvery)
+    private static async Task MeasureTrafficAsync(InProcessHub hub, TimeSpan duration, TimeSpan progressEvery, MonitorMode[] modes, List<string> failures)
     {
         var run = Guid.NewGuid().ToString("N")[..6];
         var broker = hub.Services.GetRequiredService<JobHub>();
@@ -129,9 +307,13 @@ internal static class MonitorBenchmark
             }
         }
 
-        await using var monitor = await BenchMonitor.ConnectAsync(hub.WebSocketUri, ["workers", "jobs", "system_stats"], null);
-        var snapshotBytes = monitor.SnapshotBytes;
-        monitor.ResetBytes();
+        var monitors = new List<BenchMonitor>();
+        foreach (var mode in modes)
+        {
+            monitors.Add(await BenchMonitor.ConnectAsync(hub.WebSocketUri, ["workers", "jobs", "system_stats"], mode, keepSeqs: true, monitorId: "traffic-" + mode.Name.Replace(' ', '-')));
+        }
+        await Task.Delay(200);
+        monitors.ForEach(m => m.ResetBytes());
         var clock = Stopwatch.StartNew();
         var tick = 0;
         var next = 0;
@@ -139,7 +321,6 @@ internal static class MonitorBenchmark
         {
             await Task.Delay(progressEvery);
             tick++;
-            // 100 jobs x one progress report per 10 s = 1 progress per 100 ms.
             var (socket, jobId) = assigned[tick % assigned.Count];
             await SendAsync(socket, $"{{\"type\":\"job_progress\",\"job_id\":\"{jobId}\",\"progress\":{(tick % 10) / 10.0:0.0}}}");
             if (tick % 50 == 0)
@@ -151,11 +332,38 @@ internal static class MonitorBenchmark
                 assigned[index] = (done.Socket, submitted.Job.Id); // the freed slot takes it
             }
         }
-        var eventBytes = monitor.Bytes;
-        var baseline = snapshotBytes * (duration.TotalSeconds / 2);
+        // Let the batching monitors' last batch (max delay) and the last events arrive, then compare what each saw.
+        var settle = Stopwatch.StartNew();
+        while (settle.Elapsed < TimeSpan.FromSeconds(10)
+            && (settle.Elapsed < TimeSpan.FromSeconds(1) || monitors.Select(m => m.Received).Distinct().Count() > 1))
+        {
+            await Task.Delay(100);
+        }
         var perSecond = 1000.0 / progressEvery.TotalMilliseconds;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"| 100 active jobs, 10 workers, {perSecond:0.#} progress/s, 1 completion + 1 submission per {50 / perSecond:0} s | {duration.TotalSeconds:0} s | {eventBytes:N0} | {baseline:N0} ({snapshotBytes:N0} B x {duration.TotalSeconds / 2:0}) | {100 * (1 - eventBytes / baseline):0.0} % |"));
+        var workload = Invariant($"100 active jobs, 10 workers, {perSecond:0.#} progress/s, 1 completion + 1 submission per {50 / perSecond:0} s");
+        var baselineSnapshot = monitors[0].SnapshotWireBytes;
+        var baseline = baselineSnapshot * (duration.TotalSeconds / 2);
+        var reference = monitors[0].Seqs;
+        for (var i = 0; i < monitors.Count; i++)
+        {
+            var monitor = monitors[i];
+            var bytes = monitor.WireBytes;
+            Console.WriteLine(Invariant(
+                $"| {workload} | {duration.TotalSeconds:0} s | {modes[i].Name} | {bytes:N0} | {monitor.SnapshotWireBytes:N0} | {baseline:N0} ({baselineSnapshot:N0} B x {duration.TotalSeconds / 2:0}) | {100 * (1 - bytes / baseline):0.0} % | {monitor.Received:N0} | {RoundStats.LoadAverage()} |"));
+            foreach (var violation in monitor.Violations)
+            {
+                failures.Add($"traffic {modes[i].Name}: {violation}");
+            }
+            // Same subscription, same hub: every mode must have seen exactly the same events.
+            if (!monitor.Seqs.SequenceEqual(reference))
+            {
+                failures.Add($"traffic {modes[i].Name}: saw {monitor.Seqs.Count} events, {modes[0].Name} saw {reference.Count}; the seq lists differ");
+            }
+        }
+        foreach (var monitor in monitors)
+        {
+            await monitor.DisposeAsync();
+        }
         // Leave nothing behind for the next run's snapshot.
         foreach (var (_, jobId) in assigned)
         {
@@ -170,100 +378,6 @@ internal static class MonitorBenchmark
 
     private static Task SendAsync(ClientWebSocket socket, string text) =>
         socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, CancellationToken.None);
-
-    /// <summary>A raw monitor: snapshot, subscribe, then count bytes and (when given a histogram) measure latency from each event's publish time.</summary>
-    private sealed class BenchMonitor : IAsyncDisposable
-    {
-        private readonly ClientWebSocket _socket;
-        private readonly LongHistogram? _latency;
-        private readonly Task _loop;
-        private long _received;
-        private long _bytes;
-
-        private BenchMonitor(ClientWebSocket socket, LongHistogram? latency, long snapshotBytes)
-        {
-            _socket = socket;
-            _latency = latency;
-            SnapshotBytes = snapshotBytes;
-            _loop = Task.Run(RunAsync);
-        }
-
-        public long Received => Interlocked.Read(ref _received);
-
-        public long Bytes => Interlocked.Read(ref _bytes);
-
-        public long SnapshotBytes { get; }
-
-        public void ResetBytes() => Interlocked.Exchange(ref _bytes, 0);
-
-        public static async Task<BenchMonitor> ConnectAsync(Uri uri, string[] topics, LongHistogram? latency)
-        {
-            var socket = new ClientWebSocket();
-            await socket.ConnectAsync(uri, CancellationToken.None);
-            await SendAsync(socket, "{\"type\":\"monitor_connect\",\"monitor_id\":\"bench\",\"request_full_state\":true}");
-            var buffer = new byte[4 * 1024 * 1024];
-            var count = 0;
-            WebSocketReceiveResult result;
-            do
-            {
-                result = await socket.ReceiveAsync(new ArraySegment<byte>(buffer, count, buffer.Length - count), CancellationToken.None);
-                count += result.Count;
-            }
-            while (!result.EndOfMessage);
-            await SendAsync(socket, JsonSerializer.Serialize(new { type = "subscribe", topics }));
-            return new BenchMonitor(socket, latency, count);
-        }
-
-        private async Task RunAsync()
-        {
-            var buffer = new byte[1024 * 1024];
-            try
-            {
-                while (true)
-                {
-                    var count = 0;
-                    ValueWebSocketReceiveResult result;
-                    do
-                    {
-                        result = await _socket.ReceiveAsync(buffer.AsMemory(count), CancellationToken.None);
-                        count += result.Count;
-                    }
-                    while (!result.EndOfMessage);
-                    if (result.MessageType == WebSocketMessageType.Close)
-                    {
-                        return;
-                    }
-                    var arrived = Stopwatch.GetTimestamp();
-                    Interlocked.Add(ref _bytes, count);
-                    if (_latency is null)
-                    {
-                        continue;
-                    }
-                    using var frame = JsonDocument.Parse(buffer.AsMemory(0, count));
-                    if (frame.RootElement.GetProperty("type").GetString() != "mission.bench")
-                    {
-                        continue;
-                    }
-                    var published = frame.RootElement.GetProperty("payload").GetProperty("t").GetInt64();
-                    lock (_latency)
-                    {
-                        _latency.RecordValue(Math.Max(0, arrived - published));
-                    }
-                    Interlocked.Increment(ref _received);
-                }
-            }
-            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
-            {
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            _socket.Abort();
-            await _loop;
-            _socket.Dispose();
-        }
-    }
 
     /// <summary>The server composed as Program.cs does, on Kestrel at a free loopback port.</summary>
     private sealed class InProcessHub : IAsyncDisposable

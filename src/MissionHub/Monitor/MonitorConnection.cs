@@ -130,7 +130,7 @@ internal sealed partial class MonitorConnection(
         }
         else
         {
-            Send(new SubscribedMessage("monitor_connected", _subscription?.Topics ?? [], seq, _subscription?.Batching ?? false),
+            Send(new SubscribedMessage("monitor_connected", _subscription?.Topics ?? [], seq, _subscription?.Batching is not null),
                 MonitorJsonContext.Default.SubscribedMessage);
         }
         LogConnected(logger, _monitorId ?? "?", epoch, seq);
@@ -155,7 +155,7 @@ internal sealed partial class MonitorConnection(
         }
         var from = await StopDeliveryAsync();
         Use(subscription);
-        Send(new SubscribedMessage("subscribed", subscription.Topics, from, subscription.Batching), MonitorJsonContext.Default.SubscribedMessage);
+        Send(new SubscribedMessage("subscribed", subscription.Topics, from, subscription.Batching is not null), MonitorJsonContext.Default.SubscribedMessage);
         StartDelivery(from, _epoch, resync: false);
     }
 
@@ -222,7 +222,9 @@ internal sealed partial class MonitorConnection(
     private void Use(MonitorSubscription subscription)
     {
         _subscription = subscription;
-        _shell.EventBatcher = subscription.Batching ? MonitorFrames.Batch : null;
+        _shell.EventBatching = subscription.Batching is { } batching
+            ? new EventBatching(MonitorFrames.Batch, batching.MaxEvents, batching.MaxDelay)
+            : null;
     }
 
     private void StartDelivery(long from, string epoch, bool resync)

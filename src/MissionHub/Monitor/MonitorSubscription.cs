@@ -31,7 +31,7 @@ internal sealed class MonitorSubscription
 
     private MonitorSubscription(
         IReadOnlyList<string> topics, EventFilter filter, HashSet<string>? jobTypes, HashSet<string>? workerIds,
-        (double Min, double Max)? priorityRange, bool batching)
+        (double Min, double Max)? priorityRange, MonitorBatching? batching)
     {
         Topics = topics;
         Filter = filter;
@@ -52,7 +52,8 @@ internal sealed class MonitorSubscription
 
     public (double Min, double Max)? PriorityRange { get; }
 
-    public bool Batching { get; }
+    /// <summary>How events are grouped into <c>event_batch</c> frames; null: one frame per event (spec 003's frames).</summary>
+    public MonitorBatching? Batching { get; }
 
     public bool WantsHeartbeat => Topics.Contains(HeartbeatTopic);
 
@@ -143,14 +144,14 @@ internal sealed class MonitorSubscription
                 }
             }
         }
-        var batching = previous?.Batching ?? false;
+        var batching = previous?.Batching;
         if (message.TryGetProperty("batching", out var batchingElement))
         {
-            if (batchingElement.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+            (batching, var batchingError) = MonitorBatching.Parse(batchingElement);
+            if (batchingError is not null)
             {
-                return (null, "invalid_field", "batching must be true or false");
+                return (null, "invalid_field", batchingError);
             }
-            batching = batchingElement.GetBoolean();
         }
         var patterns = topics.SelectMany(t => TopicPatterns[t].Split(',', StringSplitOptions.RemoveEmptyEntries)).ToList();
         // Only a heartbeat (or nothing): a filter that matches no type at all.
@@ -208,4 +209,52 @@ internal sealed class MonitorSubscription
 
     private static string? StringProperty(JsonElement payload, string name) =>
         payload.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+}
+
+/// <summary>
+/// A monitor's <c>batching</c>: <c>true</c> sends what is queued as one <c>event_batch</c> (up to 1000 events, no wait);
+/// <c>{"max_events": N, "max_delay_ms": M}</c> sends batches of up to N events, waiting up to M ms after the first for
+/// more: fewer, larger frames (and better compression) for a little latency.
+/// </summary>
+internal sealed record MonitorBatching(int MaxEvents, TimeSpan MaxDelay)
+{
+    public const int MaxEventsLimit = 1000;
+
+    public const int MaxDelayMsLimit = 1000;
+
+    public static readonly MonitorBatching WhatIsQueued = new(MaxEventsLimit, TimeSpan.Zero);
+
+    private const string Expected =
+        "batching must be true, false or {\"max_events\": 1 to 1000, \"max_delay_ms\": 0 to 1000}";
+
+    public static (MonitorBatching? Batching, string? Error) Parse(JsonElement value)
+    {
+        switch (value.ValueKind)
+        {
+            case JsonValueKind.True:
+                return (WhatIsQueued, null);
+            case JsonValueKind.False or JsonValueKind.Null:
+                return (null, null);
+            case JsonValueKind.Object:
+                var maxEvents = MaxEventsLimit;
+                var maxDelayMs = 0;
+                foreach (var property in value.EnumerateObject())
+                {
+                    switch (property.Name)
+                    {
+                        case "max_events" when property.Value.TryGetInt32(out var n) && n is >= 1 and <= MaxEventsLimit:
+                            maxEvents = n;
+                            break;
+                        case "max_delay_ms" when property.Value.TryGetInt32(out var ms) && ms is >= 0 and <= MaxDelayMsLimit:
+                            maxDelayMs = ms;
+                            break;
+                        default:
+                            return (null, Expected);
+                    }
+                }
+                return (new MonitorBatching(maxEvents, TimeSpan.FromMilliseconds(maxDelayMs)), null);
+            default:
+                return (null, Expected);
+        }
+    }
 }

@@ -45,6 +45,13 @@ public enum SocketEndKind
 
 public readonly record struct SocketEnd(SocketEndKind Kind, string? Reason = null);
 
+/// <summary>
+/// How consecutive event frames are written as one: <paramref name="Build"/> makes the frame from up to
+/// <paramref name="MaxEvents"/> of them; after the first, the writer waits up to <paramref name="MaxDelay"/> for more
+/// (zero: only what is already queued). A control frame ends the batch, so order is kept.
+/// </summary>
+internal sealed record EventBatching(Func<List<byte[]>, byte[]> Build, int MaxEvents, TimeSpan MaxDelay);
+
 /// <summary>The limits of one socket kind; every one of them comes from that kind's validated options.</summary>
 public sealed record SocketShellOptions
 {
@@ -118,7 +125,13 @@ internal sealed class SocketShell : IDisposable
     public bool Closing => Volatile.Read(ref _closeReason) is not null;
 
     /// <summary>When set, consecutive queued event frames are written as one frame it builds (the monitor's <c>event_batch</c>).</summary>
-    public Func<List<byte[]>, byte[]>? EventBatcher { get; set; }
+    public EventBatching? EventBatching
+    {
+        get => Volatile.Read(ref _eventBatching);
+        set => Volatile.Write(ref _eventBatching, value);
+    }
+
+    private EventBatching? _eventBatching;
 
     /// <summary>Queues a frame. If it would take the queue past its bound, the socket is closed with 1008 instead; false then.</summary>
     public bool TrySend(byte[] frame) => Enqueue(new OutFrame(frame, OutKind.Control));
@@ -365,15 +378,12 @@ internal sealed class SocketShell : IDisposable
                         Released(frame.Bytes.Length);
                         continue;
                     }
-                    if (frame.Kind == OutKind.Event && EventBatcher is { } batcher)
+                    if (frame.Kind == OutKind.Event && EventBatching is { } batching)
                     {
                         batch.Add(frame.Bytes);
-                        if (reader.TryPeek(out var next) && next.Kind == OutKind.Event && batch.Count < 1000)
-                        {
-                            continue;
-                        }
+                        await GatherEventsAsync(reader, batch, batching);
                         var bytes = batch.Sum(b => b.Length);
-                        await _socket.SendAsync(batcher(batch), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+                        await _socket.SendAsync(batching.Build(batch), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
                         Released(bytes, batch.Count);
                         batch.Clear();
                         continue;
@@ -387,6 +397,44 @@ internal sealed class SocketShell : IDisposable
         {
             // The socket broke under the write: the reader notices as soon as it is stopped.
             StopReceivingAfter(TimeSpan.Zero);
+        }
+    }
+
+    /// <summary>
+    /// Adds the event frames that follow to <paramref name="batch"/>, up to the batch's size: those already queued, then
+    /// those that arrive within its delay of the first. Stops at the first frame that is not an event.
+    /// </summary>
+    private async ValueTask GatherEventsAsync(ChannelReader<OutFrame> reader, List<byte[]> batch, EventBatching batching)
+    {
+        var started = _time.GetTimestamp();
+        while (batch.Count < batching.MaxEvents)
+        {
+            if (reader.TryPeek(out var next))
+            {
+                if (next.Kind != OutKind.Event || !reader.TryRead(out next))
+                {
+                    return;
+                }
+                batch.Add(next.Bytes);
+                continue;
+            }
+            var left = batching.MaxDelay - _time.GetElapsedTime(started);
+            if (left <= TimeSpan.Zero)
+            {
+                return;
+            }
+            using var wait = new CancellationTokenSource(left, _time);
+            try
+            {
+                if (!await reader.WaitToReadAsync(wait.Token))
+                {
+                    return;
+                }
+            }
+            catch (OperationCanceledException) when (wait.IsCancellationRequested)
+            {
+                return;
+            }
         }
     }
 
