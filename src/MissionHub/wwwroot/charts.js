@@ -69,3 +69,45 @@ export class TimeChart {
     this.plot.destroy();
   }
 }
+
+const PALETTE = ['#2563eb', '#1f9d55', '#c2410c', '#7c3aed', '#0891b2', '#b45309', '#db2777', '#4b5563'];
+const DASHES = [[], [6, 3], [2, 3], [8, 3, 2, 3]]; // a second cue besides the colour
+
+/** A chart of several named series over one time axis; a series is added when its name first appears. */
+export class MultiChart {
+  constructor(host, { range = null, height = 170 } = {}) {
+    this.host = host;
+    this.names = [];
+    this.height = height;
+    this.plot = new uPlot({
+      width: Math.max(240, host.clientWidth || 320),
+      height,
+      legend: { show: true, live: false },
+      cursor: { drag: { x: false, y: false } },
+      scales: { x: { time: true }, y: range ? { range: () => range } : { auto: true, range: (u, min, max) => [0, Math.max(1, max)] } },
+      axes: [{ stroke: '#5b6472', grid: { stroke: '#e6e9ef' } }, { stroke: '#5b6472', grid: { stroke: '#e6e9ef' }, size: 44 }],
+      series: [{}],
+    }, [[]], host);
+    this.resizeObserver = new ResizeObserver(() => {
+      const w = Math.max(240, host.clientWidth);
+      if (Math.abs(w - this.plot.width) > 4) this.plot.setSize({ width: w, height: this.height });
+    });
+    this.resizeObserver.observe(host);
+  }
+
+  /** xs: Unix seconds; columns: name -> values (one per x, null for none). */
+  set(xs, columns) {
+    for (const name of Object.keys(columns)) {
+      if (this.names.includes(name)) continue;
+      const i = this.names.length;
+      this.names.push(name);
+      this.plot.addSeries({ label: name, stroke: PALETTE[i % PALETTE.length], dash: DASHES[Math.floor(i / 2) % DASHES.length], width: 2, points: { show: false }, spanGaps: true });
+    }
+    this.plot.setData([xs, ...this.names.map((n) => columns[n] || xs.map(() => null))]);
+  }
+
+  destroy() {
+    this.resizeObserver.disconnect();
+    this.plot.destroy();
+  }
+}

@@ -1,21 +1,15 @@
-// Helpers shared by the dashboard's views: escaping, times, badges and the one fetch wrapper for REST calls.
+// Helpers shared by the dashboard's views: escaping, times, badges, errors.
+export { toMs } from './store.js';
 
 export function esc(value) {
   return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 }
-export function toMs(t) {
-  if (t == null) return null;
-  if (typeof t === 'string') {
-    const n = Number(t);
-    if (!Number.isNaN(n)) return toMs(n);
-    const parsed = Date.parse(t);
-    return Number.isNaN(parsed) ? null : parsed;
-  }
-  return t > 1e11 ? t : t * 1000; // seconds or milliseconds
-}
+/** What "now" is for "x s ago": the live clock, or the moment shown while replaying history (app.js sets it). */
+export const clock = { now: () => Date.now() };
+
 export function ago(ms) {
   if (ms == null) return '—';
-  const s = Math.round((Date.now() - ms) / 1000);
+  const s = Math.round((clock.now() - ms) / 1000);
   if (s < 2) return 'just now';
   if (s < 60) return `${s} s ago`;
   if (s < 3600) return `${Math.floor(s / 60)} min ago`;
@@ -37,24 +31,6 @@ export function timeTag(ms, withClock = true) {
 export function badge(status) {
   const s = String(status ?? 'unknown');
   return `<span class="badge b-${esc(s.toLowerCase())}">${esc(s.toLowerCase().replace(/_/g, ' '))}</span>`;
-}
-export async function api(method, path, body) {
-  const response = await fetch(path, {
-    method,
-    headers: body === undefined ? { Accept: 'application/json' } : { 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch { data = text; }
-  if (!response.ok) {
-    const detail = data && typeof data === 'object' ? (data.detail || data.title) : null;
-    const err = new Error(detail ? `${detail} (HTTP ${response.status})` : `HTTP ${response.status} ${response.statusText}`);
-    err.status = response.status;
-    err.data = data;
-    throw err;
-  }
-  return data;
 }
 export function showError(el, err) {
   if (!err) {

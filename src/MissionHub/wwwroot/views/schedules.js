@@ -2,7 +2,8 @@
 // The list is read when the view is first shown (and again after a new snapshot); after that each schedule_* event
 // re-reads the one schedule it names (GET /api/schedules/{id}), one request per schedule at a time, and
 // schedule_deleted drops it. The status of each schedule's last job follows the job events the page already hears.
-import { api, badge, esc, showError, timeTag, toMs, untilTag } from './ui.js';
+import { api } from '../api.js';
+import { badge, esc, showError, timeTag, toMs, untilTag } from '../ui.js';
 
 const $ = (id) => document.getElementById(id);
 
