@@ -38,9 +38,9 @@ public sealed class StateHistory(
         return after.Events.Count == 0 ? position.LastSeq : after.Events[0].Seq - 1;
     }
 
-    /// <summary>True when every event the projection reads after <paramref name="seq"/> is still in the log.</summary>
+    /// <summary>True when every event a rebuild needs after <paramref name="seq"/> is still in the log.</summary>
     public async Task<bool> CanReplayAfterAsync(string epoch, long seq, CancellationToken cancellationToken) =>
-        (await log.ReadAsync(new EventQuery(seq, StateProjection.Reads, Limit: 1, Epoch: epoch), cancellationToken)).Recovered;
+        (await log.ReadAsync(new EventQuery(seq, StateProjection.Requires, Limit: 1, Epoch: epoch), cancellationToken)).Recovered;
 
     /// <summary>The oldest seq a state can be rebuilt at (the start of the log, or the oldest usable checkpoint), or null if none.</summary>
     public async Task<long?> OldestAnswerableAsync(string epoch, CancellationToken cancellationToken)
