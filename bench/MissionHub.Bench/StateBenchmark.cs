@@ -72,11 +72,25 @@ internal static class StateBenchmark
                 }
                 var caughtUpIn = catchUp.Elapsed;
                 Console.Error.WriteLine($"  {backend}: checkpoints caught up with seq {last:N0} in {catchUp.Elapsed.TotalSeconds:N1} s");
+                if (!storage.UsesRedis)
+                {
+                    await using var file = new SqliteConnection($"Data Source={storage.Sqlite.Path};Mode=ReadOnly");
+                    await file.OpenAsync();
+                    using var size = file.CreateCommand();
+                    size.CommandText = "SELECT COUNT(*), COALESCE(AVG(LENGTH(state)), 0) FROM state_checkpoints";
+                    using var reader = await size.ExecuteReaderAsync();
+                    await reader.ReadAsync();
+                    Console.Error.WriteLine($"  {backend}: {reader.GetInt64(0):N0} checkpoints stored, {reader.GetDouble(1) / 1024:N0} KiB each on average");
+                }
+                // What a rebuild costs with nothing to replay, and with a whole interval to replay.
+                var atCheckpoint = await MeasureAsync(client, last, Math.Min(requests, 100), 1, seq => seq / every * every + 1);
+                var intervalAfter = await MeasureAsync(client, last, Math.Min(requests, 100), 1, seq => Math.Min(last, seq / every * every + every - 1));
                 foreach (var clients in options.IntList("clients"))
                 {
-                    var latency = await MeasureAsync(client, last, requests, clients);
+                    var latency = await MeasureAsync(client, last, requests, clients, seq => seq);
                     var row = $"| {backend} | {events:N0} | {every:N0} | {clients} | {requests} | {Ms(latency.GetValueAtPercentile(50))} | " +
-                        $"{Ms(latency.GetValueAtPercentile(99))} | {Ms(latency.GetMaxValue())} | {caughtUpIn.TotalSeconds:N0} s | {LoadAverage()} |";
+                        $"{Ms(latency.GetValueAtPercentile(99))} | {Ms(latency.GetMaxValue())} | {Ms(atCheckpoint.GetValueAtPercentile(50))} | " +
+                        $"{Ms(intervalAfter.GetValueAtPercentile(50))} | {caughtUpIn.TotalSeconds:N0} s | {LoadAverage()} |";
                     Console.Error.WriteLine("  " + row);
                     rows.Add(row);
                 }
@@ -91,14 +105,14 @@ internal static class StateBenchmark
                 Directory.Delete(folder, recursive: true);
             }
         }
-        Console.WriteLine("| backend | events | checkpoint every | clients | requests | p50 ms | p99 ms | max ms | checkpoint catch-up | load (1/5/15 min) |");
-        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        Console.WriteLine("| backend | events | checkpoint every | clients | requests | p50 ms | p99 ms | max ms | p50 ms, 1 event after a checkpoint | p50 ms, a whole interval after | checkpoint catch-up | load (1/5/15 min) |");
+        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         rows.ForEach(Console.WriteLine);
         return 0;
     }
 
     /// <summary>Each client asks for random seqs of the whole log, one request at a time; every answer must be the seq asked.</summary>
-    private static async Task<LongHistogram> MeasureAsync(HttpClient client, long last, int requests, int clients)
+    private static async Task<LongHistogram> MeasureAsync(HttpClient client, long last, int requests, int clients, Func<long, long> pick)
     {
         var all = new LongHistogram(60 * Stopwatch.Frequency, 3);
         var next = -1;
@@ -108,7 +122,7 @@ internal static class StateBenchmark
             var latency = new LongHistogram(60 * Stopwatch.Frequency, 3);
             while (Interlocked.Increment(ref next) < requests)
             {
-                var seq = random.NextInt64(1, last + 1);
+                var seq = pick(random.NextInt64(1, last + 1));
                 var started = Stopwatch.GetTimestamp();
                 var state = await GetAsync(client, $"/api/state?at_seq={seq}");
                 latency.RecordValue(Stopwatch.GetTimestamp() - started);
