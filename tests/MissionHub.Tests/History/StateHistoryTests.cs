@@ -36,6 +36,13 @@ public abstract class StateHistoryTests : HubTestBase
             Assert.Equal(seq / CheckpointEvery * CheckpointEvery, state.GetProperty("checkpoint_seq").GetInt64());
             before[seq] = Comparable(state);
         }
+        // at_time: the last event at or before that time.
+        var at = events[2 * CheckpointEvery].GetProperty("timestamp").GetDouble();
+        var expectedSeq = events.Where(e => e.GetProperty("timestamp").GetDouble() <= at).Max(e => e.GetProperty("seq").GetInt64());
+        var atTime = await Client.GetJsonAsync($"/api/state?at_time={at.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}");
+        Assert.Equal(expectedSeq, atTime.GetProperty("seq").GetInt64());
+        AssertMatchesRecount(Recount.Of(events, expectedSeq), atTime, expectedSeq);
+
         // Without at_seq: the state now (a system_stats may have followed the workload).
         var now = await Client.GetJsonAsync("/api/state");
         var nowSeq = now.GetProperty("seq").GetInt64();
