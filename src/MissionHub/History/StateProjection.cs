@@ -70,14 +70,15 @@ public sealed class StateProjection(int maxInlineResultBytes, TimeSpan offlineRe
         return new StateCheckpoint(Epoch, Seq, Timestamp, Hub.Export(), Missions.Export(), Robots.Export());
     }
 
-    public static StateProjection Import(StateCheckpoint checkpoint, int maxInlineResultBytes, TimeSpan offlineRetention)
+    /// <param name="baseSeq">The stored checkpoint the state was first rebuilt from, when it is a state kept in memory (default: this one).</param>
+    public static StateProjection Import(StateCheckpoint checkpoint, int maxInlineResultBytes, TimeSpan offlineRetention, long? baseSeq = null)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         var projection = new StateProjection(maxInlineResultBytes, offlineRetention)
         {
             Epoch = checkpoint.Epoch,
             Seq = checkpoint.Seq,
-            BaseSeq = checkpoint.Seq,
+            BaseSeq = baseSeq ?? checkpoint.Seq,
             Timestamp = checkpoint.Timestamp,
         };
         projection.Hub.Import(checkpoint.Hub);
