@@ -12,6 +12,7 @@ var benchmarks = new Dictionary<string, (string Usage, Func<string[], Task<int>>
     ["metrics-published"] = (MetricsPublishedBenchmark.Usage, MetricsPublishedBenchmark.RunAsync),
     ["missions"] = (MissionsBenchmark.Usage, MissionsBenchmark.RunAsync),
     ["monitor"] = (MonitorBenchmark.Usage, MonitorBenchmark.RunAsync),
+    ["state"] = (StateBenchmark.Usage, StateBenchmark.RunAsync),
     ["supervisor-status"] = (SupervisorStatusBenchmark.Usage, SupervisorStatusBenchmark.RunAsync),
     ["telemetry"] = (TelemetryBenchmark.Usage, TelemetryBenchmark.RunAsync),
     ["timing"] = (TimingBenchmark.Usage, TimingBenchmark.RunAsync),

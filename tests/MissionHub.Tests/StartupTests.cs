@@ -13,6 +13,7 @@ public sealed class StartupTests
     [InlineData("MissionHub__Telemetry__HeartbeatTimeout", "00:00:00", "MissionHub:Telemetry:HeartbeatTimeout is 00:00:00")]
     [InlineData("MissionHub__Telemetry__Alerts__BatteryClearAtOrAbove", "10", "MissionHub:Telemetry:Alerts:BatteryClearAtOrAbove (10) must be at least BatteryLowBelow (20)")]
     [InlineData("MissionHub__Metrics__AggregationInterval", "-00:00:01", "MissionHub:Metrics:AggregationInterval is -00:00:01")]
+    [InlineData("MissionHub__History__CheckpointEvery", "1", "MissionHub:History:CheckpointEvery is 1; it must be 2 to 10000000")]
     public async Task WrongSetting_FailsAtStartup_WithOneLineNamingIt(string setting, string value, string expected)
     {
         using var folder = new TempFolder();

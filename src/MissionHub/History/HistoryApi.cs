@@ -17,6 +17,7 @@ public static class HistoryApi
         var services = builder.Services;
         services.AddOptions<HistoryOptions>().BindConfiguration(HistoryOptions.Section).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<HistoryOptions>, HistoryOptionsValidator>());
+        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, HistoryJsonContext.Default));
         services.TryAddSingleton<StateHistory>();
         services.TryAddSingleton<CheckpointWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<CheckpointWriter>());

@@ -12,8 +12,16 @@ namespace MissionHub.History;
 /// <see cref="HistoryOptions.CheckpointEvery"/> events however long the log is.
 /// </summary>
 public sealed class StateHistory(
-    IEventLog log, ICheckpointStore checkpoints, IOptions<HubOptions> hubOptions, IOptions<AgentOptions> agentOptions)
+    IEventLog log, ICheckpointStore checkpoints, IOptions<HistoryOptions> historyOptions, IOptions<HubOptions> hubOptions,
+    IOptions<AgentOptions> agentOptions)
 {
+    /// <summary>States recently rebuilt, kept so that stepping through time (a dashboard's slider) replays only the step.</summary>
+    private const int RecentKept = 8;
+
+    private readonly int _every = historyOptions.Value.CheckpointEvery;
+    private readonly Lock _recentLock = new();
+    private readonly LinkedList<(StateCheckpoint State, long BaseSeq)> _recent = new();
+
     /// <summary>Events read per page while replaying (the log's reads take any size; larger pages mean fewer round trips).</summary>
     internal const int ReplayPage = 5000;
 
@@ -38,9 +46,9 @@ public sealed class StateHistory(
         return after.Events.Count == 0 ? position.LastSeq : after.Events[0].Seq - 1;
     }
 
-    /// <summary>True when every event the projection reads after <paramref name="seq"/> is still in the log.</summary>
+    /// <summary>True when every event a rebuild needs after <paramref name="seq"/> is still in the log.</summary>
     public async Task<bool> CanReplayAfterAsync(string epoch, long seq, CancellationToken cancellationToken) =>
-        (await log.ReadAsync(new EventQuery(seq, StateProjection.Reads, Limit: 1, Epoch: epoch), cancellationToken)).Recovered;
+        (await log.ReadAsync(new EventQuery(seq, StateProjection.Requires, Limit: 1, Epoch: epoch), cancellationToken)).Recovered;
 
     /// <summary>The oldest seq a state can be rebuilt at (the start of the log, or the oldest usable checkpoint), or null if none.</summary>
     public async Task<long?> OldestAnswerableAsync(string epoch, CancellationToken cancellationToken)
@@ -62,13 +70,57 @@ public sealed class StateHistory(
     /// <summary>The state right after event <paramref name="seq"/>, or null if it cannot be rebuilt (its events are trimmed).</summary>
     public async Task<StateProjection?> RebuildAsync(string epoch, long seq, CancellationToken cancellationToken)
     {
-        var stored = await checkpoints.LoadAtOrBeforeAsync(epoch, seq, cancellationToken);
-        var projection = stored is null ? NewProjection(epoch) : FromCheckpoint(stored);
+        StateProjection projection;
+        if (Recent(epoch, seq) is { } recent)
+        {
+            projection = StateProjection.Import(recent.State, _maxInlineResultBytes, _offlineRetention, recent.BaseSeq);
+        }
+        else
+        {
+            var stored = await checkpoints.LoadAtOrBeforeAsync(epoch, seq, cancellationToken);
+            projection = stored is null ? NewProjection(epoch) : FromCheckpoint(stored);
+        }
         if (projection.Seq < seq && !await CanReplayAfterAsync(epoch, projection.Seq, cancellationToken))
         {
             return null;
         }
-        return await ReplayAsync(projection, seq, cancellationToken) ? projection : null;
+        if (!await ReplayAsync(projection, seq, cancellationToken))
+        {
+            return null;
+        }
+        Remember(projection.Export(), projection.BaseSeq);
+        return projection;
+    }
+
+    /// <summary>The newest recent state at or before <paramref name="seq"/> that is no further from it than the stored checkpoint before it.</summary>
+    private (StateCheckpoint State, long BaseSeq)? Recent(string epoch, long seq)
+    {
+        var storedBefore = seq / _every * _every;
+        lock (_recentLock)
+        {
+            (StateCheckpoint State, long BaseSeq)? best = null;
+            foreach (var entry in _recent)
+            {
+                if (entry.State.Epoch == epoch && entry.State.Seq <= seq && entry.State.Seq >= storedBefore
+                    && (best is null || entry.State.Seq > best.Value.State.Seq))
+                {
+                    best = entry;
+                }
+            }
+            return best;
+        }
+    }
+
+    private void Remember(StateCheckpoint state, long baseSeq)
+    {
+        lock (_recentLock)
+        {
+            _recent.AddFirst((state, baseSeq));
+            if (_recent.Count > RecentKept)
+            {
+                _recent.RemoveLast();
+            }
+        }
     }
 
     /// <summary>Applies the events after the projection's seq up to <paramref name="through"/>; false if the epoch changed meanwhile.</summary>

@@ -9,8 +9,13 @@ namespace MissionHub.History;
 /// </summary>
 public sealed class StateProjection(int maxInlineResultBytes, TimeSpan offlineRetention)
 {
-    /// <summary>The event types any part of the projection reads; retention of others never keeps a state from being rebuilt.</summary>
-    public static readonly EventFilter Reads = EventFilter.Create("job_*,jobs_purged,worker_*,queue_*,mission.*,telemetry.*");
+    /// <summary>
+    /// The event types a rebuild cannot do without; retention of others never keeps a state from being rebuilt. Robots' metrics
+    /// come from <c>telemetry.metrics_published</c>, which read endpoints publish and retention keeps for a short time by
+    /// default: a rebuild applies those still in the log (and a checkpoint holds the metrics as they were), but does not need them.
+    /// </summary>
+    public static readonly EventFilter Requires = EventFilter.Create(
+        "job_*,jobs_purged,worker_*,queue_*,mission.*,telemetry.connection_*,telemetry.alert_*");
 
     public HubProjection Hub { get; } = new(maxInlineResultBytes);
 
@@ -65,14 +70,15 @@ public sealed class StateProjection(int maxInlineResultBytes, TimeSpan offlineRe
         return new StateCheckpoint(Epoch, Seq, Timestamp, Hub.Export(), Missions.Export(), Robots.Export());
     }
 
-    public static StateProjection Import(StateCheckpoint checkpoint, int maxInlineResultBytes, TimeSpan offlineRetention)
+    /// <param name="baseSeq">The stored checkpoint the state was first rebuilt from, when it is a state kept in memory (default: this one).</param>
+    public static StateProjection Import(StateCheckpoint checkpoint, int maxInlineResultBytes, TimeSpan offlineRetention, long? baseSeq = null)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         var projection = new StateProjection(maxInlineResultBytes, offlineRetention)
         {
             Epoch = checkpoint.Epoch,
             Seq = checkpoint.Seq,
-            BaseSeq = checkpoint.Seq,
+            BaseSeq = baseSeq ?? checkpoint.Seq,
             Timestamp = checkpoint.Timestamp,
         };
         projection.Hub.Import(checkpoint.Hub);

@@ -65,11 +65,20 @@ public sealed class RedisCheckpointStore(RedisConnection connection, RedisKeys k
         {
             return true;
         }
-        var db = await connection.GetDatabaseAsync(cancellationToken);
-        // Take the lease if free, or extend it if ours.
-        var ours = await db.StringSetAsync(keys.HistoryWriter, signals.NodeId, WriterLease, When.NotExists)
-            || (await db.StringGetAsync(keys.HistoryWriter) == signals.NodeId && await db.KeyExpireAsync(keys.HistoryWriter, WriterLease));
-        _renewAfter = ours ? now + WriterLease / 2 : DateTimeOffset.MinValue;
-        return ours;
+        try
+        {
+            var db = await connection.GetDatabaseAsync(cancellationToken);
+            // Take the lease if free, or extend it if ours.
+            var ours = await db.StringSetAsync(keys.HistoryWriter, signals.NodeId, WriterLease, When.NotExists)
+                || (await db.StringGetAsync(keys.HistoryWriter) == signals.NodeId && await db.KeyExpireAsync(keys.HistoryWriter, WriterLease));
+            _renewAfter = ours ? now + WriterLease / 2 : DateTimeOffset.MinValue;
+            return ours;
+        }
+        catch (RedisException)
+        {
+            // Without Redis there is nothing to write to either; the writer asks again shortly.
+            _renewAfter = DateTimeOffset.MinValue;
+            return false;
+        }
     }
 }

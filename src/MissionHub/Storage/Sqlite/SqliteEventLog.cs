@@ -522,11 +522,8 @@ public sealed class SqliteEventLog(SqliteDatabase database, IOptions<EventLogOpt
     protected override ValueTask DisposeCoreAsync() => ValueTask.CompletedTask;
 
 
-    private static JsonElement ParsePayload(string json)
-    {
-        using var document = JsonDocument.Parse(json);
-        return document.RootElement.Clone();
-    }
+    // One copy of the payload, not a pooled document and then a clone of it: replays read thousands per request.
+    private static JsonElement ParsePayload(string json) => JsonElement.Parse(json);
 
     /// <summary>A file written before events carried <c>meta.traceparent</c> gets the column (null for its old events).</summary>
     private static async Task AddTraceparentColumnAsync(SqliteConnection connection, CancellationToken cancellationToken)
