@@ -13,7 +13,7 @@ public sealed class RobotFieldCapTests(ITestOutputHelper output) : IDisposable
 {
     private const int Cap = 256;
     private const int FieldsPerFrame = 64;
-    private const int Frames = 1_000;
+    private const int Frames = 500;
     private const long HeapBoundMiB = 32;
     private readonly TempFolder _folder = new();
 
@@ -51,7 +51,7 @@ public sealed class RobotFieldCapTests(ITestOutputHelper output) : IDisposable
             {
                 await steady.SendAsync(new { cpu_usage = 2.0 + frame, battery_percentage = 90.0 });
             }
-            if (frame % 500 == 499)
+            if (frame % 250 == 249)
             {
                 heap.Sample();
             }
