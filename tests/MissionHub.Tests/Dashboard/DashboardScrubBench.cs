@@ -20,7 +20,10 @@ public sealed class DashboardScrubBench(BrowserFixture browser, ITestOutputHelpe
     public async Task Scrub_With1000ActiveJobs_TimeToRedraw()
     {
         using var folder = new TempFolder();
-        await using var server = MissionHubFactory.WithSqlite(folder.File("scrub.db"));
+        // MISSIONHUB_DASHBOARD_BENCH_CHECKPOINT_EVERY: how far apart the stored states a scrub rebuilds from are.
+        var checkpointEvery = Environment.GetEnvironmentVariable("MISSIONHUB_DASHBOARD_BENCH_CHECKPOINT_EVERY");
+        await using var server = MissionHubFactory.WithSqlite(folder.File("scrub.db"),
+            checkpointEvery is null ? null : new Dictionary<string, string?> { ["MissionHub:History:CheckpointEvery"] = checkpointEvery });
         using var http = new HttpClient { BaseAddress = server.BaseAddress };
         await using var worker = await RawWorker.RegisterAsync(server, "w-scrub", ["bench"], slots: ActiveJobs);
         var ids = new List<string>();
@@ -72,7 +75,7 @@ public sealed class DashboardScrubBench(BrowserFixture browser, ITestOutputHelpe
         var active = await page.EvaluateAsync<int>("() => document.querySelectorAll('#jobs-active li').length");
         times.Sort();
         var line = string.Create(CultureInfo.InvariantCulture,
-            $"scrubs={Scrubs} active_jobs={ActiveJobs} rows_in_active_lane={active} p50_ms={times[Scrubs / 2]:0.0} p90_ms={times[(int)(Scrubs * 0.9)]:0.0} max_ms={times[^1]:0.0} errors={errors.Count}");
+            $"checkpoint_every={checkpointEvery ?? "default"} scrubs={Scrubs} active_jobs={ActiveJobs} rows_in_active_lane={active} p50_ms={times[Scrubs / 2]:0.0} p90_ms={times[(int)(Scrubs * 0.9)]:0.0} max_ms={times[^1]:0.0} errors={errors.Count}");
         output.WriteLine(line);
         File.WriteAllText(Path.Combine(browser.ScreenshotFolder, "bench-scrub.txt"), line + Environment.NewLine);
         Assert.Empty(errors);
