@@ -188,7 +188,8 @@ public sealed class ConsoleLiveTests(BrowserFixture browser) : IClassFixture<Bro
         {
             await narrow.EvaluateAsync($"() => {{ location.hash = '#/{view}'; }}");
             await Expect(narrow.Locator($"#view-{view}")).ToBeVisibleAsync();
-            await narrow.WaitForTimeoutAsync(150); // one frame drawn
+            // Two animation frames: the view's render has run and been laid out.
+            await narrow.EvaluateAsync("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))");
             var (scroll, inner) = (await narrow.EvaluateAsync<int>("() => document.documentElement.scrollWidth"), await narrow.EvaluateAsync<int>("() => window.innerWidth"));
             Assert.True(scroll <= inner + 1, $"#/{view} scrolls sideways at 390 px ({scroll} > {inner})");
             await browser.ScreenshotAsync(narrow, $"console-390px-{view}");
