@@ -10,38 +10,8 @@ namespace MissionHub.Tests.Dashboard;
 /// a seq shows what <c>GET /api/state?at_seq</c> says and what a recount of <c>/api/events</c> up to that seq says, and a
 /// chain lists one correlation id's events in order.
 /// </summary>
-public sealed class ConsoleHistoryTests(BrowserFixture browser) : IClassFixture<BrowserFixture>, IAsyncLifetime
+public sealed class ConsoleHistoryTests(BrowserFixture browser) : LivePageTests(browser)
 {
-    private readonly TempFolder _folder = new();
-    private readonly List<IAsyncDisposable> _disposables = [];
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        for (var i = _disposables.Count - 1; i >= 0; i--)
-        {
-            await _disposables[i].DisposeAsync();
-        }
-        _folder.Dispose();
-    }
-
-    private MissionHubFactory Server()
-    {
-        var factory = MissionHubFactory.WithSqlite(_folder.File($"hub-{Guid.NewGuid():N}.db"));
-        _disposables.Add(factory);
-        return factory;
-    }
-
-    private async Task<IPage> OpenAsync(MissionHubFactory factory, string hash, int width = 1280)
-    {
-        var (context, page, errors) = await browser.OpenLiveAsync(factory.BaseAddress, hash, width);
-        _disposables.Add(context);
-        _errors.Add(errors);
-        return page;
-    }
-
-    private readonly List<List<string>> _errors = [];
 
     private static async Task<string> PostAsync(HttpClient http, string path, object body, string? correlationId = null)
     {
@@ -141,7 +111,7 @@ public sealed class ConsoleHistoryTests(BrowserFixture browser) : IClassFixture<
             await Expect(page.Locator("#mission-create button[type='submit']")).ToBeDisabledAsync();
         }
         await page.ClickAsync("nav a[data-view='jobs']");
-        await browser.ScreenshotAsync(page, "history-jobs");
+        await Browser.ScreenshotAsync(page, "history-jobs");
 
         // One event forward from the fourth seq applies exactly the next event; one back returns.
         await page.FillAsync("#tl-seq", chosen[3].ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -169,7 +139,7 @@ public sealed class ConsoleHistoryTests(BrowserFixture browser) : IClassFixture<
         await Expect(page.Locator("body")).Not.ToHaveAttributeAsync("data-history-seq", new System.Text.RegularExpressions.Regex(".+"));
         await Expect(page.Locator($"#jobs-active li[data-id='{j5}']")).ToHaveAttributeAsync("data-status", "running");
         await Expect(page.Locator("#mission-create button[type='submit']")).ToBeEnabledAsync();
-        foreach (var errors in _errors)
+        foreach (var errors in PageErrors)
         {
             Assert.Empty(errors);
         }
@@ -236,7 +206,7 @@ public sealed class ConsoleHistoryTests(BrowserFixture browser) : IClassFixture<
             at = next;
         }
         await Expect(page.Locator("#chain-list li[data-seq] .since").Nth(1)).ToContainTextAsync("+");
-        await browser.ScreenshotAsync(page, "chain");
+        await Browser.ScreenshotAsync(page, "chain");
 
         // The same chain from an event of the log: the mission change itself.
         await page.PressAsync("#chain", "Escape");
@@ -253,7 +223,7 @@ public sealed class ConsoleHistoryTests(BrowserFixture browser) : IClassFixture<
             var events = await http.ReadEventsAsync();
             Assert.Fail($"the chain from the mission change: {await page.EvaluateAsync<JsonElement>("() => window.missionHub.chain()")}\nlog: {string.Join("\n", events.Select(e => $"{e.GetProperty("seq")} {e.GetProperty("type")} {e.GetProperty("meta")}"))}");
         }
-        foreach (var errors in _errors)
+        foreach (var errors in PageErrors)
         {
             Assert.Empty(errors);
         }

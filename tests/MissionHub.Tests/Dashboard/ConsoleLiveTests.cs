@@ -9,38 +9,8 @@ namespace MissionHub.Tests.Dashboard;
 /// The console's live charts (fed by events: no HTTP request in steady state), keyboard navigation of the views, and the
 /// layout at 390 px and on a 4K screen, in a real Chromium against the real server.
 /// </summary>
-public sealed class ConsoleLiveTests(BrowserFixture browser) : IClassFixture<BrowserFixture>, IAsyncLifetime
+public sealed class ConsoleLiveTests(BrowserFixture browser) : LivePageTests(browser)
 {
-    private readonly TempFolder _folder = new();
-    private readonly List<IAsyncDisposable> _disposables = [];
-    private readonly List<List<string>> _errors = [];
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        for (var i = _disposables.Count - 1; i >= 0; i--)
-        {
-            await _disposables[i].DisposeAsync();
-        }
-        _folder.Dispose();
-    }
-
-    private MissionHubFactory Server()
-    {
-        var factory = MissionHubFactory.WithSqlite(_folder.File($"hub-{Guid.NewGuid():N}.db"));
-        _disposables.Add(factory);
-        return factory;
-    }
-
-    private async Task<IPage> OpenAsync(MissionHubFactory factory, string hash, int width = 1280)
-    {
-        var (context, page, errors) = await browser.OpenLiveAsync(factory.BaseAddress, hash, width);
-        _disposables.Add(context);
-        _errors.Add(errors);
-        return page;
-    }
-
     private static Task<JsonElement> ChartsAsync(IPage page) => page.EvaluateAsync<JsonElement>("() => window.missionHub.liveCharts()");
 
     [Fact]
@@ -96,8 +66,8 @@ public sealed class ConsoleLiveTests(BrowserFixture browser) : IClassFixture<Bro
         Assert.Contains("submitted", series.GetProperty("jobs").EnumerateArray().Select(s => s.GetString()));
         Assert.Contains("render", series.GetProperty("depth").EnumerateArray().Select(s => s.GetString()));
         Assert.Contains("hub", series.GetProperty("sources").EnumerateArray().Select(s => s.GetString()));
-        await browser.ScreenshotAsync(page, "overview-live-charts");
-        foreach (var errors in _errors)
+        await Browser.ScreenshotAsync(page, "overview-live-charts");
+        foreach (var errors in PageErrors)
         {
             Assert.Empty(errors);
         }
@@ -106,7 +76,7 @@ public sealed class ConsoleLiveTests(BrowserFixture browser) : IClassFixture<Bro
     [Fact]
     public async Task LiveCharts_AcrossAReconnect_CountEveryMissedEventInTheSecondItHappened()
     {
-        var database = _folder.File("charts.db");
+        var database = Folder.File("charts.db");
         var port = BrowserFixture.FreePort();
         var first = MissionHubFactory.WithSqlite(database, port: port);
         var page = await OpenAsync(first, "#/overview");
@@ -126,7 +96,7 @@ public sealed class ConsoleLiveTests(BrowserFixture browser) : IClassFixture<Bro
             }
         }
         var second = MissionHubFactory.WithSqlite(database, port: port);
-        _disposables.Add(second);
+        Track(second);
         using var secondHttp = new HttpClient { BaseAddress = second.BaseAddress }; // starts it
         await Expect(page.Locator("#conn")).ToHaveAttributeAsync("data-state", "live", new() { Timeout = 15000 });
         var expected = (await secondHttp.ReadEventsAsync("job_submitted"))
@@ -192,18 +162,17 @@ public sealed class ConsoleLiveTests(BrowserFixture browser) : IClassFixture<Bro
             await narrow.EvaluateAsync("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))");
             var (scroll, inner) = (await narrow.EvaluateAsync<int>("() => document.documentElement.scrollWidth"), await narrow.EvaluateAsync<int>("() => window.innerWidth"));
             Assert.True(scroll <= inner + 1, $"#/{view} scrolls sideways at 390 px ({scroll} > {inner})");
-            await browser.ScreenshotAsync(narrow, $"console-390px-{view}");
+            await Browser.ScreenshotAsync(narrow, $"console-390px-{view}");
         }
 
-        var (context, large, errors) = await browser.NewPageAsync(3840, 2160);
-        _disposables.Add(context);
-        _errors.Add(errors);
+        var (context, large, errors) = await Browser.NewPageAsync(3840, 2160);
+        Keep(context, errors);
         await large.GotoAsync(new Uri(server.BaseAddress, "/#/overview").ToString());
         await Expect(large.Locator("#conn")).ToHaveAttributeAsync("data-state", "live");
         await Expect(large.Locator("#lc-jobs .uplot")).ToBeVisibleAsync();
         Assert.True(await large.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), "the 4K page scrolls sideways");
-        await browser.ScreenshotAsync(large, "console-4k-overview");
-        foreach (var e in _errors)
+        await Browser.ScreenshotAsync(large, "console-4k-overview");
+        foreach (var e in PageErrors)
         {
             Assert.Empty(e);
         }
