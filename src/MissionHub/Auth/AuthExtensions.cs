@@ -1,10 +1,8 @@
 using System.Security.Claims;
 using System.Security.Cryptography;
-using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
-using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
@@ -54,35 +52,7 @@ public static class AuthExtensions
             authorization.FallbackPolicy = authorization.GetPolicy(Policies.Admin);
         });
 
-        services.AddRateLimiter(limiter =>
-        {
-            limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-            limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
-            {
-                var settings = context.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value;
-                var partition = context.PartitionKey();
-                var rate = context.User.IsProtectedModeCaller() ? settings.LoopbackRequestsPerSecond : settings.RequestsPerSecond;
-                return rate == 0
-                    ? RateLimitPartition.GetNoLimiter(partition)
-                    : RateLimitPartition.GetTokenBucketLimiter(partition, _ => new TokenBucketRateLimiterOptions
-                    {
-                        TokenLimit = Math.Max(settings.RequestBurst, 1),
-                        TokensPerPeriod = rate,
-                        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                        QueueLimit = 0,
-                        AutoReplenishment = true,
-                    });
-            });
-            limiter.OnRejected = async (rejected, cancellationToken) =>
-            {
-                var context = rejected.HttpContext;
-                var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 1;
-                context.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                context.RequestServices.GetRequiredService<AuthMetrics>().Limited("requests");
-                await AuthProblems.WriteAsync(context, StatusCodes.Status429TooManyRequests, "Too many requests",
-                    $"this credential sent more than its MissionHub:Auth:RequestsPerSecond allows; retry after {retryAfter} s");
-            };
-        });
+        services.TryAddSingleton<RequestLimiter>();
 
         // The request-start log lines carry the query string (and so ?access_token=): keep them out whatever the log level.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
@@ -104,7 +74,7 @@ public static class AuthExtensions
         app.UseAuthentication();
         app.UseMiddleware<CallerMiddleware>();
         app.UseAuthorization();
-        app.UseRateLimiter();
+        app.UseMiddleware<RequestLimitMiddleware>();
         app.UseMiddleware<StreamLimitMiddleware>();
         return app;
     }

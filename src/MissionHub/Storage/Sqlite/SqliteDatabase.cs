@@ -82,6 +82,10 @@ public sealed class SqliteDatabase : IDisposable
         }
         writer?.Dispose();
         _writeTurn.Dispose();
+        // Closes the idle pooled connections (their file handles) and stops the pool's prune timer, which would
+        // otherwise outlive the host.
+        using var pooled = new SqliteConnection(_connectionString);
+        SqliteConnection.ClearPool(pooled);
     }
 
     public readonly struct WriteTurn(SemaphoreSlim turn) : IDisposable
