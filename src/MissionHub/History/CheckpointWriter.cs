@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.Extensions.Options;
 using MissionHub.Events;
 using MissionHub.Missions;
@@ -106,8 +105,7 @@ public sealed partial class CheckpointWriter(
             open.AddRange(listing.Missions.Select(m => new HistoryMission(m.Id, m.Name, MissionStatusText(m.Status), m.UpdatedAt)));
         }
         LogSeeded(logger, seq, open.Count);
-        return history.FromCheckpoint(JsonSerializer.SerializeToUtf8Bytes(
-            new StateCheckpoint(epoch, seq, null, hub, open, []), HistoryJsonContext.Default.StateCheckpoint));
+        return history.Import(new StateCheckpoint(epoch, seq, null, hub, open, []));
     }
 
     private static string MissionStatusText(MissionStatus status) => status.ToString().ToUpperInvariant();
@@ -116,7 +114,7 @@ public sealed partial class CheckpointWriter(
 
     private async Task SaveAsync(StateProjection projection, CancellationToken cancellationToken)
     {
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(projection.Export(), HistoryJsonContext.Default.StateCheckpoint);
+        var bytes = CheckpointCodec.Encode(projection.Export());
         await checkpoints.SaveAsync(projection.Epoch, projection.Seq, bytes, cancellationToken);
         Interlocked.Exchange(ref _writtenSeq, projection.Seq);
         LogSaved(logger, projection.Seq, bytes.Length);

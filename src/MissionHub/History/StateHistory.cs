@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.Extensions.Options;
 using MissionHub.Agents;
 using MissionHub.Events;
@@ -30,8 +29,9 @@ public sealed class StateHistory(
 
     public StateProjection NewProjection(string epoch) => StateProjection.Empty(epoch, _maxInlineResultBytes, _offlineRetention);
 
-    public StateProjection FromCheckpoint(byte[] stored) =>
-        StateProjection.Import(JsonSerializer.Deserialize(stored, HistoryJsonContext.Default.StateCheckpoint)!, _maxInlineResultBytes, _offlineRetention);
+    public StateProjection FromCheckpoint(byte[] stored) => Import(CheckpointCodec.Decode(stored));
+
+    public StateProjection Import(StateCheckpoint checkpoint) => StateProjection.Import(checkpoint, _maxInlineResultBytes, _offlineRetention);
 
     /// <summary>The log's epoch, oldest retained seq and last seq.</summary>
     public async Task<EventPage> PositionAsync(CancellationToken cancellationToken) =>
