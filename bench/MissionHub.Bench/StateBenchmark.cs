@@ -19,13 +19,13 @@ namespace MissionHub.Bench;
 /// </summary>
 internal static class StateBenchmark
 {
-    public const string Usage = "[--events 1000000] [--requests 500] [--clients 1,4] [--checkpoint-every 10000] [--backend sqlite|redis|all]";
+    public const string Usage = "[--events 1000000] [--requests 500] [--clients 1,4] [--checkpoint-every 2000] [--backend sqlite|redis|all]";
 
     public static async Task<int> RunAsync(string[] args)
     {
         var options = BenchArgs.Parse(args, new()
         {
-            ["events"] = "1000000", ["requests"] = "500", ["clients"] = "1,4", ["checkpoint-every"] = "10000", ["backend"] = "sqlite",
+            ["events"] = "1000000", ["requests"] = "500", ["clients"] = "1,4", ["checkpoint-every"] = "2000", ["backend"] = "sqlite",
         });
         var events = options.Int("events");
         var requests = options.Int("requests");
@@ -60,11 +60,11 @@ internal static class StateBenchmark
                 using var client = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
                 var catchUp = Stopwatch.StartNew();
                 long last;
+                // The writer's progress from /metrics (asking /api/state for it would rebuild the state at every poll).
                 while (true)
                 {
-                    var now = await GetAsync(client, "/api/state");
-                    last = now.GetProperty("last_seq").GetInt64();
-                    if (now.GetProperty("checkpoint_seq").GetInt64() >= last / every * every)
+                    last = (await GetAsync(client, "/api/health")).GetProperty("last_seq").GetInt64();
+                    if (await CheckpointSeqAsync(client) >= last / every * every)
                     {
                         break;
                     }
@@ -138,6 +138,15 @@ internal static class StateBenchmark
             all.Add(latency);
         }
         return all;
+    }
+
+    private static async Task<long> CheckpointSeqAsync(HttpClient client)
+    {
+        const string Gauge = "missionhub_history_checkpoint_seq";
+        var metrics = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        // "name{labels} value": the value follows the labels.
+        var line = metrics.Split('\n').FirstOrDefault(l => l.StartsWith(Gauge + "{", StringComparison.Ordinal) || l.StartsWith(Gauge + " ", StringComparison.Ordinal));
+        return line is null ? 0 : (long)double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
     }
 
     private static async Task<JsonElement> GetAsync(HttpClient client, string path)

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using MissionHub.Agents;
 using MissionHub.Events;
+using MissionHub.History;
 using MissionHub.Hub;
 using MissionHub.Monitor;
 using MissionHub.Telemetry;
@@ -23,6 +24,7 @@ public sealed class MissionHubInstruments : IDisposable
         EventBus bus,
         MonitorState monitors,
         TelemetryService telemetry,
+        CheckpointWriter checkpoints,
         Microsoft.Extensions.Options.IOptions<MetricsOptions> options)
     {
         _meter = meters.Create(options.Value.MeterName);
@@ -71,6 +73,8 @@ public sealed class MissionHubInstruments : IDisposable
         _meter.CreateObservableCounter("missionhub.events.published", () => bus.Log.Appended, "{event}", "Events this process appended to the event log");
         _meter.CreateObservableCounter("missionhub.events.publish_failures", () => bus.PublishFailures, "{event}", "Events that could not be appended to the log");
         _meter.CreateObservableGauge("missionhub.events.last_seq", () => bus.DispatchedSeq, null, "Seq of the last event handed to subscribers");
+        _meter.CreateObservableGauge("missionhub.history.checkpoint_seq", () => checkpoints.WrittenSeq, null,
+            "Seq of the newest state checkpoint this process stored (0 while it is not the writer or has stored none)");
         _meter.CreateObservableGauge("missionhub.monitors.connected", () => monitors.ConnectedMonitors, "{connection}", "Monitor sockets open");
         _meter.CreateObservableCounter("missionhub.monitors.missed_events", () => monitors.MissedEvents, "{event}", "Events not delivered to monitors that fell behind (recoverable by resync)");
 

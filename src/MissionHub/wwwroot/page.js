@@ -7,6 +7,9 @@ export const counters = {
   eventsApplied: 0, lastSeq: -1, epoch: null, connection: 'connecting', reconnects: 0, resyncs: 0,
   resyncFailures: 0, snapshots: 0, errors: 0, longTasks: 0, longTaskMs: 0, renders: 0, lastServerHeartbeat: null,
   queueLoads: 0, waitingLoads: 0,
+  renderMs: 0,       // how long the last drawing took
+  seqRenderMs: 0,    // how long the last drawing of a store at another seq took (a scrub's redraw)
+  renderedSeq: null, // the seq of the store drawn last (the bench times a scrub until its seq is drawn)
 };
 
 export const page = {
@@ -33,12 +36,24 @@ export function mark(...parts) {
     frameRequested = true;
     requestAnimationFrame(() => {
       frameRequested = false;
-      counters.renders += 1;
-      const now = new Set(dirty);
-      dirty.clear();
-      renderer(now);
+      draw();
     });
   }
+}
+
+/** Draws the marked parts now instead of at the next frame (a state just loaded: the frame that follows shows it). */
+export function drawNow() { draw(); }
+
+function draw() {
+  if (dirty.size === 0) return;
+  counters.renders += 1;
+  const now = new Set(dirty);
+  dirty.clear();
+  const started = performance.now();
+  renderer(now);
+  counters.renderMs = performance.now() - started;
+  if (counters.renderedSeq !== page.store.seq) counters.seqRenderMs = counters.renderMs;
+  counters.renderedSeq = page.store.seq;
 }
 
 /** Parts a frame did not draw (their view is hidden) wait, marked, until it is shown. */

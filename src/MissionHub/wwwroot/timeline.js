@@ -3,7 +3,7 @@
 // (GET /api/events?after_seq pages) to that store, exactly as the live store applies the stream. Reaching the live seq,
 // or "Back to live", shows the live store again, which the monitor kept current all along.
 import * as rest from './api.js';
-import { $, counters, mark, page } from './page.js';
+import { $, counters, drawNow, mark, page } from './page.js';
 import { Store } from './store.js';
 import { esc, localTime } from './ui.js';
 
@@ -99,6 +99,7 @@ async function load(fetchState, what) {
     showError(null);
     update();
     redrawAll();
+    drawNow();
     return true;
   } catch (err) {
     if (request === tl.request) showError(err);

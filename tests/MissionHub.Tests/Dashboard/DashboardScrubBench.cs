@@ -8,7 +8,8 @@ namespace MissionHub.Tests.Dashboard;
 /// <summary>
 /// The time-travel scrubber under load: 1,000 active jobs held by a real worker and a few thousand progress events after
 /// them, the Jobs view open; each scrub types a seq into the timeline and times, inside the page, from the submit to the
-/// second frame after the view shows that seq (the state fetched, loaded into a store and drawn). Measures, does not check.
+/// start of the frame after the one that drew the store at that seq (fetched, loaded and drawn, then painted), with the
+/// time its requests took and the time the drawing took. Measures, does not check.
 /// </summary>
 public sealed class DashboardScrubBench(BrowserFixture browser, ITestOutputHelper output) : IClassFixture<BrowserFixture>
 {
@@ -53,29 +54,40 @@ public sealed class DashboardScrubBench(BrowserFixture browser, ITestOutputHelpe
         await page.ClickAsync("#tl-toggle");
 
         var times = new List<double>();
+        var fetches = new List<double>();
+        var draws = new List<double>();
         for (var i = 0; i < Scrubs; i++)
         {
             // Every seq after the last assignment: each state holds all 1,000 active jobs.
             var seq = allActive + random.NextInt64(lastSeq - allActive - 1);
-            times.Add(await page.EvaluateAsync<double>("""
+            var timing = await page.EvaluateAsync<double[]>("""
                 async (seq) => {
+                  performance.clearResourceTimings();
                   const t0 = performance.now();
                   document.getElementById('tl-seq').value = String(seq);
                   document.getElementById('tl-seq-form').requestSubmit();
+                  // Until a frame has drawn the store at that seq, then the start of the next frame (the drawn one is painted).
                   await new Promise((done) => {
-                    const shown = () => document.body.dataset.historySeq === String(seq)
-                      ? requestAnimationFrame(() => requestAnimationFrame(done))
-                      : requestAnimationFrame(shown);
-                    shown();
+                    const drawn = () => window.missionHub.renderedSeq === seq ? requestAnimationFrame(done) : requestAnimationFrame(drawn);
+                    drawn();
                   });
-                  return performance.now() - t0;
+                  const total = performance.now() - t0;
+                  const fetch = performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/'));
+                  const m = window.missionHub;
+                  return [total, fetch.reduce((sum, e) => sum + e.duration, 0), m.seqRenderMs];
                 }
-                """, seq));
+                """, seq);
+            times.Add(timing[0]);
+            fetches.Add(timing[1]);
+            draws.Add(timing[2]);
         }
         var active = await page.EvaluateAsync<int>("() => document.querySelectorAll('#jobs-active li').length");
         times.Sort();
+        fetches.Sort();
+        draws.Sort();
         var line = string.Create(CultureInfo.InvariantCulture,
-            $"checkpoint_every={checkpointEvery ?? "default"} scrubs={Scrubs} active_jobs={ActiveJobs} rows_in_active_lane={active} p50_ms={times[Scrubs / 2]:0.0} p90_ms={times[(int)(Scrubs * 0.9)]:0.0} max_ms={times[^1]:0.0} errors={errors.Count}");
+            $"checkpoint_every={checkpointEvery ?? "default"} scrubs={Scrubs} active_jobs={ActiveJobs} rows_in_active_lane={active} p50_ms={times[Scrubs / 2]:0.0} p90_ms={times[(int)(Scrubs * 0.9)]:0.0} max_ms={times[^1]:0.0} "
+            + $"requests_p50_ms={fetches[Scrubs / 2]:0.0} requests_p90_ms={fetches[(int)(Scrubs * 0.9)]:0.0} draw_p50_ms={draws[Scrubs / 2]:0.0} draw_p90_ms={draws[(int)(Scrubs * 0.9)]:0.0} errors={errors.Count}");
         output.WriteLine(line);
         File.WriteAllText(Path.Combine(browser.ScreenshotFolder, "bench-scrub.txt"), line + Environment.NewLine);
         Assert.Empty(errors);

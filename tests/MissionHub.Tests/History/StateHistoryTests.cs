@@ -77,6 +77,9 @@ public abstract class StateHistoryTests : HubTestBase
         Assert.Equal(checkpointSeq, checkpoint.Seq);
         Assert.NotEqual((byte)'{', stored[0]);
         Assert.True(stored.Length < json.Length, $"stored {stored.Length} bytes for {json.Length} bytes of JSON");
+        var gauge = (await Client.GetStringAsync(new Uri("/metrics", UriKind.Relative))).Split('\n')
+            .Single(l => l.StartsWith("missionhub_history_checkpoint_seq{", StringComparison.Ordinal));
+        Assert.True(long.Parse(gauge[(gauge.LastIndexOf('}') + 2)..].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) >= checkpointSeq, gauge);
         var at = Math.Min(checkpointSeq + 1, last);
         var before = Comparable(await Client.GetJsonAsync($"/api/state?at_seq={at}"));
 

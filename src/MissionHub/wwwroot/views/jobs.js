@@ -97,12 +97,14 @@ function patchProgress() {
   s.dirtyJobs.clear();
 }
 
-function jobSig(j) { return `${j.status}|${j.worker_id}|${j.attempts}|${j.error}|${j.available_ms}|${j.schedule_id}|${j.waiting_for?.length}|${j.cancel_reason}|${page.historic}`; }
+// What a row's markup depends on, but its progress and the assigned/running badge, which are patched in place.
+function jobSig(j) { return `${isActive(j) ? 'active' : j.status}|${j.worker_id}|${j.attempts}|${j.error}|${j.available_ms}|${j.schedule_id}|${j.waiting_for?.length}|${j.cancel_reason}|${page.historic}`; }
+function isActive(j) { return j.status === 'assigned' || j.status === 'running'; }
 /** A pending job that may not be handed out yet: a delayed job until its run_at, a failed attempt until its backoff. */
 function waitsUntil(j) { return j.status === 'pending' && j.available_ms != null ? j.available_ms : null; }
 function jobRow(j) {
   const pct = Math.round((j.progress || 0) * 100);
-  const active = j.status === 'assigned' || j.status === 'running';
+  const active = isActive(j);
   const cancellable = j.status === 'pending' || active;
   const when = j.completed_ms ?? j.assigned_ms ?? j.created_ms;
   const waits = waitsUntil(j);
@@ -121,21 +123,35 @@ function jobRow(j) {
 }
 function updateRow(cached, j) {
   const sig = jobSig(j);
+  const pct = Math.round((j.progress || 0) * 100);
   if (sig !== cached.sig) {
     cached.el.innerHTML = jobRow(j);
-    cached.sig = sig;
+    Object.assign(cached, { sig, pct, status: j.status });
     cached.el.dataset.status = j.status;
     cached.el.dataset.worker = j.worker_id ?? '';
     cached.el.dataset.waiting = String(waitsUntil(j) != null);
     return;
   }
+  if (j.status !== cached.status) {
+    // assigned <-> running: the badge only.
+    cached.status = j.status;
+    cached.el.dataset.status = j.status;
+    cached.el.querySelector('.jhead .badge')?.replaceWith(badgeElement(j.status));
+  }
+  if (pct === cached.pct) return; // nothing else to touch: no style or layout work for the row
+  cached.pct = pct;
   const bar = cached.el.querySelector('.bar');
   if (bar) {
-    const pct = Math.round((j.progress || 0) * 100);
     bar.firstElementChild.style.width = pct + '%';
     bar.lastElementChild.textContent = pct + '%';
     bar.setAttribute('aria-valuenow', String(pct));
   }
+}
+
+function badgeElement(status) {
+  const t = document.createElement('template');
+  t.innerHTML = badge(status);
+  return t.content.firstElementChild;
 }
 
 function buildLanes() {
@@ -147,13 +163,15 @@ function buildLanes() {
     if (!keep(j)) continue;
     (j.status === 'pending' ? pending : active).push(j);
   }
-  pending.sort((a, b) => b.priority - a.priority || a.created_ms - b.created_ms);
-  active.sort((a, b) => (b.assigned_ms ?? 0) - (a.assigned_ms ?? 0));
+  // A total order (ids break ties): the same jobs come out in the same order from any store, so their rows stay put.
+  const byId = (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  pending.sort((a, b) => b.priority - a.priority || a.created_ms - b.created_ms || byId(a, b));
+  active.sort((a, b) => (b.assigned_ms ?? 0) - (a.assigned_ms ?? 0) || byId(a, b));
   const lanes = { pending, active, completed: s.completed.filter(keep), failed: s.failed.filter(keep) };
   const seen = new Set();
   for (const [name, jobs] of Object.entries(lanes)) {
     const list = $('jobs-' + name);
-    const frag = document.createDocumentFragment();
+    const els = [];
     for (const j of jobs.slice(0, LIST_CAP)) {
       const key = name + ':' + j.id;
       seen.add(key);
@@ -166,15 +184,14 @@ function buildLanes() {
         el.dataset.worker = j.worker_id ?? '';
         el.dataset.waiting = String(waitsUntil(j) != null);
         el.innerHTML = jobRow(j);
-        cached = { el, sig: jobSig(j) };
+        cached = { el, sig: jobSig(j), pct: Math.round((j.progress || 0) * 100), status: j.status };
         rowCache.set(key, cached);
       } else {
         updateRow(cached, j);
       }
-      frag.appendChild(cached.el);
+      els.push(cached.el);
     }
-    // Unchanged order (the common case under load): leave the DOM alone.
-    const els = [...frag.childNodes];
+    // Unchanged order (the common case under load, and between nearby states of the past): leave the DOM alone.
     const same = list.children.length === els.length && els.every((el, i) => list.children[i] === el);
     if (!same) list.replaceChildren(...els);
     $('c-' + name).textContent = String(jobs.length);
