@@ -91,3 +91,13 @@ test('a monitor snapshot gives the counts: live jobs by status, finished ones fr
   assert.deepEqual(store.counts(), { pending: 1, assigned: 1, running: 1, completed: 5, failed: 2, cancelled: 1 });
   assert.equal(store.seq, 40);
 });
+
+test('a snapshot with cancelled_jobs gives that total, whatever a purge did to total_jobs', () => {
+  const store = new Store();
+  store.loadSnapshot({
+    workers: {},
+    jobs: { pending: [], active: [], completed: [], failed: [] },
+    system_stats: { total_workers: 0, active_workers: 0, total_jobs: 20, pending_jobs: 0, active_jobs: 0, completed_jobs: 5, failed_jobs: 2, cancelled_jobs: 3 },
+  }, 'e1', 50);
+  assert.deepEqual(store.counts(), { pending: 0, assigned: 0, running: 0, completed: 5, failed: 2, cancelled: 3 });
+});

@@ -28,8 +28,9 @@ public sealed record MonitorWorkerState(
     IReadOnlyList<string> CurrentJobs);
 
 /// <summary>The <c>system_stats</c> of spec 003 §1.</summary>
+/// <summary><see cref="CancelledJobs"/>: 0 from a hub that does not send it.</summary>
 public sealed record MonitorSystemStats(
-    long TotalWorkers, long ActiveWorkers, long TotalJobs, long PendingJobs, long ActiveJobs, long CompletedJobs, long FailedJobs);
+    long TotalWorkers, long ActiveWorkers, long TotalJobs, long PendingJobs, long ActiveJobs, long CompletedJobs, long FailedJobs, long CancelledJobs = 0);
 
 /// <summary>
 /// A copy of a <see cref="MonitorClient"/>'s state at one point of the stream (<see cref="LastSeq"/> in

@@ -13,8 +13,8 @@ internal sealed class MonitorStateStore(int recentKept)
     private readonly LinkedList<MonitorJobState> _completed = new();
     private readonly LinkedList<MonitorJobState> _failed = new();
     private readonly Dictionary<string, MonitorWorkerState> _workers = new(StringComparer.Ordinal);
-    private MonitorSystemStats _stats = new(0, 0, 0, 0, 0, 0, 0);
-    // Finished jobs by status since the snapshot's totals (a snapshot does not say how many were cancelled).
+    private MonitorSystemStats _stats = new(0, 0, 0, 0, 0, 0, 0, 0);
+    // Finished jobs by status: the snapshot's totals, then the events.
     private long _completedTotal;
     private long _failedTotal;
     private long _cancelledTotal;
@@ -43,7 +43,7 @@ internal sealed class MonitorStateStore(int recentKept)
                 worker.ConnectedAt, worker.CurrentJobs);
         }
         _stats = data.SystemStats;
-        (_completedTotal, _failedTotal, _cancelledTotal) = (data.SystemStats.CompletedJobs, data.SystemStats.FailedJobs, 0);
+        (_completedTotal, _failedTotal, _cancelledTotal) = (data.SystemStats.CompletedJobs, data.SystemStats.FailedJobs, data.SystemStats.CancelledJobs);
     }
 
     public MonitorStateSnapshot Copy(string? epoch, long lastSeq) => new(
@@ -173,7 +173,8 @@ internal sealed class MonitorStateStore(int recentKept)
                 _stats = new MonitorSystemStats(
                     s.GetProperty("total_workers").GetInt64(), s.GetProperty("active_workers").GetInt64(), s.GetProperty("total_jobs").GetInt64(),
                     s.GetProperty("pending_jobs").GetInt64(), s.GetProperty("active_jobs").GetInt64(), s.GetProperty("completed_jobs").GetInt64(),
-                    s.GetProperty("failed_jobs").GetInt64());
+                    s.GetProperty("failed_jobs").GetInt64(),
+                    s.TryGetProperty("cancelled_jobs", out var cancelled) ? cancelled.GetInt64() : 0);
                 break;
             }
         }

@@ -328,8 +328,9 @@ public sealed record QueueInfo(
 /// <summary><see cref="ScanCapped"/>: the delayed and last-hour counts stopped at a scan cap and may be low.</summary>
 public sealed record QueueList(IReadOnlyList<QueueInfo> Queues, bool ScanCapped = false);
 
+/// <summary><see cref="CancelledJobs"/>: cancelled and not purged, like the completed and failed totals.</summary>
 public sealed record SystemStats(
-    long TotalWorkers, long ActiveWorkers, long TotalJobs, long PendingJobs, long ActiveJobs, long CompletedJobs, long FailedJobs);
+    long TotalWorkers, long ActiveWorkers, long TotalJobs, long PendingJobs, long ActiveJobs, long CompletedJobs, long FailedJobs, long CancelledJobs);
 
 public sealed record SystemStatsPayload(SystemStats Stats);
 

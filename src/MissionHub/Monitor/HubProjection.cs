@@ -48,7 +48,8 @@ public sealed class HubProjection(int maxInlineResultBytes)
         _pendingCount,
         _assignedCount + _runningCount,
         _completedTotal,
-        _failedTotal);
+        _failedTotal,
+        _cancelledTotal);
 
     public IEnumerable<MonitorJob> LiveJobs => _jobs.Values;
 

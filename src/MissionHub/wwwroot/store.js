@@ -75,9 +75,8 @@ export class Store {
     this.failed = (data.jobs?.failed || []).map(jobOf);
     this.stats = data.system_stats || null;
     const st = this.stats;
-    // The snapshot's stats have no cancelled total: every job not live, completed or failed was cancelled (a purge,
-    // which leaves total_jobs as it is, makes this an upper bound until the next state read).
-    const cancelled = st ? Math.max(0, st.total_jobs - st.pending_jobs - st.active_jobs - st.completed_jobs - st.failed_jobs) : 0;
+    // A hub from before cancelled_jobs: every job not live, completed or failed was cancelled (an upper bound after a purge).
+    const cancelled = st ? (st.cancelled_jobs ?? Math.max(0, st.total_jobs - st.pending_jobs - st.active_jobs - st.completed_jobs - st.failed_jobs)) : 0;
     this.finished = { completed: st?.completed_jobs ?? this.completed.length, failed: st?.failed_jobs ?? this.failed.length, cancelled };
   }
 

@@ -32,6 +32,34 @@ public abstract class SystemStatsTests : HubTestBase
                 $"system_stats {i} came {(timestamps[i] - timestamps[i - 1]) * 1000:0} ms after the previous one; they are coalesced to one per 250 ms");
         }
     }
+
+    [Fact]
+    public async Task CancelledJobs_AreCounted_AndAPurgeTakesThemOff()
+    {
+        var ids = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            ids.Add(await SubmitAsync("render"));
+        }
+        foreach (var id in ids.Take(2))
+        {
+            using var cancelled = await CancelAsync(id);
+            Assert.Equal(System.Net.HttpStatusCode.OK, cancelled.StatusCode);
+        }
+        await Client.WaitForEventsAsync("system_stats",
+            e => e.GetProperty("payload").GetProperty("stats").GetProperty("cancelled_jobs").GetInt64() == 2
+                && e.GetProperty("payload").GetProperty("stats").GetProperty("pending_jobs").GetInt64() == 1, 1);
+
+        var purgedAt = (await Client.ReadEventsAsync("system_stats"))[^1].GetProperty("seq").GetInt64();
+        using var purged = await Client.PostAsync(new Uri("/api/jobs/purge?status=cancelled", UriKind.Relative), null);
+        Assert.Equal(System.Net.HttpStatusCode.OK, purged.StatusCode);
+        // total_jobs keeps counting every job ever submitted; cancelled_jobs says how many of them are still held as cancelled.
+        var after = await Client.WaitForEventsAsync("system_stats",
+            e => e.GetProperty("seq").GetInt64() > purgedAt && e.GetProperty("payload").GetProperty("stats").GetProperty("cancelled_jobs").GetInt64() == 0, 1);
+        var stats = after[^1].GetProperty("payload").GetProperty("stats");
+        Assert.Equal(1, stats.GetProperty("pending_jobs").GetInt64());
+        Assert.Equal(3, stats.GetProperty("total_jobs").GetInt64());
+    }
 }
 
 public sealed class SqliteSystemStatsTests : SystemStatsTests

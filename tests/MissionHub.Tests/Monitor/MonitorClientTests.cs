@@ -144,7 +144,8 @@ public sealed class MonitorClientTests(ITestOutputHelper output)
             Assert.Equal(
                 new MonitorSystemStats(stats.GetProperty("total_workers").GetInt64(), stats.GetProperty("active_workers").GetInt64(),
                     stats.GetProperty("total_jobs").GetInt64(), stats.GetProperty("pending_jobs").GetInt64(), stats.GetProperty("active_jobs").GetInt64(),
-                    stats.GetProperty("completed_jobs").GetInt64(), stats.GetProperty("failed_jobs").GetInt64()),
+                    stats.GetProperty("completed_jobs").GetInt64(), stats.GetProperty("failed_jobs").GetInt64(),
+                    stats.GetProperty("cancelled_jobs").GetInt64()),
                 state.SystemStats);
             Assert.True(state.Completed.Count > 0 && state.Failed.Count > 0 && state.Jobs.Count > 0, "the workload should leave jobs in every state");
 

@@ -35,6 +35,7 @@ function stats(s) {
     total_workers: workers.filter((w) => !OFFLINE.includes(w.status)).length,
     active_workers: workers.filter((w) => w.status === 'busy' || (w.current_jobs || []).length > 0).length,
     pending_jobs: counts.pending, active_jobs: counts.assigned + counts.running, completed_jobs: counts.completed, failed_jobs: counts.failed,
+    cancelled_jobs: counts.cancelled,
     total_jobs: Object.values(counts).reduce((a, b) => a + b, 0),
   };
 }
