@@ -36,15 +36,13 @@ export function mark(...parts) {
     frameRequested = true;
     requestAnimationFrame(() => {
       frameRequested = false;
-      draw();
+      drawNow();
     });
   }
 }
 
 /** Draws the marked parts now instead of at the next frame (a state just loaded: the frame that follows shows it). */
-export function drawNow() { draw(); }
-
-function draw() {
+export function drawNow() {
   if (dirty.size === 0) return;
   counters.renders += 1;
   const now = new Set(dirty);
