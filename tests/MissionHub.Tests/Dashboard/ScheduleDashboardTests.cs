@@ -11,40 +11,12 @@ namespace MissionHub.Tests.Dashboard;
 /// Chromium against the real server: schedules created, paused and triggered through the page and through the API show
 /// up live.
 /// </summary>
-public sealed class ScheduleDashboardTests(BrowserFixture browser) : IClassFixture<BrowserFixture>, IAsyncLifetime
+public sealed class ScheduleDashboardTests(BrowserFixture browser) : LivePageTests(browser)
 {
     // Once a year: nothing fires by itself while the test runs, unless the test asks for it.
     private const string Yearly = "0 0 1 1 *";
 
-    private readonly TempFolder _folder = new();
-    private readonly List<IAsyncDisposable> _disposables = [];
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        for (var i = _disposables.Count - 1; i >= 0; i--)
-        {
-            await _disposables[i].DisposeAsync();
-        }
-        _folder.Dispose();
-    }
-
-    private MissionHubFactory Server()
-    {
-        var factory = MissionHubFactory.WithSqlite(_folder.File($"hub-{Guid.NewGuid():N}.db"));
-        _disposables.Add(factory);
-        return factory;
-    }
-
-    private async Task<(IPage Page, List<string> Errors)> OpenAsync(MissionHubFactory factory, string hash)
-    {
-        var (context, page, errors) = await browser.OpenLiveAsync(factory.BaseAddress, hash);
-        _disposables.Add(context);
-        return (page, errors);
-    }
-
-    private Task ScreenshotAsync(IPage page, string name) => browser.ScreenshotAsync(page, name);
+    private Task ScreenshotAsync(IPage page, string name) => Browser.ScreenshotAsync(page, name);
 
     private static async Task<JsonElement> PostAsync(HttpClient http, string path, object? body = null)
     {
@@ -66,7 +38,7 @@ public sealed class ScheduleDashboardTests(BrowserFixture browser) : IClassFixtu
         using var http = new HttpClient { BaseAddress = server.BaseAddress };
         await CreateScheduleAsync(http, "nightly-report", Yearly, "report", "Europe/Berlin");
 
-        var (page, errors) = await OpenAsync(server, "#/overview");
+        var page = await OpenAsync(server, "#/overview");
         await page.ClickAsync("nav a[data-view='schedules']");
         var row = page.Locator("#schedules-body tr[data-id='nightly-report']");
         await Expect(row).ToContainTextAsync(Yearly);
@@ -149,7 +121,7 @@ public sealed class ScheduleDashboardTests(BrowserFixture browser) : IClassFixtu
         await Expect(page.Locator("#schedule-action-error")).ToContainTextAsync("HTTP 403");
         await Expect(row).ToHaveAttributeAsync("data-paused", "false");
         await Expect(page.Locator("#schedules-live")).ToBeHiddenAsync();
-        Assert.Empty(errors);
+        Assert.All(PageErrors, Assert.Empty);
     }
 
     [Fact]
@@ -160,7 +132,7 @@ public sealed class ScheduleDashboardTests(BrowserFixture browser) : IClassFixtu
         var before = (await PostAsync(http, "/api/jobs", new { job_type = "later", delay_s = 600 })).GetProperty("id").GetString()!;
         var now = (await PostAsync(http, "/api/jobs", new { job_type = "later" })).GetProperty("id").GetString()!;
 
-        var (page, errors) = await OpenAsync(server, "#/jobs");
+        var page = await OpenAsync(server, "#/jobs");
         var early = page.Locator($"#jobs-pending li[data-id='{before}']");
         await Expect(early).ToHaveAttributeAsync("data-waiting", "true");
         await Expect(early.Locator(".runs-at")).ToContainTextAsync("runs at");
@@ -181,7 +153,7 @@ public sealed class ScheduleDashboardTests(BrowserFixture browser) : IClassFixtu
         var shown = await soon.Locator(".runs-at time").GetAttributeAsync("data-until");
         Assert.Equal(runAt * 1000, double.Parse(shown!, System.Globalization.CultureInfo.InvariantCulture), tolerance: 1);
         await ScreenshotAsync(page, "jobs-delayed");
-        Assert.Empty(errors);
+        Assert.All(PageErrors, Assert.Empty);
     }
 
     [Fact]
@@ -192,7 +164,7 @@ public sealed class ScheduleDashboardTests(BrowserFixture browser) : IClassFixtu
         var first = (await PostAsync(http, "/api/jobs", new { job_type = "first" })).GetProperty("id").GetString()!;
         var second = (await PostAsync(http, "/api/jobs", new { job_type = "then", depends_on = new[] { first } })).GetProperty("id").GetString()!;
 
-        var (page, errors) = await OpenAsync(server, "#/jobs");
+        var page = await OpenAsync(server, "#/jobs");
         var secondRow = page.Locator($"#jobs-pending li[data-id='{second}']");
         await Expect(secondRow.Locator(".waits-for")).ToHaveTextAsync("waits for 1 job");
         await Expect(page.Locator($"#jobs-pending li[data-id='{first}'] .waits-for")).ToHaveCountAsync(0);
@@ -213,6 +185,6 @@ public sealed class ScheduleDashboardTests(BrowserFixture browser) : IClassFixtu
         await PostAsync(http, $"/api/jobs/{second}/cancel");
         var failedRow = page.Locator($"#jobs-failed li[data-id='{third}']");
         await Expect(failedRow).ToContainTextAsync("a job it depends on failed");
-        Assert.Empty(errors);
+        Assert.All(PageErrors, Assert.Empty);
     }
 }
