@@ -78,18 +78,22 @@ internal static class ClusterBenchmark
                 }
                 Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"round {round}  missionhub {settings.Backend} x{processes} ({(settings.Batch > 1 ? "batches" : "single submits")}): {result.JobsPerSecond:N0} jobs/s end to end; dispatch at {settings.Rate}/s p50 {result.P50Ms:0.00} ms, " +
-                    $"p99 {result.P99Ms:0.00} ms, max {result.MaxMs:0.00} ms; {verdict}"));
+                    $"p99 {result.P99Ms:0.00} ms, max {result.MaxMs:0.00} ms; {verdict}; {result.Cpu}"));
             }
             BullMqResult? bull = null;
             if (peer is not null)
             {
                 try
                 {
+                    var redisBefore = redis.ProcessorTime;
                     bull = await peer.RunAsync(redis.Port, settings.Jobs, settings.Workers, settings.Slots, settings.Submitters, bullMode,
                         warmupJobs: 2_000, settings.Rate, settings.Seconds);
+                    // Over the whole peer run (warm-up, end to end, paced): BullMQ reports no phase boundaries.
+                    var bullRedisUs = (redis.ProcessorTime - redisBefore).TotalMicroseconds / (2_000 + settings.Jobs + settings.Rate * settings.Seconds);
                     Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"round {round}  bullmq {bull.Version} ({bullMode} adds): {bull.JobsPerSecond:N0} jobs/s end to end; add → processor at {settings.Rate}/s " +
-                        $"p50 {bull.LatencyP50Ms:0.00} ms, p99 {bull.LatencyP99Ms:0.00} ms, max {bull.LatencyMaxMs:0.00} ms; {bull.Lost} lost, {bull.Doubled} doubled"));
+                        $"p50 {bull.LatencyP50Ms:0.00} ms, p99 {bull.LatencyP99Ms:0.00} ms, max {bull.LatencyMaxMs:0.00} ms; {bull.Lost} lost, {bull.Doubled} doubled; " +
+                        $"redis-server CPU per job {bullRedisUs:0} µs (whole run)"));
                 }
                 catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or JsonException or KeyNotFoundException)
                 {
@@ -126,7 +130,28 @@ internal static class ClusterBenchmark
     private sealed record RunSettings(
         int Jobs, int Workers, int Slots, int Submitters, int WarmupSeconds, int Rate, int Seconds, int Batch, string Backend);
 
-    private sealed record HubResult(double JobsPerSecond, double P50Ms, double P99Ms, double MaxMs, int Lost, int Doubled);
+    private sealed record HubResult(double JobsPerSecond, double P50Ms, double P99Ms, double MaxMs, int Lost, int Doubled, CpuPerJob Cpu);
+
+    /// <summary>CPU microseconds per job end to end: the MissionHub processes together, redis-server, and the bench's own clients.</summary>
+    private sealed record CpuPerJob(double ServerUs, double RedisUs, double BenchUs)
+    {
+        public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+            $"CPU per job: servers {ServerUs:0} µs, redis-server {RedisUs:0} µs, bench clients {BenchUs:0} µs");
+    }
+
+    /// <summary>The CPU the processes had used when the measured run started.</summary>
+    private sealed record CpuShares(HubServer[] Servers, RedisServerProcess Redis, TimeSpan ServersAt, TimeSpan RedisAt, TimeSpan BenchAt)
+    {
+        public static CpuShares Start(HubServer[] servers, RedisServerProcess redis) =>
+            new(servers, redis, Sum(servers), redis.ProcessorTime, Process.GetCurrentProcess().TotalProcessorTime);
+
+        public CpuPerJob PerJob(int jobs) => new(
+            (Sum(Servers) - ServersAt).TotalMicroseconds / jobs,
+            (Redis.ProcessorTime - RedisAt).TotalMicroseconds / jobs,
+            (Process.GetCurrentProcess().TotalProcessorTime - BenchAt).TotalMicroseconds / jobs);
+
+        private static TimeSpan Sum(HubServer[] servers) => servers.Aggregate(TimeSpan.Zero, (total, s) => total + s.ProcessorTime);
+    }
 
     private static async Task<HubResult> RunMissionHubAsync(RedisServerProcess redis, int processes, RunSettings settings)
     {
@@ -143,10 +168,12 @@ internal static class ClusterBenchmark
             var warmed = await SubmitSpreadAsync(addresses, int.MaxValue, settings.Submitters, TimeSpan.FromSeconds(settings.WarmupSeconds), settings.Batch);
             await pool.WaitForCompletionsAsync(warmed);
             pool.Reset(track: true);
+            var cpu = CpuShares.Start(servers, redis);
             var clock = Stopwatch.StartNew();
             var submitted = await SubmitSpreadAsync(addresses, settings.Jobs, settings.Submitters, Timeout.InfiniteTimeSpan, settings.Batch);
             var done = await pool.TryWaitForCompletionsAsync(submitted);
             var throughput = submitted / clock.Elapsed.TotalSeconds;
+            var cpuPerJob = cpu.PerJob(submitted);
             var (distinct, doubled) = pool.CheckOnce();
             var lost = submitted - distinct;
             if (!done)
@@ -188,7 +215,7 @@ internal static class ClusterBenchmark
             }
             var latency = pool.Latency;
             double Ms(long value) => value * 1000.0 / Stopwatch.Frequency;
-            return new HubResult(throughput, Ms(latency.GetValueAtPercentile(50)), Ms(latency.GetValueAtPercentile(99)), Ms(latency.GetMaxValue()), lost, doubled);
+            return new HubResult(throughput, Ms(latency.GetValueAtPercentile(50)), Ms(latency.GetValueAtPercentile(99)), Ms(latency.GetMaxValue()), lost, doubled, cpuPerJob);
         }
         finally
         {

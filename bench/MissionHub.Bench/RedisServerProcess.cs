@@ -29,6 +29,16 @@ internal sealed partial class RedisServerProcess : IAsyncDisposable
 
     public int Port { get; }
 
+    /// <summary>CPU time redis-server has used so far (user + system).</summary>
+    public TimeSpan ProcessorTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
     public string Configuration => $"127.0.0.1:{Port},abortConnect=false";
 
     public static async Task<RedisServerProcess> StartAsync()

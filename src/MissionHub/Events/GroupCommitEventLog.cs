@@ -38,6 +38,13 @@ public abstract partial class GroupCommitEventLog : IEventLog
     public long Appended => Interlocked.Read(ref _appended);
 
     private long _appended;
+    private long _readsFromStore;
+
+    /// <summary>
+    /// Reads answered by the store, not by the ring of recent events: a reader that fell behind the ring, a query the
+    /// ring cannot answer, or events another process appended.
+    /// </summary>
+    public long ReadsFromStore => Interlocked.Read(ref _readsFromStore);
 
     /// <summary>Counts events this process appended outside <see cref="AppendAsync"/>.</summary>
     protected void CountAppended(int count) => Interlocked.Add(ref _appended, count);
@@ -88,6 +95,7 @@ public abstract partial class GroupCommitEventLog : IEventLog
         {
             return fromMemory;
         }
+        Interlocked.Increment(ref _readsFromStore);
         return await ReadCoreAsync(query, cancellationToken);
     }
 

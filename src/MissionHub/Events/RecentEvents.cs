@@ -52,9 +52,11 @@ internal sealed class RecentEvents(int capacity, long maxBytes = long.MaxValue)
         {
             foreach (var evt in committed)
             {
-                if (_count > 0 && evt.Seq >= _first && evt.Seq < _first + _count)
+                if (_count > 0 && evt.Seq < _first + _count)
                 {
-                    continue; // held already: announced when its transaction committed
+                    // Held already (announced when its transaction committed), or older than what is held: readers
+                    // positioned before the ring read it from the store.
+                    continue;
                 }
                 if (_count > 0 && evt.Seq != _first + _count)
                 {

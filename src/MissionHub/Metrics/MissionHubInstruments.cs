@@ -71,6 +71,11 @@ public sealed class MissionHubInstruments : IDisposable
             "{agent}", "Workers and robots by state (offline and broken ones while they are still listed)");
 
         _meter.CreateObservableCounter("missionhub.events.published", () => bus.Log.Appended, "{event}", "Events this process appended to the event log");
+        if (bus.Log is GroupCommitEventLog log)
+        {
+            _meter.CreateObservableCounter("missionhub.events.store_reads", () => log.ReadsFromStore, "{read}",
+                "Event reads answered by storage rather than the in-memory ring of recent events (readers behind the ring, events of other processes)");
+        }
         _meter.CreateObservableCounter("missionhub.events.publish_failures", () => bus.PublishFailures, "{event}", "Events that could not be appended to the log");
         _meter.CreateObservableGauge("missionhub.events.last_seq", () => bus.DispatchedSeq, null, "Seq of the last event handed to subscribers");
         _meter.CreateObservableGauge("missionhub.history.checkpoint_seq", () => checkpoints.WrittenSeq, null,

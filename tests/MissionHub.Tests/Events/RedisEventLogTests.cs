@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
 using MissionHub.Events;
+using MissionHub.Storage;
 using MissionHub.Storage.Redis;
 
 namespace MissionHub.Tests.Events;
@@ -34,6 +36,58 @@ public sealed class RedisEventLogTests(RedisServerFixture redis) : EventLogContr
         var fromFirst = await EventLogs.ReadAllAsync(first);
         Assert.Equal(4000, fromFirst.Count);
         Assert.Equal(2000, fromFirst.Count(e => e.Type == "from.second"));
+    }
+
+    [Fact]
+    public async Task ConcurrentStepsOfThisProcess_ReachItsReadersFromMemory_InOrder()
+    {
+        var prefix = $"{_run}:steps:";
+        var (log, connection) = await EventLogs.OpenRedisAsync(redis.Server, prefix);
+        _connections.Add(connection);
+        await using var disposeLog = log;
+        var storage = Options.Create(new StorageOptions { Provider = "redis", Redis = { Configuration = redis.Server.Configuration, KeyPrefix = prefix } });
+        var steps = new RedisStepEvents(connection, new RedisKeys(storage), log, TimeProvider.System);
+        // A step like a job's: two events beside its change, in one script.
+        var script = new RedisScript(RedisStepEvents.Prelude + """
+
+            redis.call('INCR', KEYS[2] .. ':steps')
+            emit_event('test_source', 'test.step', nil, '{"n":' .. ARGV[A] .. '}')
+            emit_event('test_source', 'test.step', nil, '{"n":' .. ARGV[A] .. '}')
+            return step_reply(1)
+            """);
+        const int Writers = 64, StepsEach = 50, Total = Writers * StepsEach * 2;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var storeReadsBefore = log.ReadsFromStore;
+
+        // A reader following the log as the event bus does: read after its position, wait when there is nothing new.
+        var seen = new List<long>(Total);
+        var reader = Task.Run(async () =>
+        {
+            long after = 0;
+            while (seen.Count < Total)
+            {
+                var page = await log.ReadAsync(new EventQuery(after, Limit: 1000), timeout.Token);
+                seen.AddRange(page.Events.Select(e => e.Seq));
+                after = page.NextAfterSeq;
+                if (page.Events.Count == 0)
+                {
+                    await log.WaitForEventsAsync(after, TimeSpan.FromSeconds(1), timeout.Token);
+                }
+            }
+        });
+        await Task.WhenAll(Enumerable.Range(0, Writers).Select(w => Task.Run(async () =>
+        {
+            for (var i = 0; i < StepsEach; i++)
+            {
+                await steps.RunAsync(script, prefix, "test", null, [w * 1000 + i], CancellationToken.None);
+            }
+        })));
+        await reader;
+
+        Assert.Equal(Enumerable.Range(1, Total).Select(i => (long)i), seen);
+        // The first read finds the ring empty; after it, every event this process appended came from memory.
+        var storeReads = log.ReadsFromStore - storeReadsBefore;
+        Assert.True(storeReads <= 3, $"{storeReads} reads went to Redis for events this process had appended itself");
     }
 
     [Fact]

@@ -63,6 +63,7 @@ public sealed partial class PrometheusMetricsTests : IDisposable
         Assert.DoesNotContain(samples.Keys, k => k.Contains("motor_temp_c", StringComparison.Ordinal));
         Assert.True(samples["missionhub_events_published_total"] >= 5);
         Assert.Equal(0, samples["missionhub_events_publish_failures_total"]);
+        Assert.True(samples.ContainsKey("missionhub_events_store_reads_total"), "the event log's store reads are exposed");
         Assert.Equal(0, samples["missionhub_monitors_missed_events_total"]);
         Assert.True(samples["missionhub_telemetry_frames_total"] >= 1);
         Assert.True(samples["missionhub_metrics_aggregation_runs_total{outcome=\"completed\"}"] >= 1);

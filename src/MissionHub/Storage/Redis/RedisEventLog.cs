@@ -221,10 +221,23 @@ public sealed partial class RedisEventLog(
 
     private const int TrimBudget = 2000;
 
+    private static readonly RedisScript Append = new(AppendScript);
+    private static readonly RedisScript Read = new(ReadScript);
+    private static readonly RedisScript Trim = new(TrimScript);
+
     private RedisKey[]? _scriptKeys;
     private RedisKey[]? _readKeys;
+    private AnnouncementOrder? _announcements;
+
+    // One per log, whoever asks first: two would each number their own sends.
+    private AnnouncementOrder _order => Volatile.Read(ref _announcements)
+        ?? Interlocked.CompareExchange(ref _announcements, new AnnouncementOrder(AnnounceOwn, OnExternalCommit), null)
+        ?? _announcements!;
 
     public override string Provider => StorageOptions.RedisProvider;
+
+    // Counted as they are announced, in order, with the steps' events (AnnounceOwn).
+    protected override bool CountsOwnBatches => false;
 
     protected override async Task<(string Epoch, long LastSeq, long FirstSeq)> OpenAsync(CancellationToken cancellationToken)
     {
@@ -240,7 +253,7 @@ public sealed partial class RedisEventLog(
         {
             if (long.TryParse(message.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var seq))
             {
-                OnExternalCommit(seq);
+                _order.Notified(seq);
             }
         });
         var head = await ReadScriptAsync(afterSeq: 0, count: 0, since: null, fromOldest: false, cancellationToken);
@@ -263,15 +276,46 @@ public sealed partial class RedisEventLog(
             args[b + 1] = JsonSerializer.SerializeToUtf8Bytes(evt, EventsJsonContext.Default.CharterEvent);
         }
         var db = await connection.GetDatabaseAsync(cancellationToken);
-        var result = (RedisResult[])(await db.ScriptEvaluateAsync(AppendScript, _scriptKeys, args))!;
-        var epoch = result[0].ToString();
-        var first = (long)result[1];
         var committed = new CharterEvent[drafts.Count];
-        for (var i = 0; i < committed.Length; i++)
+        var epoch = await AppendInOrderAsync(Append, db, _scriptKeys!, args, reply =>
         {
-            committed[i] = drafts[i] with { Seq = first + i };
-        }
+            var result = (RedisResult[])reply!;
+            var first = (long)result[1];
+            for (var i = 0; i < committed.Length; i++)
+            {
+                committed[i] = drafts[i] with { Seq = first + i };
+            }
+            return (result[0].ToString(), (IReadOnlyList<CharterEvent>)committed);
+        });
         return (epoch, committed);
+    }
+
+    /// <summary>
+    /// Runs a script that appends events and gives its events to this process's readers in the order Redis ran such
+    /// scripts (<see cref="AnnouncementOrder"/>). <paramref name="parse"/> reads the reply into a result and the
+    /// events it committed (consecutive seqs; none is fine).
+    /// </summary>
+    internal async Task<TResult> AppendInOrderAsync<TResult>(RedisScript script, IDatabase db, RedisKey[] scriptKeys, RedisValue[] args,
+        Func<RedisResult, (TResult Result, IReadOnlyList<CharterEvent> Committed)> parse)
+    {
+        var ticket = _order.Send(() => script.EvaluateAsync(db, scriptKeys, args), out var sent);
+        IReadOnlyList<CharterEvent>? committed = null;
+        try
+        {
+            var (result, events) = parse(await sent);
+            committed = events;
+            return result;
+        }
+        finally
+        {
+            _order.Done(ticket, committed);
+        }
+    }
+
+    private void AnnounceOwn(IReadOnlyList<CharterEvent> committed)
+    {
+        CountAppended(committed.Count);
+        AnnounceCommitted(committed);
     }
 
     protected override async Task<EventPage> ReadCoreAsync(EventQuery query, CancellationToken cancellationToken)
@@ -345,7 +389,7 @@ public sealed partial class RedisEventLog(
         while (true)
         {
             // Bounded steps: other scripts (appends, job steps) run between them.
-            var step = (RedisResult[])(await db.ScriptEvaluateAsync(TrimScript, trimKeys, [.. args]))!;
+            var step = (RedisResult[])(await Trim.EvaluateAsync(db, trimKeys, [.. args]))!;
             removed += (long)step[0];
             if ((long)step[1] == 1)
             {
@@ -367,12 +411,6 @@ public sealed partial class RedisEventLog(
 
     protected override ValueTask DisposeCoreAsync() => ValueTask.CompletedTask;
 
-    /// <summary>Events a job step's script appended (with consecutive seqs): readers of this process get them from memory.</summary>
-    internal void AnnounceFromScript(IReadOnlyList<CharterEvent> committed)
-    {
-        CountAppended(committed.Count);
-        AnnounceCommitted(committed);
-    }
 
     private async Task<ScriptHead> ReadScriptAsync(long afterSeq, int count, double? since, bool fromOldest, CancellationToken cancellationToken)
     {
@@ -385,7 +423,7 @@ public sealed partial class RedisEventLog(
             since is { } s ? s.ToString("R", CultureInfo.InvariantCulture) : "",
             fromOldest ? "1" : "0",
         ];
-        var result = (RedisResult[])(await db.ScriptEvaluateAsync(ReadScript, _readKeys, args))!;
+        var result = (RedisResult[])(await Read.EvaluateAsync(db, _readKeys!, args))!;
         return new ScriptHead(
             result[0].ToString(),
             long.Parse(result[1].ToString(), CultureInfo.InvariantCulture),

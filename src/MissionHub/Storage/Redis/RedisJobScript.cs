@@ -15,6 +15,8 @@ namespace MissionHub.Storage.Redis;
 /// </remarks>
 internal static partial class RedisJobScript
 {
+    public static readonly RedisScript Script = new(Source);
+
     // KEYS and the first ARGV: see RedisStepEvents.Prelude (the caller's key prefix is the hub's).
     public const string Source = RedisStepEvents.Prelude + Helpers + """
         local result

@@ -446,7 +446,7 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
     // ---- the script call ----
 
     private Task<RedisResult> RunAsync(string step, double? at, RedisValue[] stepArgs, CancellationToken cancellationToken) =>
-        steps.RunAsync(RedisJobScript.Source, keys.Hub("").ToString(), step, at, stepArgs, cancellationToken);
+        steps.RunAsync(RedisJobScript.Script, keys.Hub("").ToString(), step, at, stepArgs, cancellationToken);
 
     private static JobStep Step(RedisResult result, JobHolder? holder)
     {

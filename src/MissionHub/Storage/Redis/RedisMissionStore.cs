@@ -21,6 +21,8 @@ public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys
 {
     // The writes: one step each, which also appends its event to the log (see RedisStepEvents.Prelude). The mission's
     // current status is read inside the script: a change is decided and written in one step.
+    private static readonly RedisScript Write = new(WriteScript);
+
     private const string WriteScript = RedisStepEvents.Prelude + $$"""
 
         local function count(status, delta, at)
@@ -141,7 +143,7 @@ public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys
 
     public async Task<bool> CreateAsync(Mission mission, MissionLogEntry initialLog, CharterEvent created, CancellationToken cancellationToken)
     {
-        var result = await steps.RunAsync(WriteScript, keys.Prefix, "create", created.Timestamp,
+        var result = await steps.RunAsync(Write, keys.Prefix, "create", created.Timestamp,
             [mission.Id, ToJson(mission), mission.Status.ToWire(), Number(mission.CreatedAt), ToJson(initialLog), created.Payload.GetRawText()],
             cancellationToken);
         return (long)result > 0;
@@ -151,7 +153,7 @@ public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys
         Mission mission, MissionLogEntry initialLog, CharterEvent created, IdempotencyClaim claim, CancellationToken cancellationToken)
     {
         var window = Math.Max(1, (long)Math.Ceiling(claim.ExpiresAt - mission.CreatedAt));
-        var result = (RedisResult[])(await steps.RunAsync(WriteScript, keys.Prefix, "create_once", created.Timestamp,
+        var result = (RedisResult[])(await steps.RunAsync(Write, keys.Prefix, "create_once", created.Timestamp,
             [mission.Id, ToJson(mission), mission.Status.ToWire(), Number(mission.CreatedAt), ToJson(initialLog), created.Payload.GetRawText(),
                 claim.Key, claim.Fingerprint, window],
             cancellationToken))!;
@@ -229,7 +231,7 @@ public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys
             args.Add(ToJson(MissionLogEntries.StatusChanged(from, to, at)));
             args.Add(changed(from).Payload.GetRawText());
         }
-        var result = (RedisResult[])(await steps.RunAsync(WriteScript, keys.Prefix, "status", at, [.. args], cancellationToken))!;
+        var result = (RedisResult[])(await steps.RunAsync(Write, keys.Prefix, "status", at, [.. args], cancellationToken))!;
         switch ((string)result[0]!)
         {
             case "changed":
@@ -247,7 +249,7 @@ public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys
 
     public async Task<LogAppend> AppendLogAsync(string id, MissionLogEntry entry, CharterEvent appended, int maxEntries, CancellationToken cancellationToken)
     {
-        var result = (long)await steps.RunAsync(WriteScript, keys.Prefix, "log", entry.Timestamp,
+        var result = (long)await steps.RunAsync(Write, keys.Prefix, "log", entry.Timestamp,
             [id, ToJson(entry), appended.Payload.GetRawText(), maxEntries], cancellationToken);
         return result switch
         {

@@ -135,4 +135,6 @@ internal static class RedisScheduleScript
 
     /// <summary>The script with its stride constants filled in.</summary>
     public static readonly string Script = "local TICK_ARGS = " + TickArgs + "\n" + Source;
+
+    public static readonly RedisScript Step = new(Script);
 }

@@ -169,5 +169,5 @@ public sealed class RedisScheduleStore(RedisConnection connection, RedisKeys key
     private static RedisValue Num(double? value) => value is { } v ? RedisJobStore.Num(v) : "";
 
     private Task<RedisResult> RunAsync(string step, double? at, RedisValue[] stepArgs, CancellationToken cancellationToken) =>
-        steps.RunAsync(RedisScheduleScript.Script, keys.Hub("").ToString(), step, at ?? EventBus.UnixSeconds(time.GetUtcNow()), stepArgs, cancellationToken);
+        steps.RunAsync(RedisScheduleScript.Step, keys.Hub("").ToString(), step, at ?? EventBus.UnixSeconds(time.GetUtcNow()), stepArgs, cancellationToken);
 }

@@ -63,7 +63,7 @@ public sealed class RedisStepEvents(RedisConnection connection, RedisKeys keys, 
     /// result. <paramref name="at"/> is the step's time (now when null); its events carry the current request's meta.
     /// </summary>
     public async Task<RedisResult> RunAsync(
-        string script, string keyPrefix, string step, double? at, RedisValue[] stepArgs, CancellationToken cancellationToken)
+        RedisScript script, string keyPrefix, string step, double? at, RedisValue[] stepArgs, CancellationToken cancellationToken)
     {
         var meta = JsonSerializer.Serialize(EventDrafts.CurrentMeta(), EventsJsonContext.Default.EventMeta);
         var now = at ?? EventBus.UnixSeconds(time.GetUtcNow());
@@ -79,20 +79,20 @@ public sealed class RedisStepEvents(RedisConnection connection, RedisKeys keys, 
         _logKeys ??= [keys.EventEpoch, keys.EventSeq, keys.EventStream, keys.EventFirstSeq, keys.EventTimeIndex, keys.EventTimeIndexLast, keys.EventTrimmedThrough];
         var db = await connection.GetDatabaseAsync(cancellationToken);
         // Not cancellable once sent: the step happens or not as a whole, whoever is still waiting for it.
-        var reply = (RedisResult[])(await db.ScriptEvaluateAsync(script, _logKeys, args))!;
-        status?.WriteSucceeded(); // a write reached Redis: whatever refused writes before has passed
-        var lastSeq = long.Parse(reply[0].ToString(), CultureInfo.InvariantCulture);
-        if (lastSeq > 0)
+        var result = await eventLog.AppendInOrderAsync(script, db, _logKeys, args, reply =>
         {
-            var envelopes = (RedisResult[])reply[2]!;
+            var parts = (RedisResult[])reply!;
+            var lastSeq = long.Parse(parts[0].ToString(), CultureInfo.InvariantCulture);
+            var envelopes = lastSeq > 0 ? (RedisResult[])parts[2]! : [];
             var committed = new CharterEvent[envelopes.Length];
             var firstSeq = lastSeq - envelopes.Length + 1;
             for (var i = 0; i < envelopes.Length; i++)
             {
                 committed[i] = JsonSerializer.Deserialize((byte[])envelopes[i]!, EventsJsonContext.Default.CharterEvent)! with { Seq = firstSeq + i };
             }
-            eventLog.AnnounceFromScript(committed);
-        }
-        return reply[1];
+            return (parts[1], (IReadOnlyList<CharterEvent>)committed);
+        });
+        status?.WriteSucceeded(); // a write reached Redis: whatever refused writes before has passed
+        return result;
     }
 }
