@@ -50,8 +50,12 @@ public interface IJobStore
     /// <summary>Records a worker connection: replaces any earlier connection of the same id, and settles the jobs leased to that id.</summary>
     Task<WorkerRegistration> RegisterWorkerAsync(WorkerRecord worker, IReadOnlyCollection<string>? heldJobs, double leaseUntil, CancellationToken cancellationToken = default);
 
-    /// <summary>The connection ended: unless it was replaced, the worker goes offline and its jobs go back to pending (an attempt is counted).</summary>
-    Task<IReadOnlyList<Job>> UnregisterWorkerAsync(JobHolder holder, string reason, bool requeueJobs, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// The connection ended: unless it was replaced, the worker goes offline and its jobs go back to pending (an attempt
+    /// is counted). One step per job it held; a job out of attempts failed for good, with the jobs waiting on it in
+    /// <see cref="JobStep.Cascaded"/>.
+    /// </summary>
+    Task<IReadOnlyList<JobStep>> UnregisterWorkerAsync(JobHolder holder, string reason, bool requeueJobs, CancellationToken cancellationToken = default);
 
     /// <summary>Extends the leases of every job these connections hold, and records that they were seen.</summary>
     Task RenewLeasesAsync(IReadOnlyList<JobHolder> holders, double leaseUntil, CancellationToken cancellationToken = default);
@@ -227,12 +231,14 @@ public sealed record WorkerRecord(
 /// <summary>
 /// How a registration settled the jobs leased to the worker id: <see cref="Kept"/> it listed as held (still leased to it),
 /// <see cref="Resend"/> it did not list but never started (their <c>job_assigned</c> is sent again), <see cref="Unknown"/>
-/// it listed but does not hold (it must stop them). <see cref="Replaced"/> is the connection it replaced, if any.
+/// it listed but does not hold (it must stop them), <see cref="Requeued"/> it neither listed nor can be sent again (an
+/// attempt ended: back to pending, or failed for good with the jobs waiting on it in <see cref="JobStep.Cascaded"/>).
+/// <see cref="Replaced"/> is the connection it replaced, if any.
 /// </summary>
 public sealed record WorkerRegistration(
     IReadOnlyList<Job> Kept,
     IReadOnlyList<Job> Resend,
-    IReadOnlyList<Job> Requeued,
+    IReadOnlyList<JobStep> Requeued,
     IReadOnlyList<string> Unknown,
     ReplacedSession? Replaced);
 

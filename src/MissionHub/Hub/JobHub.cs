@@ -251,6 +251,7 @@ public sealed partial class JobHub(
         session.Ready = true;
         LogWorkerRegistered(logger, session.WorkerId, string.Join(',', session.JobTypes), session.MaxConcurrentJobs,
             registration.Kept.Count, registration.Resend.Count, registration.Requeued.Count, registration.Replaced is not null);
+        await JournalAttemptsEndedAsync(registration.Requeued);
         if (registration.Requeued.Count > 0)
         {
             signals.AnnounceWork();
@@ -269,7 +270,7 @@ public sealed partial class JobHub(
         {
             return;
         }
-        IReadOnlyList<Job> requeued;
+        IReadOnlyList<JobStep> requeued;
         try
         {
             requeued = await store.UnregisterWorkerAsync(session.Holder, reason, requeueJobs: !_stopping, CancellationToken.None);
@@ -281,10 +282,7 @@ public sealed partial class JobHub(
             return;
         }
         LogWorkerGone(logger, session.WorkerId, reason, requeued.Count);
-        foreach (var job in requeued)
-        {
-            await JournalAttemptEndedAsync(job);
-        }
+        await JournalAttemptsEndedAsync(requeued);
         if (requeued.Count > 0)
         {
             signals.AnnounceWork();
@@ -391,6 +389,16 @@ public sealed partial class JobHub(
             {
                 await journal.CancelledAsync(cancelled);
             }
+        }
+    }
+
+    /// <summary>Attempts a worker's connection ended: requeued, or failed for good with the jobs waiting on them; their missions are told either way.</summary>
+    private async Task JournalAttemptsEndedAsync(IReadOnlyList<JobStep> steps)
+    {
+        foreach (var step in steps)
+        {
+            await JournalAttemptEndedAsync(step.Job!);
+            await SettleDependentsAsync(step);
         }
     }
 

@@ -81,6 +81,65 @@ public abstract class MissionJobJournalTests : HubTestBase
     }
 
     [Fact]
+    public async Task WorkerLostOnTheLastAttempt_LogsTheFailure_AndTheJobWaitingOnItIsLoggedCancelledInItsMission()
+    {
+        var missionId = await CreateMissionAsync("lost survey");
+        var followUpId = await CreateMissionAsync("follow-up");
+        var worker = await RawWorker.RegisterAsync(Factory, "w-lost", ["render"]);
+        var jobId = await SubmitAsync("render", maxAttempts: 1, workflowId: missionId);
+        await worker.ReceiveJobAsync();
+        var dependentId = await SubmitDependentAsync(jobId, followUpId);
+
+        worker.Kill();
+        await worker.DisposeAsync();
+        await WaitForStatusAsync(jobId, "failed");
+        await WaitForStatusAsync(dependentId, "cancelled");
+
+        var lost = await WaitForJobEntriesAsync(missionId, 2);
+        Assert.Equal([("info", "Job assigned"), ("error", "Job failed")],
+            lost.Select(e => (e.GetProperty("level").GetString(), e.GetProperty("message").GetString())));
+        Assert.StartsWith("worker w-lost was lost", lost[1].GetProperty("data").GetProperty("error").GetString(), StringComparison.Ordinal);
+        var cancelled = Assert.Single(await WaitForJobEntriesAsync(followUpId, 1));
+        Assert.Equal(("warning", "Job cancelled", dependentId),
+            (cancelled.GetProperty("level").GetString(), cancelled.GetProperty("message").GetString(),
+                cancelled.GetProperty("data").GetProperty("job_id").GetString()));
+    }
+
+    [Fact]
+    public async Task WorkerReconnectingWithoutItsRunningJob_OnTheLastAttempt_LogsTheFailure_AndTheJobWaitingOnItIsLoggedCancelled()
+    {
+        var missionId = await CreateMissionAsync("forgotten survey");
+        var followUpId = await CreateMissionAsync("follow-up");
+        await using var first = await RawWorker.RegisterAsync(Factory, "w-forgetful", ["render"]);
+        var jobId = await SubmitAsync("render", maxAttempts: 1, workflowId: missionId);
+        await first.ReceiveJobAsync();
+        await first.ProgressAsync(jobId, 0.1);
+        await WaitForStatusAsync(jobId, "running");
+        var dependentId = await SubmitDependentAsync(jobId, followUpId);
+
+        // A second connection under the same id, listing no held jobs, replaces the first: the running job is not its.
+        await using var second = await RawWorker.RegisterAsync(Factory, "w-forgetful", ["render"]);
+        await WaitForStatusAsync(jobId, "failed");
+        await WaitForStatusAsync(dependentId, "cancelled");
+
+        var forgotten = await WaitForJobEntriesAsync(missionId, 2);
+        Assert.Equal([("info", "Job assigned"), ("error", "Job failed")],
+            forgotten.Select(e => (e.GetProperty("level").GetString(), e.GetProperty("message").GetString())));
+        Assert.Equal("worker w-forgetful reconnected without it", forgotten[1].GetProperty("data").GetProperty("error").GetString());
+        var cancelled = Assert.Single(await WaitForJobEntriesAsync(followUpId, 1));
+        Assert.Equal(dependentId, cancelled.GetProperty("data").GetProperty("job_id").GetString());
+    }
+
+    /// <summary>A job of a type no worker takes, waiting on <paramref name="dependsOn"/>, naming a mission.</summary>
+    private async Task<string> SubmitDependentAsync(string dependsOn, string missionId)
+    {
+        using var response = await Client.PostAsJsonAsync("/api/jobs", new { job_type = "publish", depends_on = new[] { dependsOn }, workflow_id = missionId });
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Created, body);
+        return JsonDocument.Parse(body).RootElement.GetProperty("id").GetString()!;
+    }
+
+    [Fact]
     public async Task JobNamingNoExistingMission_RunsNormally_AndLogsNothing()
     {
         await using var worker = await RawWorker.RegisterAsync(Factory, "w-orphan", ["render"]);

@@ -174,7 +174,8 @@ internal static partial class RedisJobScript
               listed[id] = nil
             else
               local err = 'worker ' .. w .. ' reconnected without it'
-              requeued[#requeued + 1] = fail_attempt(id, j, err, '"' .. err .. '"', 0, false)
+              local after = fail_attempt(id, j, err, '"' .. err .. '"', 0, false)
+              requeued[#requeued + 1] = {after, last_cascaded}
             end
           end
           for id, _ in pairs(listed) do unknown[#unknown + 1] = id end
@@ -200,7 +201,8 @@ internal static partial class RedisJobScript
             for _, id in ipairs(redis.call('SMEMBERS', wkey .. ':jobs')) do
               local j = load(id)
               if j and active(j) and j.session_id == s then
-                result[#result + 1] = fail_attempt(id, j, err, '"' .. err .. '"', 0, cur[1] ~= s)
+                local after = fail_attempt(id, j, err, '"' .. err .. '"', 0, cur[1] ~= s)
+                result[#result + 1] = {after, last_cascaded}
               end
             end
           end

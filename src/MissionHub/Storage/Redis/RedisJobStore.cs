@@ -172,13 +172,17 @@ public sealed class RedisJobStore(RedisConnection connection, RedisKeys keys, Re
         var parts = (RedisResult[])(await RunAsync("register", worker.ConnectedAt, args, cancellationToken))!;
         var replaced = (RedisResult[])parts[0]!;
         return new WorkerRegistration(
-            Jobs(parts[1]), Jobs(parts[2]), Jobs(parts[3]),
+            Jobs(parts[1]), Jobs(parts[2]), AttemptsEnded(parts[3], null),
             [.. ((RedisResult[])parts[4]!).Select(r => r.ToString())],
             replaced.Length == 2 ? new ReplacedSession(replaced[0].ToString(), replaced[1].ToString()) : null);
     }
 
-    public async Task<IReadOnlyList<Job>> UnregisterWorkerAsync(JobHolder holder, string reason, bool requeueJobs, CancellationToken cancellationToken = default) =>
-        Jobs(await RunAsync("unregister", null, [holder.WorkerId, holder.SessionId, reason, requeueJobs ? "1" : "0"], cancellationToken));
+    public async Task<IReadOnlyList<JobStep>> UnregisterWorkerAsync(JobHolder holder, string reason, bool requeueJobs, CancellationToken cancellationToken = default) =>
+        AttemptsEnded(await RunAsync("unregister", null, [holder.WorkerId, holder.SessionId, reason, requeueJobs ? "1" : "0"], cancellationToken), holder);
+
+    /// <summary>Jobs whose attempt a step ended, each as <c>{job, jobs cancelled with it}</c>.</summary>
+    private static List<JobStep> AttemptsEnded(RedisResult result, JobHolder? holder) =>
+        [.. ((RedisResult[])result!).Select(r => (RedisResult[])r!).Select(t => new JobStep(StepOutcome.Done, ParseJob(t[0]), holder) { Cascaded = Jobs(t[1]) })];
 
     public async Task RenewLeasesAsync(IReadOnlyList<JobHolder> holders, double leaseUntil, CancellationToken cancellationToken = default)
     {

@@ -31,7 +31,7 @@ public sealed partial class SqliteJobStore
             var leased = FindMany(write, "worker_id = $w AND status IN ('assigned', 'running')", ("$w", worker.WorkerId));
             var kept = new List<Job>();
             var resend = new List<Job>();
-            var requeued = new List<Job>();
+            var requeued = new List<JobStep>();
             foreach (var job in leased)
             {
                 if (held.Remove(job.Id) || job.Status == JobStatus.Assigned)
@@ -43,7 +43,9 @@ public sealed partial class SqliteJobStore
                 }
                 else
                 {
-                    requeued.Add(FailAttempt(write, job, $"worker {worker.WorkerId} reconnected without it", null, now, meta, settleWorker: false));
+                    var cascaded = new List<Job>();
+                    var after = FailAttempt(write, job, $"worker {worker.WorkerId} reconnected without it", null, now, meta, settleWorker: false, cascaded);
+                    requeued.Add(new JobStep(StepOutcome.Done, after, null) { Cascaded = cascaded });
                 }
             }
             var status = kept.Count + resend.Count > 0 ? WorkerStatus.Busy : WorkerStatus.Idle;
@@ -54,22 +56,24 @@ public sealed partial class SqliteJobStore
         }, cancellationToken);
     }
 
-    public Task<IReadOnlyList<Job>> UnregisterWorkerAsync(JobHolder holder, string reason, bool requeueJobs, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<JobStep>> UnregisterWorkerAsync(JobHolder holder, string reason, bool requeueJobs, CancellationToken cancellationToken = default)
     {
         var meta = HubEvents.CurrentMeta();
-        return database.Writer.WriteAsync<IReadOnlyList<Job>>(write =>
+        return database.Writer.WriteAsync<IReadOnlyList<JobStep>>(write =>
         {
             var worker = ReadWorker(write, holder.WorkerId);
             var current = worker is not null && worker.SessionId == holder.SessionId && worker.Status != WorkerStatus.Offline;
             var now = Now();
-            var requeued = new List<Job>();
+            var requeued = new List<JobStep>();
             if (requeueJobs)
             {
                 // Whatever this connection still holds, even if a newer one replaced it meanwhile (a claim that raced the replacement).
                 foreach (var job in FindMany(write, "worker_id = $w AND session_id = $s AND status IN ('assigned', 'running')",
                     ("$w", holder.WorkerId), ("$s", holder.SessionId)))
                 {
-                    requeued.Add(FailAttempt(write, job, $"worker {holder.WorkerId} was lost ({reason})", null, now, meta, settleWorker: !current));
+                    var cascaded = new List<Job>();
+                    var after = FailAttempt(write, job, $"worker {holder.WorkerId} was lost ({reason})", null, now, meta, settleWorker: !current, cascaded);
+                    requeued.Add(new JobStep(StepOutcome.Done, after, holder) { Cascaded = cascaded });
                 }
             }
             if (current)
