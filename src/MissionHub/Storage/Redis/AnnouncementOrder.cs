@@ -17,11 +17,11 @@ namespace MissionHub.Storage.Redis;
 /// </summary>
 internal sealed class AnnouncementOrder(Action<IReadOnlyList<CharterEvent>> announce, Action<long> notify)
 {
-    private readonly Lock _lock = new();
-    private readonly SortedDictionary<long, IReadOnlyList<CharterEvent>?> _finished = [];
     // Wake-ups held at once, at most: past it the newest is passed on at once (readers then read from Redis).
     private const int MaxHeldNotifications = 4096;
 
+    private readonly Lock _lock = new();
+    private readonly SortedDictionary<long, IReadOnlyList<CharterEvent>?> _finished = [];
     private readonly Queue<(long Ticket, long Seq)> _notifications = new();
     private long _sent;
     private long _announced;

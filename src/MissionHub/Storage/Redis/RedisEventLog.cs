@@ -230,7 +230,7 @@ public sealed partial class RedisEventLog(
     private AnnouncementOrder? _announcements;
 
     // One per log, whoever asks first: two would each number their own sends.
-    private AnnouncementOrder _order => Volatile.Read(ref _announcements)
+    private AnnouncementOrder Announcements => Volatile.Read(ref _announcements)
         ?? Interlocked.CompareExchange(ref _announcements, new AnnouncementOrder(AnnounceOwn, OnExternalCommit), null)
         ?? _announcements!;
 
@@ -253,7 +253,7 @@ public sealed partial class RedisEventLog(
         {
             if (long.TryParse(message.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var seq))
             {
-                _order.Notified(seq);
+                Announcements.Notified(seq);
             }
         });
         var head = await ReadScriptAsync(afterSeq: 0, count: 0, since: null, fromOldest: false, cancellationToken);
@@ -298,7 +298,7 @@ public sealed partial class RedisEventLog(
     internal async Task<TResult> AppendInOrderAsync<TResult>(RedisScript script, IDatabase db, RedisKey[] scriptKeys, RedisValue[] args,
         Func<RedisResult, (TResult Result, IReadOnlyList<CharterEvent> Committed)> parse)
     {
-        var ticket = _order.Send(() => script.EvaluateAsync(db, scriptKeys, args), out var sent);
+        var ticket = Announcements.Send(() => script.EvaluateAsync(db, scriptKeys, args), out var sent);
         IReadOnlyList<CharterEvent>? committed = null;
         try
         {
@@ -308,7 +308,7 @@ public sealed partial class RedisEventLog(
         }
         finally
         {
-            _order.Done(ticket, committed);
+            Announcements.Done(ticket, committed);
         }
     }
 
@@ -410,7 +410,6 @@ public sealed partial class RedisEventLog(
     }
 
     protected override ValueTask DisposeCoreAsync() => ValueTask.CompletedTask;
-
 
     private async Task<ScriptHead> ReadScriptAsync(long afterSeq, int count, double? since, bool fromOldest, CancellationToken cancellationToken)
     {

@@ -19,10 +19,10 @@ namespace MissionHub.Storage.Redis;
 /// </summary>
 public sealed class RedisMissionStore(RedisConnection connection, RedisKeys keys, RedisStepEvents steps) : IMissionStore
 {
-    // The writes: one step each, which also appends its event to the log (see RedisStepEvents.Prelude). The mission's
-    // current status is read inside the script: a change is decided and written in one step.
     private static readonly RedisScript Write = new(WriteScript);
 
+    // The writes: one step each, which also appends its event to the log (see RedisStepEvents.Prelude). The mission's
+    // current status is read inside the script: a change is decided and written in one step.
     private const string WriteScript = RedisStepEvents.Prelude + $$"""
 
         local function count(status, delta, at)

@@ -7,8 +7,8 @@ namespace MissionHub.Storage.Redis;
 /// <summary>
 /// A Lua script run by its SHA1 (EVALSHA), computed once. The string overload of <c>ScriptEvaluateAsync</c> finds the
 /// SHA by hashing the whole script text on every call, which for the job script (tens of KB) was a measurable part of
-/// a step's CPU. Until Redis has run the script once it is sent whole (EVAL), in call order like every other call; a
-/// server that forgot it later (restarted, flushed) answers NOSCRIPT and is sent the text once more.
+/// a step's CPU. Until this process has run the script once it is sent whole (EVAL), in call order like every other call;
+/// a server that does not know it later (restarted, flushed, another server) answers NOSCRIPT and is sent the text.
 /// </summary>
 public sealed class RedisScript(string source)
 {
