@@ -231,6 +231,7 @@ public sealed class HubProjection(int maxInlineResultBytes)
                     WorkerId = status == JobStatus.Pending ? null : j.WorkerId,
                     Progress = status == JobStatus.Pending ? 0 : j.Progress, // a requeued job starts over, as in storage
                     Error = Cap(Str(p, "error")) ?? j.Error,
+                    AvailableAt = status == JobStatus.Pending ? Number(p, "retry_at") : null, // a failed attempt waits for its backoff
                 });
                 if (status == JobStatus.Pending)
                 {
@@ -286,7 +287,11 @@ public sealed class HubProjection(int maxInlineResultBytes)
 
     private static MonitorJob PendingJob(string id, JsonElement data) =>
         new(id, Str(data, "job_type")!, JobStatus.Pending, data.GetProperty("priority").GetInt32(),
-            Str(data, "workflow_id"), null, 0, 0, data.GetProperty("created_at").GetDouble(), null, null, null, null);
+            Str(data, "workflow_id"), null, 0, 0, data.GetProperty("created_at").GetDouble(), null, null, null, null)
+        {
+            AvailableAt = Number(data, "run_at"),
+            ScheduleId = Str(data, "schedule_id"),
+        };
 
     private bool AddLive(MonitorJob job)
     {
@@ -410,7 +415,11 @@ public sealed class HubProjection(int maxInlineResultBytes)
     {
         var truncated = resultOmitted || !JobResults.IsInline(job.Result, maxInlineResultBytes);
         return WithResult(new MonitorJob(job.Id, job.JobType, job.Status, job.Priority, job.WorkflowId, job.WorkerId,
-            job.Progress, job.Attempts, job.CreatedAt, job.AssignedAt, job.CompletedAt, Cap(job.Error), null), truncated ? null : job.Result, truncated);
+            job.Progress, job.Attempts, job.CreatedAt, job.AssignedAt, job.CompletedAt, Cap(job.Error), null)
+        {
+            AvailableAt = job.Status == JobStatus.Pending ? job.AvailableAt ?? job.RunAt : null,
+            ScheduleId = job.ScheduleId,
+        }, truncated ? null : job.Result, truncated);
     }
 
     private static MonitorJob WithResult(MonitorJob job, JsonElement? result, bool truncated) => truncated
@@ -436,6 +445,9 @@ public sealed class HubProjection(int maxInlineResultBytes)
 
     private static string? Str(JsonElement element, string name) =>
         element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    private static double? Number(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number ? value.GetDouble() : null;
 }
 
 /// <summary>What a <see cref="HubProjection"/> holds, as a checkpoint stores it.</summary>

@@ -7,7 +7,9 @@ namespace MissionHub.Monitor;
 /// <summary>
 /// A job as monitors see it (spec 003 §2 snapshot). A result larger than <see cref="HubOptions.MaxInlineResultBytes"/> is not
 /// held: <c>result</c> is null, <c>result_truncated</c> is true and <c>result_ref</c> says where the whole result is read
-/// (both absent for an inline result).
+/// (both absent for an inline result). A pending job that may not be handed out yet says when it may in
+/// <c>available_at</c> (its <c>run_at</c>, or a failed attempt's backoff); a job a schedule created names it in
+/// <c>schedule_id</c> (both absent otherwise).
 /// </summary>
 public sealed record MonitorJob(
     string Id,
@@ -24,7 +26,9 @@ public sealed record MonitorJob(
     string? Error,
     JsonElement? Result,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool ResultTruncated = false,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ResultRef = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ResultRef = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? AvailableAt = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ScheduleId = null);
 
 /// <summary>A worker as monitors see it.</summary>
 public sealed record MonitorWorker(

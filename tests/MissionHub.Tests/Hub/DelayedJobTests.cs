@@ -125,6 +125,29 @@ public abstract class DelayedJobTests : HubTestBase
         await response.AssertProblemAsync(400, "due");
     }
 
+    [Fact]
+    public async Task DelayedJob_InAMonitorSnapshot_AndInTheStateAtItsSeq_SaysWhenItMayRun()
+    {
+        var job = await SubmitJsonAsync(new { job_type = JobType, delay_s = 120 });
+        var id = job.GetProperty("id").GetString()!;
+        var runAt = job.GetProperty("run_at").GetDouble();
+        var undelayed = await SubmitAsync(JobType);
+
+        await using var monitor = await RawWorker.ConnectAsync(Factory, "/ws/monitor");
+        await monitor.SendAsync(new { type = "monitor_connect", monitor_id = "delayed-check", request_full_state = true, timestamp = 0 });
+        var snapshot = await monitor.ReceiveTypeAsync("full_state_snapshot", TimeSpan.FromSeconds(10));
+        var pending = snapshot.GetProperty("data").GetProperty("jobs").GetProperty("pending").EnumerateArray().ToList();
+        Assert.Equal(runAt, pending.Single(j => j.GetProperty("id").GetString() == id).GetProperty("available_at").GetDouble(), 3);
+        Assert.False(pending.Single(j => j.GetProperty("id").GetString() == undelayed).TryGetProperty("available_at", out _));
+
+        // The console at a past seq tells the same (rebuilt from the events, not from the job as stored now).
+        var seq = (await JobEventsAsync(id, "job_submitted")).Single().GetProperty("seq").GetInt64();
+        var state = await Client.GetJsonAsync($"/api/state?at_seq={seq}");
+        var then = Assert.Single(state.GetProperty("jobs").GetProperty("pending").EnumerateArray());
+        Assert.Equal(id, then.GetProperty("id").GetString());
+        Assert.Equal(runAt, then.GetProperty("available_at").GetDouble(), 3);
+    }
+
     private async Task<JsonElement> SubmitJsonAsync(object body)
     {
         using var response = await Client.PostAsJsonAsync("/api/jobs", body);
