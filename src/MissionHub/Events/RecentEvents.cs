@@ -110,14 +110,17 @@ internal sealed class RecentEvents(int capacity, long maxBytes = long.MaxValue)
         _bytes = 0;
     }
 
-    /// <summary>Answers the query from memory if the ring covers it completely, else returns null.</summary>
+    /// <summary>
+    /// Answers the query from memory if the ring covers it up to the log's last seq (a ring a moment ahead of it, just
+    /// announced, covers it too), else returns null.
+    /// </summary>
     public EventPage? TryRead(EventQuery query, long lastSeq, string epoch, long firstSeq)
     {
         var filter = query.EffectiveFilter;
         lock (_lock)
         {
             var last = _first + _count - 1;
-            if (_count == 0 || query.AfterSeq < _first - 1 || query.AfterSeq < firstSeq - 1 || query.AfterSeq > last || last != lastSeq)
+            if (_count == 0 || query.AfterSeq < _first - 1 || query.AfterSeq < firstSeq - 1 || query.AfterSeq > last || last < lastSeq)
             {
                 return null;
             }

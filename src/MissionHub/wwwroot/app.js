@@ -36,7 +36,6 @@ const schedules = new SchedulesView({ onChange: () => mark('schedules'), counter
 // ---------- the live stream ----------
 function onSnapshot(data, epoch, seq) {
   page.live.loadSnapshot(data, epoch, seq);
-  jobs.loadWaitingJobs();
   jobs.loadDependencies();
   schedules.invalidate();
   eventLog.redrawAll();

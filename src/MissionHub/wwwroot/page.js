@@ -6,7 +6,7 @@ import { Store } from './store.js';
 export const counters = {
   eventsApplied: 0, lastSeq: -1, epoch: null, connection: 'connecting', reconnects: 0, resyncs: 0,
   resyncFailures: 0, snapshots: 0, errors: 0, longTasks: 0, longTaskMs: 0, renders: 0, lastServerHeartbeat: null,
-  queueLoads: 0, waitingLoads: 0,
+  queueLoads: 0,
   renderMs: 0,       // how long the last drawing took
   seqRenderMs: 0,    // how long the last drawing of a store at another seq took (a scrub's redraw)
   renderedSeq: null, // the seq of the store drawn last (the bench times a scrub until its seq is drawn)

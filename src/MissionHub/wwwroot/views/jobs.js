@@ -1,8 +1,8 @@
 // The Jobs view: the submit form, filters, and four lanes (pending, active, completed, failed/cancelled) of keyed rows
 // patched in place for progress and rebuilt at most a few times a second.
 import * as rest from '../api.js';
-import { $, counters, mark, page } from '../page.js';
-import { badge, esc, showError, timeTag, toMs, untilTag } from '../ui.js';
+import { $, mark, page } from '../page.js';
+import { badge, esc, showError, timeTag, untilTag } from '../ui.js';
 
 const LIST_CAP = 500;
 const typeOptions = new Set();
@@ -25,25 +25,6 @@ export async function loadDependencies() {
     }
     mark('jobsAll');
   } catch { /* shown from the events from here on */ }
-}
-
-// Nor when its delayed jobs may run: the waiting ones (due=false, soonest first) do. An event seen since says it better.
-let waitingRequest = 0;
-export async function loadWaitingJobs() {
-  const s = page.live;
-  const request = ++waitingRequest;
-  counters.waitingLoads += 1;
-  try {
-    const answer = await rest.listJobs(`due=false&limit=${LIST_CAP}`);
-    if (request !== waitingRequest) return;
-    for (const job of answer?.jobs || []) {
-      const j = s.jobs.get(job.id);
-      if (!j || j.status !== 'pending') continue;
-      if (j.available_ms == null) j.available_ms = toMs(job.available_at ?? job.run_at);
-      if (j.schedule_id == null) j.schedule_id = job.schedule_id ?? null;
-    }
-    mark('jobsAll');
-  } catch { /* a hub without delayed jobs: pending jobs show no run time */ }
 }
 
 export function renderFilterOptions() {
